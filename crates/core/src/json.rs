@@ -1,0 +1,77 @@
+//! JSON with exact decimals.
+//!
+//! `serde_json` turns a JSON number such as `165.35` into an `f64` before any
+//! type sees it, and money must never pass through binary floating point. This
+//! module reads the top-level object with its values left as raw text, turns
+//! the numbers of the decimal fields (`amount`, `margin`) into strings — the
+//! literal digits, unchanged — and only then deserializes.
+//!
+//! ```
+//! use clientele_core::{json, EventPayload};
+//! let p: EventPayload = json::from_str(r#"{"kind":"purchase","order_id":"A","amount":0.30,"currency":"CNY"}"#)?;
+//! let EventPayload::Purchase(p) = p else { unreachable!() };
+//! assert_eq!((p.amount.units(), p.amount.scale()), (30, 2)); // exactly 0.30
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde_json::value::RawValue;
+
+/// Fields holding exact decimals.
+pub const DECIMAL_FIELDS: [&str; 2] = ["amount", "margin"];
+
+/// Rewrites a JSON object so that numbers in [`DECIMAL_FIELDS`] become strings
+/// holding their exact literal text. Other values are kept byte for byte.
+pub fn exact_decimals(text: &str) -> Result<String, serde_json::Error> {
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text)?;
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('{');
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(key)?);
+        out.push(':');
+        let raw = value.get();
+        let is_number = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+        if DECIMAL_FIELDS.contains(&key.as_str()) && is_number {
+            if raw.contains(['e', 'E']) {
+                return Err(serde_json::Error::custom(format!(
+                    "field `{key}`: exponent notation is not accepted for amounts ({raw})"
+                )));
+            }
+            out.push('"');
+            out.push_str(raw);
+            out.push('"');
+        } else {
+            out.push_str(raw);
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// Deserializes `T` from a JSON object, reading decimal fields exactly.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(&exact_decimals(text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_decimal_fields_keep_their_digits() {
+        let out =
+            exact_decimals(r#"{"amount": 12.340, "quantity": 2, "margin": -0.5, "name": "x"}"#)
+                .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["amount"], "12.340");
+        assert_eq!(v["margin"], "-0.5");
+        assert_eq!(v["quantity"], 2);
+        assert!(exact_decimals(r#"{"amount": 1e3}"#).is_err());
+        assert!(exact_decimals("[1,2]").is_err());
+    }
+}

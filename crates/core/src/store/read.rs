@@ -1,0 +1,230 @@
+//! Read paths: one customer's stream, the global log, single events. Every
+//! path decodes through the upcaster chain.
+
+use chrono::{DateTime, Utc};
+use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
+
+use super::keys;
+use super::Store;
+use crate::codec::RawRecord;
+use crate::envelope::RecordedEvent;
+use crate::error::{Error, IntegrityError, Result};
+use crate::ids::CustomerId;
+
+/// Iterator over the global log in position order.
+pub struct EventIter<'a> {
+    raw: DBRawIteratorWithThreadMode<'a, DB>,
+    next: u64,
+    end: Option<u64>,
+    done: bool,
+}
+
+impl Iterator for EventIter<'_> {
+    type Item = Result<RecordedEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if !self.raw.valid() {
+            self.done = true;
+            return self.raw.status().err().map(|e| Err(e.into()));
+        }
+        let item = match (self.raw.key(), self.raw.value()) {
+            (Some(key), Some(value)) => decode_at(self.next, key, value),
+            _ => Err(Error::Integrity(IntegrityError::Malformed {
+                position: self.next,
+                reason: "iterator entry without key or value".into(),
+            })),
+        };
+        if item.is_err() {
+            self.done = true;
+        }
+        self.next += 1;
+        if self.end.is_some_and(|end| self.next > end) {
+            self.done = true;
+        }
+        self.raw.next();
+        Some(item)
+    }
+}
+
+fn decode_at(expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
+    let position = keys::read_u64(key).unwrap_or(0);
+    if position != expected {
+        return Err(IntegrityError::Gap {
+            expected,
+            found: Some(position),
+        }
+        .into());
+    }
+    Ok(RawRecord::parse(position, value)?.decode(position)?)
+}
+
+/// Iterator over one customer's stream in version order.
+pub struct StreamIter<'a> {
+    store: &'a Store,
+    raw: DBRawIteratorWithThreadMode<'a, DB>,
+    customer: CustomerId,
+    next_version: u64,
+    done: bool,
+}
+
+impl Iterator for StreamIter<'_> {
+    type Item = Result<RecordedEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if !self.raw.valid() {
+            self.done = true;
+            return self.raw.status().err().map(|e| Err(e.into()));
+        }
+        let position = self.raw.value().and_then(keys::read_u64).unwrap_or(0);
+        let item = self
+            .store
+            .read_event(position)
+            .and_then(|found| match found {
+                Some(e) if e.customer_id == self.customer && e.version == self.next_version => {
+                    Ok(e)
+                }
+                other => Err(IntegrityError::Index {
+                    index: "streams",
+                    position,
+                    reason: format!(
+                        "customer {} version {} points to {:?}",
+                        self.customer,
+                        self.next_version,
+                        other.map(|e| (e.customer_id, e.version))
+                    ),
+                }
+                .into()),
+            });
+        if item.is_err() {
+            self.done = true;
+        }
+        self.next_version += 1;
+        self.raw.next();
+        Some(item)
+    }
+}
+
+impl Store {
+    /// The event at a global position.
+    pub fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>> {
+        let cf = self.cf(keys::CF_EVENTS)?;
+        match self.db().get_pinned_cf(cf, keys::position_key(position))? {
+            Some(bytes) => Ok(Some(RawRecord::parse(position, &bytes)?.decode(position)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Iterates a customer's stream from `from_version` (1 = the start).
+    pub fn stream(&self, customer: CustomerId, from_version: u64) -> Result<StreamIter<'_>> {
+        let from_version = from_version.max(1);
+        let cf = self.cf(keys::CF_STREAMS)?;
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(keys::stream_key(&customer, from_version).to_vec());
+        options.set_iterate_upper_bound(keys::stream_key(&customer, u64::MAX).to_vec());
+        let mut raw = self.db().raw_iterator_cf_opt(cf, options);
+        raw.seek_to_first();
+        Ok(StreamIter {
+            store: self,
+            raw,
+            customer,
+            next_version: from_version,
+            done: false,
+        })
+    }
+
+    /// A customer's whole stream, in version (append) order.
+    pub fn read_stream(&self, customer: CustomerId) -> Result<Vec<RecordedEvent>> {
+        self.stream(customer, 1)?.collect()
+    }
+
+    /// A customer's events that had occurred by `as_of` (business time), in
+    /// append order. Late events are included where their `occurred_at` fits.
+    pub fn read_stream_as_of(
+        &self,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+    ) -> Result<Vec<RecordedEvent>> {
+        let mut out = Vec::new();
+        for event in self.stream(customer, 1)? {
+            let event = event?;
+            if event.occurred_at <= as_of {
+                out.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A customer's events as the log knew them at `known_at` (recorded time).
+    pub fn read_stream_known_at(
+        &self,
+        customer: CustomerId,
+        known_at: DateTime<Utc>,
+    ) -> Result<Vec<RecordedEvent>> {
+        let mut out = Vec::new();
+        for event in self.stream(customer, 1)? {
+            let event = event?;
+            if event.recorded_at > known_at {
+                break; // recorded_at never decreases along a stream
+            }
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// Iterates the global log from `from_position` (1 = the start) to the end.
+    pub fn read_all(&self, from_position: u64) -> Result<EventIter<'_>> {
+        self.read_range(from_position, None)
+    }
+
+    /// Iterates the global log over `from..=to`.
+    pub fn read_range(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<EventIter<'_>> {
+        let from = from_position.max(1);
+        let cf = self.cf(keys::CF_EVENTS)?;
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(keys::position_key(from).to_vec());
+        if let Some(to) = to_position {
+            options.set_iterate_upper_bound(keys::position_key(to.saturating_add(1)).to_vec());
+        }
+        options.set_readahead_size(2 << 20);
+        options.fill_cache(false);
+        let mut raw = self.db().raw_iterator_cf_opt(cf, options);
+        raw.seek_to_first();
+        Ok(EventIter {
+            raw,
+            next: from,
+            end: to_position,
+            done: to_position.is_some_and(|to| to < from),
+        })
+    }
+
+    /// Every customer with at least one event, in id order.
+    pub fn customers(&self) -> Result<Vec<CustomerId>> {
+        let cf = self.cf(keys::CF_STREAM_META)?;
+        let mut options = ReadOptions::default();
+        options.set_iterate_lower_bound(vec![0x01]);
+        options.set_iterate_upper_bound(vec![0x02]);
+        let mut raw = self.db().raw_iterator_cf_opt(cf, options);
+        raw.seek_to_first();
+        let mut out = Vec::new();
+        while raw.valid() {
+            if let Some(key) = raw.key() {
+                if let Ok(bytes) = <[u8; 16]>::try_from(&key[1..]) {
+                    out.push(CustomerId::from_uuid(uuid::Uuid::from_bytes(bytes)));
+                }
+            }
+            raw.next();
+        }
+        raw.status()?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,103 @@
+//! Tampering with stored records is detected by `verify()`, which names the
+//! first bad position.
+
+mod common;
+
+use clientele_core::{CustomerId, Error, ExpectedVersion, IntegrityError, Store};
+use rocksdb::{Options, DB};
+
+fn filled_store(dir: &std::path::Path, n: u64) {
+    let store = Store::open(dir).unwrap();
+    for i in 0..n {
+        let customer = CustomerId::from_external("t", &(i % 5).to_string());
+        store
+            .append(customer, ExpectedVersion::Any, vec![common::event(i)])
+            .unwrap();
+    }
+    assert_eq!(store.verify().unwrap().events, n);
+}
+
+fn raw_db(dir: &std::path::Path) -> DB {
+    let cfs = DB::list_cf(&Options::default(), dir).unwrap();
+    DB::open_cf(&Options::default(), dir, cfs).unwrap()
+}
+
+fn verify_error(dir: &std::path::Path) -> IntegrityError {
+    match Store::open_read_only(dir).unwrap().verify() {
+        Err(Error::Integrity(e)) => e,
+        other => panic!("verify should fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn one_altered_byte_is_named() {
+    for (position, offset) in [(7u64, 70usize), (1, 3), (20, 40)] {
+        let dir = tempfile::tempdir().unwrap();
+        filled_store(dir.path(), 20);
+        {
+            let db = raw_db(dir.path());
+            let cf = db.cf_handle("events").unwrap();
+            let mut value = db.get_cf(cf, position.to_be_bytes()).unwrap().unwrap();
+            let at = offset.min(value.len() - 1);
+            value[at] ^= 0x01;
+            db.put_cf(cf, position.to_be_bytes(), value).unwrap();
+        }
+        let error = verify_error(dir.path());
+        assert_eq!(error.position(), position, "{error}");
+    }
+}
+
+#[test]
+fn a_record_rewritten_with_a_valid_checksum_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 10);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        let mut value = db.get_cf(cf, 4u64.to_be_bytes()).unwrap().unwrap();
+        // Change the occurred_at field and fix up the CRC: only the chain can tell.
+        value[52] ^= 0x10;
+        let crc_at = value.len() - 36;
+        let crc = crc32fast::hash(&value[..crc_at]);
+        value[crc_at..crc_at + 4].copy_from_slice(&crc.to_be_bytes());
+        db.put_cf(cf, 4u64.to_be_bytes(), value).unwrap();
+    }
+    assert_eq!(
+        verify_error(dir.path()),
+        IntegrityError::Chain { position: 4 }
+    );
+}
+
+#[test]
+fn missing_and_reordered_records_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 10);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        db.delete_cf(cf, 6u64.to_be_bytes()).unwrap();
+    }
+    assert_eq!(verify_error(dir.path()).position(), 6);
+
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 10);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        let a = db.get_cf(cf, 3u64.to_be_bytes()).unwrap().unwrap();
+        let b = db.get_cf(cf, 5u64.to_be_bytes()).unwrap().unwrap();
+        db.put_cf(cf, 3u64.to_be_bytes(), b).unwrap();
+        db.put_cf(cf, 5u64.to_be_bytes(), a).unwrap();
+    }
+    assert_eq!(verify_error(dir.path()).position(), 3);
+
+    // Truncating the tail is caught by the head record.
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 10);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        db.delete_cf(cf, 10u64.to_be_bytes()).unwrap();
+    }
+    assert_eq!(verify_error(dir.path()).position(), 10);
+}

@@ -1,0 +1,300 @@
+//! The projection runtime: folds in business-time order, exactly-once commits,
+//! versioned rebuilds, snapshots for as-of views, and the term index.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use clientele_core::event::*;
+use clientele_core::projection::{fold, Projection, Projector, SNAPSHOT_EVERY};
+use clientele_core::{
+    CustomerId, EventId, EventPayload, ExpectedVersion, NewEvent, RecordedEvent, Store,
+};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Order-sensitive state: the sequence of kinds and the total spent, plus terms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Trail {
+    kinds: Vec<String>,
+    spent: i64,
+    last: Option<DateTime<Utc>>,
+    referrals: BTreeMap<String, u32>,
+}
+
+struct TrailProjection(u64);
+
+impl Projection for TrailProjection {
+    type State = Trail;
+    fn name(&self) -> &str {
+        "trail"
+    }
+    fn version(&self) -> u64 {
+        self.0
+    }
+    fn apply(&self, state: &mut Trail, event: &RecordedEvent) {
+        state.kinds.push(event.kind().to_string());
+        state.last = Some(event.occurred_at);
+        match &event.payload {
+            EventPayload::Purchase(p) => state.spent += p.amount.units(),
+            EventPayload::Referral(Referral {
+                referred: Referred::Prospect(p),
+                ..
+            }) => {
+                *state.referrals.entry(p.clone()).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    fn index_terms(&self, state: &Trail) -> Vec<String> {
+        let mut terms: Vec<String> = state
+            .referrals
+            .keys()
+            .map(|r| format!("referred:{r}"))
+            .collect();
+        if let Some(last) = state.last {
+            terms.push(format!("last:{}", last.format("%Y-%m-%d")));
+        }
+        terms
+    }
+}
+
+fn ev(seed: u64, minutes: i64) -> NewEvent {
+    let mut e = common::event(seed);
+    e.occurred_at = common::t0() + Duration::minutes(minutes);
+    e
+}
+
+fn encode(t: &Trail) -> Vec<u8> {
+    serde_json::to_vec(t).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any arrival order of the same events, in any chunking, gives byte-identical state.
+    #[test]
+    fn arrival_order_does_not_matter(
+        times in proptest::collection::vec(0i64..500, 1..40),
+        order in any::<proptest::sample::Index>(),
+        split in 1usize..5,
+    ) {
+        let events: Vec<NewEvent> = times.iter().enumerate().map(|(i, t)| ev(i as u64, *t)).collect();
+        let mut shuffled = events.clone();
+        // A deterministic permutation chosen by proptest.
+        let n = shuffled.len();
+        for i in 0..n {
+            let j = (order.index(n) + i * 7) % n;
+            shuffled.swap(i, j);
+        }
+        let states: Vec<Vec<u8>> = [events, shuffled].into_iter().map(|list| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let c = CustomerId::from_external("p", "1");
+            let mut projector = Projector::open(&store, TrailProjection(1)).unwrap();
+            for chunk in list.chunks(split) {
+                store.append(c, ExpectedVersion::Any, chunk.to_vec()).unwrap();
+                projector.catch_up().unwrap();
+            }
+            encode(&projector.state(c).unwrap().unwrap())
+        }).collect();
+        prop_assert_eq!(&states[0], &states[1]);
+    }
+
+    /// A view as of T equals a fresh replay of the log truncated at T, with or
+    /// without snapshots and late events.
+    #[test]
+    fn as_of_equals_truncated_replay(
+        times in proptest::collection::vec(0i64..2_000, 1..200),
+        cut in 0i64..2_000,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = CustomerId::from_external("p", "2");
+        let mut projector = Projector::open(&store, TrailProjection(1)).unwrap();
+        for (i, t) in times.iter().enumerate() {
+            store.append(c, ExpectedVersion::Any, vec![ev(i as u64, *t)]).unwrap();
+            if i % 17 == 0 { projector.catch_up().unwrap(); }
+        }
+        projector.catch_up().unwrap();
+        let as_of = common::t0() + Duration::minutes(cut);
+        let truncated: Vec<RecordedEvent> = store.read_stream(c).unwrap().into_iter().filter(|e| e.occurred_at <= as_of).collect();
+        let fresh = fold(&TrailProjection(1), &truncated);
+        prop_assert_eq!(encode(&projector.state_as_of(c, as_of).unwrap()), encode(&fresh));
+    }
+}
+
+#[test]
+fn snapshots_make_long_streams_cheap_and_stay_correct_with_late_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let n = SNAPSHOT_EVERY * 4 + 3;
+    let events: Vec<NewEvent> = (0..n).map(|i| ev(i, i as i64 * 10)).collect();
+    store.append(c, ExpectedVersion::Any, events).unwrap();
+    let mut projector = Projector::open(&store, TrailProjection(1)).unwrap();
+    projector.catch_up().unwrap();
+    // A late event in the middle invalidates later snapshots.
+    store
+        .append(c, ExpectedVersion::Any, vec![ev(10_000, 5)])
+        .unwrap();
+    projector.catch_up().unwrap();
+    for cut in [0, 4, 5, 700, 1_000, 2_000, 5_000] {
+        let as_of = common::t0() + Duration::minutes(cut);
+        let truncated: Vec<RecordedEvent> = store.read_stream_as_of(c, as_of).unwrap();
+        assert_eq!(
+            projector.state_as_of(c, as_of).unwrap(),
+            fold(&TrailProjection(1), &truncated),
+            "cut {cut}"
+        );
+    }
+    let all = store.read_stream(c).unwrap();
+    assert_eq!(
+        projector.state(c).unwrap().unwrap(),
+        fold(&TrailProjection(1), &all)
+    );
+}
+
+#[test]
+fn version_change_rebuilds_and_undecodable_state_is_refolded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..10).map(|i| ev(i, i as i64)).collect(),
+        )
+        .unwrap();
+    {
+        let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+        assert_eq!(p.catch_up().unwrap(), 10);
+        let p = Projector::open(&store, TrailProjection(1)).unwrap();
+        assert!(!p.was_rebuilt());
+        assert_eq!(p.position(), 10);
+    }
+    let mut p = Projector::open(&store, TrailProjection(2)).unwrap();
+    assert!(p.was_rebuilt());
+    assert_eq!(p.position(), 0);
+    assert_eq!(p.catch_up().unwrap(), 10);
+    assert_eq!(p.state(c).unwrap().unwrap().kinds.len(), 10);
+
+    /// Same name, a state of another shape: stored bytes no longer decode.
+    struct Reshaped;
+    impl Projection for Reshaped {
+        type State = (u64, String, Vec<u64>);
+        fn name(&self) -> &str {
+            "trail"
+        }
+        fn version(&self) -> u64 {
+            2 // deliberately not bumped: the runtime must still not crash
+        }
+        fn apply(&self, state: &mut Self::State, event: &RecordedEvent) {
+            state.0 += 1;
+            state.2.push(event.version);
+        }
+    }
+    let mut r = Projector::open(&store, Reshaped).unwrap();
+    let state = r.state(c).unwrap().unwrap();
+    assert_eq!(state.0, 10);
+    store
+        .append(c, ExpectedVersion::Any, vec![ev(50, 50)])
+        .unwrap();
+    r.catch_up().unwrap();
+    assert_eq!(r.state(c).unwrap().unwrap().0, 11);
+    assert_eq!(r.states().unwrap().len(), 1);
+}
+
+#[test]
+fn index_terms_follow_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (a, b) = (
+        CustomerId::from_external("p", "a"),
+        CustomerId::from_external("p", "b"),
+    );
+    let referral = |who: &str, m: i64| {
+        NewEvent::new(
+            common::t0() + Duration::minutes(m),
+            Referral {
+                referred: Referred::Prospect(who.into()),
+                channel: None,
+            },
+        )
+        .with_id(EventId::derived(format!("{who}{m}").as_bytes()))
+    };
+    store
+        .append(a, ExpectedVersion::Any, vec![referral("li", 1)])
+        .unwrap();
+    store
+        .append(b, ExpectedVersion::Any, vec![referral("lin", 2)])
+        .unwrap();
+    let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+    p.catch_up().unwrap();
+    assert_eq!(p.lookup("referred:li").unwrap(), vec![a]);
+    let prefix: Vec<CustomerId> = p
+        .lookup_prefix("referred:li")
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(prefix.len(), 2);
+    assert_eq!(
+        p.lookup_range("last:2024-01-01", "last:2024-01-01")
+            .unwrap()
+            .len(),
+        2
+    );
+    // A later event moves the `last:` term: the old one must go.
+    store
+        .append(a, ExpectedVersion::Any, vec![referral("wang", 60 * 24 * 3)])
+        .unwrap();
+    p.catch_up().unwrap();
+    assert_eq!(
+        p.lookup_range("last:2024-01-01", "last:2024-01-01")
+            .unwrap(),
+        vec![("last:2024-01-01".to_string(), b)]
+    );
+    assert_eq!(p.lookup("last:2024-01-04").unwrap(), vec![a]);
+}
+
+#[test]
+fn follow_tails_new_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    store
+        .append(c, ExpectedVersion::Any, vec![ev(1, 1)])
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let position = runtime.block_on(async {
+        let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+        let writer = store.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::task::spawn_blocking(move || {
+            for i in 2..=5 {
+                writer
+                    .append(c, ExpectedVersion::Any, vec![ev(i, i as i64)])
+                    .unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let _ = tx.send(());
+        });
+        let position = p
+            .follow(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        task.await.unwrap();
+        assert_eq!(p.state(c).unwrap().unwrap().kinds.len(), 5);
+        position
+    });
+    assert_eq!(position, 5);
+}
