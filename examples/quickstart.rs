@@ -7,11 +7,13 @@
 //! Run with `cargo xtask demo` (or `cargo run --example quickstart [DB_DIR]`).
 
 use std::error::Error;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use clientele::core::event::*;
+use clientele::core::privacy::MasterKeyRing;
 use clientele::core::{
-    ActorKind, Currency, CustomerId, ExpectedVersion, Metadata, NewEvent, Store,
+    ActorKind, Currency, CustomerId, ExpectedVersion, Metadata, NewEvent, Store, StoreOptions,
 };
 
 fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -25,7 +27,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         Some(dir) => std::path::PathBuf::from(dir),
         None => std::env::temp_dir().join(format!("clientele-quickstart-{}", std::process::id())),
     };
-    let store = Store::open(&dir)?;
+    // Personal data (the profile) is sealed under a per-customer key, wrapped
+    // by a master key that the application supplies. A throwaway one here;
+    // a real application loads its own (see docs/privacy.md).
+    let options = StoreOptions {
+        master_keys: Some(Arc::new(MasterKeyRing::generate())),
+        ..StoreOptions::default()
+    };
+    let store = Store::open_with(&dir, options)?;
     let customer = CustomerId::from_external("voit-webshop", "student-0001");
     let cny: Currency = "CNY".parse()?;
     let shop = Metadata {

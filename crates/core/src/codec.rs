@@ -14,7 +14,9 @@
 //!  45     8  occurred_at, µs since the Unix epoch (BE, signed)
 //!  53     8  recorded_at, µs since the Unix epoch (BE, signed)
 //!  61     4  metadata length m (BE), then m bytes of postcard
-//!   …     4  payload length p (BE), then p bytes of postcard
+//!   …     4  payload length p (BE), then p bytes of postcard (the public part)
+//!   …        if sealed: length s (4, BE), data class (1), key year (2, BE),
+//!            then s − 3 bytes: nonce (24) ‖ XChaCha20-Poly1305 ciphertext
 //!   …     4  CRC-32 of every byte above
 //!   …    32  chain hash = BLAKE3(previous chain hash ‖ position BE ‖ every byte above the CRC)
 //! ```
@@ -26,10 +28,13 @@
 
 use chrono::{DateTime, Utc};
 
+use zeroize::Zeroizing;
+
 use crate::envelope::{Metadata, RecordedEvent};
 use crate::error::IntegrityError;
 use crate::event::EventKind;
 use crate::ids::{CustomerId, EventId};
+use crate::privacy::{self, DataClass, PersonalData, PersonalPart};
 use crate::schema;
 
 /// Record format written by this build.
@@ -57,6 +62,23 @@ pub(crate) struct PreparedEvent {
     pub fingerprint: [u8; 16],
     /// For complaint events: (complaint id, step index), checked by the writer.
     pub complaint: Option<(String, u8)>,
+    /// The personal part, in the clear until the writer seals it.
+    pub personal: Option<PersonalPlain>,
+}
+
+/// A personal part waiting to be sealed.
+#[derive(Debug, Clone)]
+pub(crate) struct PersonalPlain {
+    pub class: DataClass,
+    pub year: i16,
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
+/// A sealed personal part: class, key year, nonce ‖ ciphertext.
+pub(crate) struct Sealed<'a> {
+    pub class: DataClass,
+    pub year: i16,
+    pub bytes: &'a [u8],
 }
 
 /// Content fingerprint of an event for a customer (idempotency index value).
@@ -68,16 +90,24 @@ pub(crate) fn fingerprint(customer: &CustomerId, event: &PreparedEvent) -> [u8; 
     h.update(&event.schema_version.to_be_bytes());
     h.update(&(event.metadata.len() as u64).to_be_bytes());
     h.update(&event.metadata);
+    h.update(&(event.payload.len() as u64).to_be_bytes());
     h.update(&event.payload);
+    if let Some(p) = &event.personal {
+        h.update(&[p.class.code()]);
+        h.update(&p.year.to_be_bytes());
+        h.update(&p.plaintext);
+    }
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out
 }
 
 /// Appends the encoded record to `out` and returns its chain hash.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn encode_record(
     out: &mut Vec<u8>,
     event: &PreparedEvent,
+    sealed: Option<&Sealed<'_>>,
     customer: &CustomerId,
     version: u64,
     position: u64,
@@ -87,7 +117,11 @@ pub(crate) fn encode_record(
     let start = out.len();
     out.reserve(HEADER_LEN + 8 + event.metadata.len() + event.payload.len() + CRC_LEN + HASH_LEN);
     out.push(FORMAT);
-    out.push(event.flags);
+    out.push(if sealed.is_some() {
+        event.flags | FLAG_SEALED
+    } else {
+        event.flags & !FLAG_SEALED
+    });
     out.push(event.kind.code());
     out.extend_from_slice(&event.schema_version.to_be_bytes());
     out.extend_from_slice(event.event_id.as_bytes());
@@ -99,6 +133,12 @@ pub(crate) fn encode_record(
     out.extend_from_slice(&event.metadata);
     out.extend_from_slice(&(event.payload.len() as u32).to_be_bytes());
     out.extend_from_slice(&event.payload);
+    if let Some(s) = sealed {
+        out.extend_from_slice(&((s.bytes.len() + 3) as u32).to_be_bytes());
+        out.push(s.class.code());
+        out.extend_from_slice(&s.year.to_be_bytes());
+        out.extend_from_slice(s.bytes);
+    }
     let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     let hash = chain_hash(previous_hash, position, &out[start..out.len() - CRC_LEN]);
@@ -117,7 +157,6 @@ pub(crate) fn chain_hash(previous: &[u8; HASH_LEN], position: u64, body: &[u8]) 
 
 /// A record split into its parts, checked against its CRC, not yet decoded.
 pub(crate) struct RawRecord<'a> {
-    pub flags: u8,
     pub kind: EventKind,
     pub schema_version: u16,
     pub event_id: EventId,
@@ -127,6 +166,7 @@ pub(crate) struct RawRecord<'a> {
     pub recorded_micros: i64,
     pub metadata: &'a [u8],
     pub payload: &'a [u8],
+    pub sealed: Option<Sealed<'a>>,
     /// Everything the CRC and the chain cover.
     pub body: &'a [u8],
     pub chain_hash: [u8; HASH_LEN],
@@ -183,13 +223,35 @@ impl<'a> RawRecord<'a> {
             body[meta_end + 3],
         ]) as usize;
         let payload_start = meta_end + 4;
-        if payload_start.checked_add(pl) != Some(body.len()) {
-            return Err(malformed("payload length does not match the record"));
-        }
+        let payload_end = payload_start
+            .checked_add(pl)
+            .filter(|&e| e <= body.len())
+            .ok_or_else(|| malformed("payload length out of bounds"))?;
+        let sealed = if body[1] & FLAG_SEALED != 0 {
+            let rest = &body[payload_end..];
+            if rest.len() < 7 {
+                return Err(malformed("sealed part missing"));
+            }
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if len + 4 != rest.len() || len < 3 {
+                return Err(malformed("sealed part length does not match the record"));
+            }
+            let class =
+                DataClass::from_code(rest[4]).ok_or_else(|| malformed("unknown data class"))?;
+            Some(Sealed {
+                class,
+                year: i16::from_be_bytes([rest[5], rest[6]]),
+                bytes: &rest[7..],
+            })
+        } else {
+            if payload_end != body.len() {
+                return Err(malformed("payload length does not match the record"));
+            }
+            None
+        };
         let mut chain = [0u8; HASH_LEN];
         chain.copy_from_slice(&bytes[hash_at..]);
         Ok(Self {
-            flags: body[1],
             kind,
             schema_version: u16::from_be_bytes([body[3], body[4]]),
             event_id: EventId::from_uuid(uuid_at(body, 5)),
@@ -198,27 +260,54 @@ impl<'a> RawRecord<'a> {
             occurred_micros: be_u64(body, 45) as i64,
             recorded_micros: be_u64(body, 53) as i64,
             metadata: &body[65..meta_end],
-            payload: &body[payload_start..],
+            payload: &body[payload_start..payload_end],
+            sealed,
             body,
             chain_hash: chain,
         })
     }
 
     /// Decodes into a [`RecordedEvent`], running the upcaster chain.
-    pub(crate) fn decode(&self, position: u64) -> Result<RecordedEvent, IntegrityError> {
+    /// Associated data of this record's sealed part.
+    pub(crate) fn associated_data(&self, sealed: &Sealed<'_>) -> Vec<u8> {
+        privacy::associated_data(
+            &self.event_id,
+            &self.customer_id,
+            self.kind.code(),
+            self.schema_version,
+            sealed.class,
+            sealed.year,
+        )
+    }
+
+    /// Decodes into a [`RecordedEvent`], running the upcaster chain; `unseal`
+    /// opens the sealed personal part, if any.
+    pub(crate) fn decode(
+        &self,
+        position: u64,
+        unseal: &dyn Fn(&RawRecord<'_>, &Sealed<'_>) -> Result<Unsealed, String>,
+    ) -> Result<RecordedEvent, IntegrityError> {
         let malformed = |reason: String| IntegrityError::Malformed { position, reason };
-        if self.flags & FLAG_SEALED != 0 {
-            return Err(malformed(
-                "payload is sealed and no key is available".into(),
-            ));
-        }
         let metadata: Metadata = if self.metadata.is_empty() {
             Metadata::default()
         } else {
             postcard::from_bytes(self.metadata).map_err(|e| malformed(format!("metadata: {e}")))?
         };
-        let payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
+        let mut payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
             .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
+        let personal_data = match &self.sealed {
+            None => PersonalData::None,
+            Some(sealed) => {
+                match unseal(self, sealed).map_err(|e| malformed(format!("sealed part: {e}")))? {
+                    Unsealed::Part(part) => {
+                        privacy::merge(&mut payload, part);
+                        PersonalData::Available
+                    }
+                    Unsealed::Erased => PersonalData::Erased,
+                    Unsealed::Locked => PersonalData::Locked,
+                }
+            }
+        };
         Ok(RecordedEvent {
             event_id: self.event_id,
             customer_id: self.customer_id,
@@ -231,8 +320,24 @@ impl<'a> RawRecord<'a> {
             schema_version: self.schema_version,
             metadata,
             payload,
+            personal_data,
         })
     }
+}
+
+/// The outcome of opening a sealed part.
+pub(crate) enum Unsealed {
+    /// Decrypted.
+    Part(PersonalPart),
+    /// The key is gone.
+    Erased,
+    /// No master key to unwrap the data key with.
+    Locked,
+}
+
+/// An unsealer that opens nothing (verification, audits without keys).
+pub(crate) fn locked(_: &RawRecord<'_>, _: &Sealed<'_>) -> Result<Unsealed, String> {
+    Ok(Unsealed::Locked)
 }
 
 /// Microseconds since the epoch to a UTC time.

@@ -115,6 +115,9 @@ pub struct RecordedEvent {
     /// What happened (upcast to the current schema).
     #[serde(flatten)]
     pub payload: EventPayload,
+    /// Whether the personal fields could be read (`erased` after `forget`).
+    #[serde(default)]
+    pub personal_data: crate::privacy::PersonalData,
 }
 
 impl RecordedEvent {

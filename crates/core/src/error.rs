@@ -134,6 +134,12 @@ pub enum Error {
     /// The writer thread is gone (the store is closing or it crashed).
     #[error("the writer has stopped")]
     WriterStopped,
+    /// Personal data was given but the store has no master key to protect it.
+    #[error("personal data needs a master key: configure StoreOptions::master_keys")]
+    NoMasterKey,
+    /// A key could not be created, wrapped or unwrapped.
+    #[error("key management: {0}")]
+    Key(String),
     /// The directory holds something that is not a clientele store of a supported format.
     #[error("incompatible store: {0}")]
     Incompatible(String),

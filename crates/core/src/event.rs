@@ -46,7 +46,7 @@ macro_rules! vocabulary {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -240,9 +240,13 @@ pub struct Contact {
     pub direction: Direction,
     /// Why.
     pub purpose: Purpose,
-    /// What came of it (free code such as `answered`, `no_answer`, `redirected`).
+    /// What came of it (a short code such as `answered`, `no_answer`, `redirected`).
     #[serde(default)]
     pub outcome: Option<String>,
+    /// Free-text notes about the conversation. Personal data: sealed, and
+    /// subject to retention (class `contact_notes`).
+    #[serde(default)]
+    pub note: Option<String>,
     /// The department that made or took the contact (001 L112).
     #[serde(default)]
     pub department: Option<String>,
@@ -284,6 +288,7 @@ impl Contact {
             direction,
             purpose,
             outcome: None,
+            note: None,
             department: None,
             rating: None,
             perceived: None,
@@ -535,6 +540,32 @@ pub struct Profile {
     pub segment: BTreeMap<String, String>,
 }
 
+/// What an erasure covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureScope {
+    /// Every personal field of the customer (the right to be forgotten).
+    Customer,
+    /// One class of personal data for calendar years before `before_year` (retention).
+    Retention {
+        /// The class of data.
+        class: crate::privacy::DataClass,
+        /// Years strictly before this one were erased.
+        before_year: i16,
+    },
+}
+
+/// Personal data was destroyed by erasing its keys. Recorded by
+/// [`Store::forget`](crate::Store::forget) and retention; not appendable directly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Erasure {
+    /// What was erased.
+    pub scope: ErasureScope,
+    /// Why (the request, the legal basis, the retention rule).
+    pub reason: String,
+}
+
 /// What happened: one of the event kinds. JSON: `{"kind": "purchase", …fields}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -559,6 +590,8 @@ pub enum EventPayload {
     Reactivation(Reactivation),
     /// Personal data and identifiers.
     Profile(Profile),
+    /// Personal data erased (crypto-shredding).
+    Erasure(Erasure),
 }
 
 /// The kind of an event, without its data.
@@ -586,11 +619,13 @@ pub enum EventKind {
     Reactivation = 9,
     /// [`Profile`].
     Profile = 10,
+    /// [`Erasure`].
+    Erasure = 11,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::Contact,
         Self::Purchase,
         Self::Refund,
@@ -601,6 +636,7 @@ impl EventKind {
         Self::Churn,
         Self::Reactivation,
         Self::Profile,
+        Self::Erasure,
     ];
 
     /// The stable one-byte code used on disk.
@@ -626,18 +662,14 @@ impl EventKind {
             Self::Churn => "churn",
             Self::Reactivation => "reactivation",
             Self::Profile => "profile",
+            Self::Erasure => "erasure",
         }
-    }
-
-    /// Whether events of this kind carry personal data.
-    pub fn is_personal(self) -> bool {
-        matches!(self, Self::Profile)
     }
 }
 
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -655,6 +687,7 @@ impl EventPayload {
             Self::Churn(_) => EventKind::Churn,
             Self::Reactivation(_) => EventKind::Reactivation,
             Self::Profile(_) => EventKind::Profile,
+            Self::Erasure(_) => EventKind::Erasure,
         }
     }
 }

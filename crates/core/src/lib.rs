@@ -46,6 +46,7 @@ pub mod event;
 pub mod ids;
 pub mod json;
 pub mod money;
+pub mod privacy;
 pub mod projection;
 pub mod schema;
 pub mod store;

@@ -60,6 +60,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::envelope::RecordedEvent;
 use crate::error::{Error, Result};
+use crate::event::EventPayload;
 use crate::ids::{CustomerId, EventId};
 use crate::store::Store;
 
@@ -376,6 +377,21 @@ impl<P: Projection> Projector<P> {
             None => self.load(&customer)?,
         };
         let key = key_of(event);
+        if let EventPayload::Erasure(_) = event.payload {
+            // Personal data was erased: snapshots may hold what was derived from
+            // it, so drop them all and refold from the (now erased) events.
+            let from = snapshot_prefix(self.projection.name(), &customer);
+            let mut to = from.clone();
+            to.extend_from_slice(&[0xff; 25]);
+            self.snapshots.retain(|(k, _)| !(*k >= from && *k < to));
+            self.dropped_snapshots.push((from, to));
+            let mut fresh = self.refold(customer, event.version)?;
+            fresh.terms = entry.map(|e| e.terms).unwrap_or_default();
+            self.entries.insert(customer, fresh);
+            self.dirty.insert(customer);
+            self.pending += 1;
+            return Ok(());
+        }
         let entry = match entry {
             Some(mut e) if e.version + 1 == event.version && key >= e.last_key => {
                 self.projection.apply(&mut e.state, event);

@@ -15,8 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
-    Cancellation, Channel, Churn, Complaint, Contact, Direction, EventKind, EventPayload, Payment,
-    Profile, Purchase, Purpose, Reactivation, Referral, Refund, RenewalIntent,
+    Cancellation, Channel, Churn, Complaint, Contact, Direction, Erasure, EventKind, EventPayload,
+    Payment, Profile, Purchase, Purpose, Reactivation, Referral, Refund, RenewalIntent,
 };
 
 /// The schema version new events are written with.
@@ -63,6 +63,7 @@ impl Upcaster for V1ToV2 {
             direction: old.direction,
             purpose: old.purpose,
             outcome: old.outcome,
+            note: None,
             department: None,
             rating: old.satisfaction,
             perceived: None,
@@ -88,6 +89,7 @@ pub(crate) fn encode_payload(payload: &EventPayload, out: &mut Vec<u8>) -> Resul
         EventPayload::Churn(v) => postcard::to_extend(v, std::mem::take(out)),
         EventPayload::Reactivation(v) => postcard::to_extend(v, std::mem::take(out)),
         EventPayload::Profile(v) => postcard::to_extend(v, std::mem::take(out)),
+        EventPayload::Erasure(v) => postcard::to_extend(v, std::mem::take(out)),
     };
     *out = result.map_err(|e| e.to_string())?;
     Ok(())
@@ -108,6 +110,7 @@ fn decode_current(kind: EventKind, bytes: &[u8]) -> Result<EventPayload, String>
         EventKind::Churn => EventPayload::Churn(de::<Churn>(bytes)?),
         EventKind::Reactivation => EventPayload::Reactivation(de::<Reactivation>(bytes)?),
         EventKind::Profile => EventPayload::Profile(de::<Profile>(bytes)?),
+        EventKind::Erasure => EventPayload::Erasure(de::<Erasure>(bytes)?),
     })
 }
 

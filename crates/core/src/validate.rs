@@ -130,6 +130,10 @@ impl ValidationPolicy {
             EventPayload::Churn(c) => self.text("reason", &c.reason),
             EventPayload::Reactivation(r) => self.text_opt("campaign", r.campaign.as_deref()),
             EventPayload::Profile(p) => self.profile(p),
+            EventPayload::Erasure(_) => Err(err(
+                "kind",
+                "erasure events are recorded by Store::forget and retention, not appended directly",
+            )),
         }
     }
 

@@ -30,7 +30,10 @@ pub fn event(seed: u64) -> NewEvent {
             c.into()
         }
         _ => Referral {
-            referred: Referred::Prospect(format!("friend-{seed}")),
+            referred: Referred::Customer(clientele_core::CustomerId::from_external(
+                "friend",
+                &seed.to_string(),
+            )),
             channel: Some(Channel::Social),
         }
         .into(),

@@ -38,10 +38,11 @@ impl Projection for TrailProjection {
         state.last = Some(event.occurred_at);
         match &event.payload {
             EventPayload::Purchase(p) => state.spent += p.amount.units(),
+            // An erased prospect reference reads as empty text.
             EventPayload::Referral(Referral {
                 referred: Referred::Prospect(p),
                 ..
-            }) => {
+            }) if !p.is_empty() => {
                 *state.referrals.entry(p.clone()).or_default() += 1;
             }
             _ => {}
@@ -210,7 +211,13 @@ fn version_change_rebuilds_and_undecodable_state_is_refolded() {
 #[test]
 fn index_terms_follow_the_state() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    // Prospect references are personal data: the store needs a master key.
+    let keys = clientele_core::privacy::MasterKeyRing::generate();
+    let options = clientele_core::StoreOptions {
+        master_keys: Some(std::sync::Arc::new(keys)),
+        ..Default::default()
+    };
+    let store = Store::open_with(dir.path(), options).unwrap();
     let (a, b) = (
         CustomerId::from_external("p", "a"),
         CustomerId::from_external("p", "b"),
@@ -258,6 +265,13 @@ fn index_terms_follow_the_state() {
         vec![("last:2024-01-01".to_string(), b)]
     );
     assert_eq!(p.lookup("last:2024-01-04").unwrap(), vec![a]);
+    // Erasure: the derived personal data (the prospect terms) leaves the index.
+    store.forget(a, "request", Default::default()).unwrap();
+    p.catch_up().unwrap();
+    assert!(p.lookup("referred:li").unwrap().is_empty());
+    assert!(p.lookup("referred:wang").unwrap().is_empty());
+    assert_eq!(p.lookup("referred:lin").unwrap(), vec![b]);
+    assert!(p.state(a).unwrap().unwrap().referrals.is_empty());
 }
 
 #[test]

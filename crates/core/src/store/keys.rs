@@ -11,6 +11,7 @@
 //! | `checkpoints` | name | position (8), or projection meta: position (8) ‖ version (8) |
 //! | `projections` | name ‖ 0xff ‖ 0x00 ‖ customer | folded state entry (postcard) |
 //! |  | name ‖ 0xff ‖ 0x01 ‖ customer ‖ time ‖ event id | snapshot entry |
+//! | `data_keys` | customer (16) ‖ data class (1) ‖ year (2, sign-flipped BE) | master key id (4) ‖ wrapped data key |
 //! | `default` | `clientele/format`, `clientele/head` | format version; last position (8) ‖ chain hash (32) |
 
 use crate::ids::{CustomerId, EventId};
@@ -21,18 +22,22 @@ pub(crate) const CF_EVENT_IDS: &str = "event_ids";
 pub(crate) const CF_STREAM_META: &str = "stream_meta";
 pub(crate) const CF_CHECKPOINTS: &str = "checkpoints";
 pub(crate) const CF_PROJECTIONS: &str = "projections";
+pub(crate) const CF_DATA_KEYS: &str = "data_keys";
 /// Every column family the store uses (besides `default`).
-pub(crate) const COLUMN_FAMILIES: [&str; 6] = [
+pub(crate) const COLUMN_FAMILIES: [&str; 7] = [
     CF_EVENTS,
     CF_STREAMS,
     CF_EVENT_IDS,
     CF_STREAM_META,
     CF_CHECKPOINTS,
     CF_PROJECTIONS,
+    CF_DATA_KEYS,
 ];
 
 pub(crate) const KEY_FORMAT: &[u8] = b"clientele/format";
 pub(crate) const KEY_HEAD: &[u8] = b"clientele/head";
+/// Present while erased keys may still be physically on disk.
+pub(crate) const KEY_PURGE_PENDING: &[u8] = b"clientele/purge-pending";
 /// Store format version written in `default`/`clientele/format`.
 pub(crate) const STORE_FORMAT: u32 = 1;
 
@@ -102,4 +107,23 @@ impl EventIdEntry {
             fingerprint,
         })
     }
+}
+
+/// Name of a data key: customer ‖ class ‖ year (sign bit flipped so years sort).
+pub(crate) fn data_key_name(
+    customer: &CustomerId,
+    class: crate::privacy::DataClass,
+    year: i16,
+) -> [u8; 19] {
+    let mut k = [0u8; 19];
+    k[..16].copy_from_slice(customer.as_bytes());
+    k[16] = class.code();
+    k[17..].copy_from_slice(&((year as u16) ^ 0x8000).to_be_bytes());
+    k
+}
+
+/// The year of a data key name.
+pub(crate) fn data_key_year(name: &[u8]) -> Option<i16> {
+    let b: [u8; 2] = name.get(17..19)?.try_into().ok()?;
+    Some((u16::from_be_bytes(b) ^ 0x8000) as i16)
 }

@@ -16,18 +16,22 @@ use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, DB,
 };
 
-use crate::codec::{self, PreparedEvent, GENESIS_HASH};
-use crate::envelope::{AppendOutcome, ExpectedVersion, NewEvent};
+use crate::codec::{self, PersonalPlain, PreparedEvent, RawRecord, Sealed, Unsealed, GENESIS_HASH};
+use crate::envelope::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent};
 use crate::error::{Error, Result, ValidationError};
 use crate::event::EventPayload;
 use crate::ids::CustomerId;
+use crate::privacy::{self, AccessLog, AccessRecord, MasterKeys};
 use crate::schema::{self, CURRENT_SCHEMA_VERSION};
 use crate::validate::ValidationPolicy;
 
 pub use read::{EventIter, StreamIter};
 pub use subscribe::Subscription;
 pub use verify::VerifyReport;
-use writer::{Head, Request, StreamAppend, Writer};
+use writer::{EraseKeys, Head, Request, StreamAppend, Writer};
+
+mod privacy_ops;
+pub use privacy_ops::RetentionRule;
 
 /// A source of "now" for `recorded_at` and validation. Never read inside folds.
 pub trait Clock: Send + Sync + 'static {
@@ -105,6 +109,12 @@ pub struct StoreOptions {
     pub max_group_commit: usize,
     /// Create the store if the directory holds none.
     pub create_if_missing: bool,
+    /// Master keys protecting personal data. Without them, appending personal
+    /// data fails with [`Error::NoMasterKey`] and sealed fields read as
+    /// [`PersonalData::Locked`](crate::privacy::PersonalData::Locked).
+    pub master_keys: Option<Arc<dyn MasterKeys>>,
+    /// Receives a record of every decryption of personal data (optional).
+    pub access_log: Option<Arc<dyn AccessLog>>,
 }
 
 impl Default for StoreOptions {
@@ -115,6 +125,8 @@ impl Default for StoreOptions {
             clock: Arc::new(SystemClock),
             max_group_commit: 256,
             create_if_missing: true,
+            master_keys: None,
+            access_log: None,
         }
     }
 }
@@ -126,6 +138,8 @@ impl std::fmt::Debug for StoreOptions {
             .field("validation", &self.validation)
             .field("max_group_commit", &self.max_group_commit)
             .field("create_if_missing", &self.create_if_missing)
+            .field("master_keys", &self.master_keys.is_some())
+            .field("access_log", &self.access_log.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +193,8 @@ impl Drop for Inner {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// Who reads through this handle (for the access log).
+    reader: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -245,6 +261,7 @@ impl Store {
         let writer = Writer::new(
             db.clone(),
             options.clock.clone(),
+            options.master_keys.clone(),
             head,
             committed_tx,
             options.max_group_commit,
@@ -253,7 +270,7 @@ impl Store {
         let thread = std::thread::Builder::new()
             .name("clientele-writer".into())
             .spawn(move || writer.run(rx))?;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 db,
                 path,
@@ -264,12 +281,24 @@ impl Store {
                 committed: committed_rx,
                 options,
             }),
-        })
+            reader: None,
+        };
+        // An erasure whose physical purge was interrupted (crash) is finished now.
+        if store.inner.db.get(keys::KEY_PURGE_PENDING)?.is_some() {
+            store.purge()?;
+        }
+        Ok(store)
     }
 
     /// Opens an existing store read-only (e.g. a backup, or a live store from an
-    /// audit tool). Appends fail with [`Error::ReadOnly`].
+    /// audit tool). Appends fail with [`Error::ReadOnly`]. Personal fields read
+    /// as locked.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_read_only_with(path, StoreOptions::default())
+    }
+
+    /// [`Store::open_read_only`] with options (master keys, access log, clock).
+    pub fn open_read_only_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut names: Vec<&str> = vec![rocksdb::DEFAULT_COLUMN_FAMILY_NAME];
         names.extend(keys::COLUMN_FAMILIES);
@@ -283,9 +312,62 @@ impl Store {
                 path,
                 writer: None,
                 committed: committed_rx,
-                options: StoreOptions::default(),
+                options,
             }),
+            reader: None,
         })
+    }
+
+    /// A handle that reads as `reader` (a user, service or job name): the
+    /// access log records it for every decryption of personal data.
+    pub fn reader(&self, reader: &str) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            reader: Some(Arc::from(reader)),
+        }
+    }
+
+    /// Opens the sealed personal part of a record (read paths).
+    pub(crate) fn unseal(
+        &self,
+        raw: &RawRecord<'_>,
+        sealed: &Sealed<'_>,
+        position: u64,
+    ) -> std::result::Result<Unsealed, String> {
+        let Some(master) = &self.inner.options.master_keys else {
+            return Ok(Unsealed::Locked);
+        };
+        let cf = self.cf(keys::CF_DATA_KEYS).map_err(|e| e.to_string())?;
+        let name = keys::data_key_name(&raw.customer_id, sealed.class, sealed.year);
+        let Some(stored) = self
+            .inner
+            .db
+            .get_pinned_cf(cf, name)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Unsealed::Erased);
+        };
+        let Ok(key) = privacy::unwrap_key(master.as_ref(), &stored, &name) else {
+            return Ok(Unsealed::Locked);
+        };
+        let plain = privacy::open(&key, sealed.bytes, &raw.associated_data(sealed))?;
+        let part = postcard::from_bytes(&plain).map_err(|e| format!("personal part: {e}"))?;
+        if let Some(log) = &self.inner.options.access_log {
+            log.record(AccessRecord {
+                at: self.inner.options.clock.now(),
+                reader: self.reader.as_deref().map(str::to_owned),
+                customer: raw.customer_id,
+                position,
+                class: sealed.class,
+            });
+        }
+        Ok(Unsealed::Part(part))
+    }
+
+    /// Decodes a stored record, opening its personal part if keys allow.
+    pub(crate) fn decode_record(&self, position: u64, bytes: &[u8]) -> Result<RecordedEvent> {
+        let raw = RawRecord::parse(position, bytes)?;
+        Ok(raw.decode(position, &|r, s| self.unseal(r, s, position))?)
     }
 
     /// The directory of the store.
@@ -345,6 +427,9 @@ impl Store {
             }
             let mut event = prepare_event(&event)
                 .map_err(|reason| ValidationError::new("payload", reason).at(index))?;
+            if event.personal.is_some() && self.inner.options.master_keys.is_none() {
+                return Err(Error::NoMasterKey);
+            }
             event.fingerprint = codec::fingerprint(&customer, &event);
             prepared.push(event);
         }
@@ -432,9 +517,21 @@ impl Store {
         prepared: Vec<StreamAppend>,
         durability: Durability,
     ) -> Result<Vec<AppendOutcome>> {
+        self.submit_request(Vec::new(), Vec::new(), prepared, durability)
+    }
+
+    fn submit_request(
+        &self,
+        erase: Vec<EraseKeys>,
+        rewrap: Vec<([u8; 19], Vec<u8>, Vec<u8>)>,
+        prepared: Vec<StreamAppend>,
+        durability: Durability,
+    ) -> Result<Vec<AppendOutcome>> {
         let writer = self.inner.writer.as_ref().ok_or(Error::ReadOnly)?;
         let (reply, response) = mpsc::sync_channel(1);
         let request = Request {
+            erase,
+            rewrap,
             streams: prepared,
             sync: durability == Durability::Sync,
             reply,
@@ -551,10 +648,21 @@ impl Store {
     }
 }
 
-/// Validated event → encoded payload and metadata.
+/// Validated event → encoded public payload, personal part and metadata.
 pub(crate) fn prepare_event(event: &NewEvent) -> Result<PreparedEvent, String> {
+    let mut public = event.payload.clone();
+    let personal = match privacy::split(&mut public) {
+        Some(part) => Some(PersonalPlain {
+            class: part.class(),
+            year: privacy::key_year(event.occurred_at),
+            plaintext: zeroize::Zeroizing::new(
+                postcard::to_allocvec(&part).map_err(|e| e.to_string())?,
+            ),
+        }),
+        None => None,
+    };
     let mut payload = Vec::with_capacity(64);
-    schema::encode_payload(&event.payload, &mut payload)?;
+    schema::encode_payload(&public, &mut payload)?;
     let complaint = match &event.payload {
         EventPayload::Complaint(c) => Some((c.complaint_id.clone(), c.step.index())),
         _ => None,
@@ -569,6 +677,7 @@ pub(crate) fn prepare_event(event: &NewEvent) -> Result<PreparedEvent, String> {
         payload,
         fingerprint: [0; 16],
         complaint,
+        personal,
     })
 }
 
@@ -657,6 +766,7 @@ mod tests {
             payload: postcard::to_allocvec(&old).unwrap(),
             fingerprint: [0; 16],
             complaint: None,
+            personal: None,
         };
         event.fingerprint = codec::fingerprint(&customer, &event);
         let stream = StreamAppend {
@@ -665,6 +775,7 @@ mod tests {
             events: vec![event],
         };
         let outcome = store.submit(vec![stream], Durability::Sync).unwrap();
+        assert_eq!(outcome[0].status, crate::AppendStatus::Appended);
         outcome[0].positions[0].1
     }
 
@@ -708,5 +819,77 @@ mod tests {
         // And after reopening read-only (a backup, an audit).
         let store = Store::open_read_only(dir.path()).unwrap();
         assert_upcast(&store.read_stream(customer).unwrap()[0]);
+    }
+
+    /// The erasure commit happened but the process died before the purge: the
+    /// next open finishes it, so the key bytes are gone from disk.
+    #[test]
+    fn an_interrupted_forget_is_purged_at_the_next_open() {
+        use crate::event::Profile;
+        let dir = tempfile::tempdir().unwrap();
+        let ring = crate::privacy::MasterKeyRing::generate();
+        let options = || StoreOptions {
+            master_keys: Some(Arc::new(ring.clone())),
+            ..StoreOptions::default()
+        };
+        let customer = CustomerId::new_random();
+        let wrapped = {
+            let store = Store::open_with(dir.path(), options()).unwrap();
+            let profile = Profile {
+                name: Some("Zhao Lei".into()),
+                ..Profile::default()
+            };
+            store
+                .append(
+                    customer,
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new(Utc::now(), profile)],
+                )
+                .unwrap();
+            store.purge().unwrap();
+            let cf = store.cf(keys::CF_DATA_KEYS).unwrap();
+            let mut it = store.db().raw_iterator_cf(cf);
+            it.seek_to_first();
+            let wrapped = it.value().unwrap().to_vec();
+            drop(it);
+            // The commit of `forget`, without its purge (as if killed right after).
+            let mut event = store.erasure_event_for_tests("request");
+            event.fingerprint = codec::fingerprint(&customer, &event);
+            let stream = StreamAppend {
+                customer,
+                expected: ExpectedVersion::Any,
+                events: vec![event],
+            };
+            store
+                .submit_request(
+                    vec![EraseKeys {
+                        customer,
+                        only: None,
+                    }],
+                    Vec::new(),
+                    vec![stream],
+                    Durability::Sync,
+                )
+                .unwrap();
+            assert!(store.db().get(keys::KEY_PURGE_PENDING).unwrap().is_some());
+            wrapped
+        };
+        let on_disk = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|e| {
+                let bytes = std::fs::read(e.unwrap().path()).unwrap_or_default();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        assert!(
+            on_disk(&wrapped),
+            "before the purge the key is still on disk"
+        );
+        let store = Store::open_with(dir.path(), options()).unwrap();
+        assert!(store.db().get(keys::KEY_PURGE_PENDING).unwrap().is_none());
+        drop(store);
+        assert!(
+            !on_disk(&wrapped),
+            "the purge at open removed the key bytes"
+        );
     }
 }

@@ -6,13 +6,13 @@ use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
 
 use super::keys;
 use super::Store;
-use crate::codec::RawRecord;
 use crate::envelope::RecordedEvent;
 use crate::error::{Error, IntegrityError, Result};
 use crate::ids::CustomerId;
 
 /// Iterator over the global log in position order.
 pub struct EventIter<'a> {
+    store: &'a Store,
     raw: DBRawIteratorWithThreadMode<'a, DB>,
     next: u64,
     end: Option<u64>,
@@ -31,7 +31,7 @@ impl Iterator for EventIter<'_> {
             return self.raw.status().err().map(|e| Err(e.into()));
         }
         let item = match (self.raw.key(), self.raw.value()) {
-            (Some(key), Some(value)) => decode_at(self.next, key, value),
+            (Some(key), Some(value)) => decode_at(self.store, self.next, key, value),
             _ => Err(Error::Integrity(IntegrityError::Malformed {
                 position: self.next,
                 reason: "iterator entry without key or value".into(),
@@ -49,7 +49,7 @@ impl Iterator for EventIter<'_> {
     }
 }
 
-fn decode_at(expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
+fn decode_at(store: &Store, expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
     let position = keys::read_u64(key).unwrap_or(0);
     if position != expected {
         return Err(IntegrityError::Gap {
@@ -58,7 +58,7 @@ fn decode_at(expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
         }
         .into());
     }
-    Ok(RawRecord::parse(position, value)?.decode(position)?)
+    store.decode_record(position, value)
 }
 
 /// Iterator over one customer's stream in version order.
@@ -115,7 +115,7 @@ impl Store {
     pub fn read_event(&self, position: u64) -> Result<Option<RecordedEvent>> {
         let cf = self.cf(keys::CF_EVENTS)?;
         match self.db().get_pinned_cf(cf, keys::position_key(position))? {
-            Some(bytes) => Ok(Some(RawRecord::parse(position, &bytes)?.decode(position)?)),
+            Some(bytes) => Ok(Some(self.decode_record(position, &bytes)?)),
             None => Ok(None),
         }
     }
@@ -200,6 +200,7 @@ impl Store {
         let mut raw = self.db().raw_iterator_cf_opt(cf, options);
         raw.seek_to_first();
         Ok(EventIter {
+            store: self,
             raw,
             next: from,
             end: to_position,

@@ -5,19 +5,21 @@
 //! in-memory counters move only after RocksDB acknowledged the batch, so the
 //! global order has no gaps even when a write fails.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
-use rocksdb::{WriteBatch, WriteOptions, DB};
+use rocksdb::{ReadOptions, WriteBatch, WriteOptions, DB};
+use zeroize::Zeroizing;
 
 use super::keys::{self, EventIdEntry};
 use super::Clock;
-use crate::codec::{self, PreparedEvent, HASH_LEN};
+use crate::codec::{self, PreparedEvent, Sealed, HASH_LEN};
 use crate::envelope::{AppendOutcome, AppendStatus, ExpectedVersion};
 use crate::error::{Error, Result, ValidationError};
 use crate::event::ComplaintStep;
 use crate::ids::{CustomerId, EventId};
+use crate::privacy::{self, DataClass, KeyBytes, MasterKeys};
 
 /// Events for one customer within an append call.
 pub(crate) struct StreamAppend {
@@ -26,8 +28,19 @@ pub(crate) struct StreamAppend {
     pub events: Vec<PreparedEvent>,
 }
 
+/// Data keys to destroy, in the same commit as the streams' events.
+pub(crate) struct EraseKeys {
+    pub customer: CustomerId,
+    /// `None`: every key of the customer; `Some((class, year))`: that class, years before `year`.
+    pub only: Option<(DataClass, i16)>,
+}
+
 /// A unit of work for the writer.
 pub(crate) struct Request {
+    /// Keys destroyed before the streams are staged.
+    pub erase: Vec<EraseKeys>,
+    /// Data keys to rewrap: (name, wrapped value expected now, new wrapped value).
+    pub rewrap: Vec<([u8; 19], Vec<u8>, Vec<u8>)>,
     /// Appended atomically: all or nothing.
     pub streams: Vec<StreamAppend>,
     /// fsync before acknowledging.
@@ -49,6 +62,8 @@ const CACHE_LIMIT: usize = 1 << 20;
 pub(crate) struct Writer {
     db: Arc<DB>,
     clock: Arc<dyn Clock>,
+    master_keys: Option<Arc<dyn MasterKeys>>,
+    data_keys: HashMap<[u8; 19], Zeroizing<KeyBytes>>,
     head: Head,
     versions: HashMap<CustomerId, u64>,
     complaints: HashMap<Vec<u8>, u8>,
@@ -62,14 +77,22 @@ struct Staged {
     versions: HashMap<CustomerId, u64>,
     complaints: HashMap<Vec<u8>, u8>,
     ids: HashMap<EventId, EventIdEntry>,
+    /// Data keys created (Some) or destroyed (None).
+    keys: HashMap<[u8; 19], Option<Zeroizing<KeyBytes>>>,
+    /// Whether keys were destroyed (the purge marker must be set).
+    erased: bool,
 }
 
 /// Key/value pairs of one request, kept aside until the request is known to succeed.
 #[derive(Default)]
 struct Ops {
     arena: Vec<u8>,
-    /// (column family index in `keys::COLUMN_FAMILIES`, key range, value range)
-    entries: Vec<(usize, std::ops::Range<usize>, std::ops::Range<usize>)>,
+    /// (column family index in `keys::COLUMN_FAMILIES`, key range, value range; `None` deletes)
+    entries: Vec<(
+        usize,
+        std::ops::Range<usize>,
+        Option<std::ops::Range<usize>>,
+    )>,
 }
 
 impl Ops {
@@ -79,7 +102,13 @@ impl Ops {
         let k1 = self.arena.len();
         self.arena.extend_from_slice(value);
         let v1 = self.arena.len();
-        self.entries.push((cf, k0..k1, k1..v1));
+        self.entries.push((cf, k0..k1, Some(k1..v1)));
+    }
+
+    fn delete(&mut self, cf: usize, key: &[u8]) {
+        let k0 = self.arena.len();
+        self.arena.extend_from_slice(key);
+        self.entries.push((cf, k0..self.arena.len(), None));
     }
 
     /// Puts a value that `write` appends to the arena.
@@ -89,7 +118,7 @@ impl Ops {
         let k1 = self.arena.len();
         write(&mut self.arena);
         let v1 = self.arena.len();
-        self.entries.push((cf, k0..k1, k1..v1));
+        self.entries.push((cf, k0..k1, Some(k1..v1)));
     }
 
     fn truncate(&mut self, mark: (usize, usize)) {
@@ -106,11 +135,13 @@ const CF_EVENTS: usize = 0;
 const CF_STREAMS: usize = 1;
 const CF_EVENT_IDS: usize = 2;
 const CF_STREAM_META: usize = 3;
+const CF_DATA_KEYS: usize = 6;
 
 impl Writer {
     pub(crate) fn new(
         db: Arc<DB>,
         clock: Arc<dyn Clock>,
+        master_keys: Option<Arc<dyn MasterKeys>>,
         head: Head,
         committed: tokio::sync::watch::Sender<u64>,
         max_group: usize,
@@ -118,6 +149,8 @@ impl Writer {
         Self {
             db,
             clock,
+            master_keys,
+            data_keys: HashMap::new(),
             head,
             versions: HashMap::new(),
             complaints: HashMap::new(),
@@ -180,6 +213,8 @@ impl Writer {
                         staged.versions.extend(request_staged.versions);
                         staged.complaints.extend(request_staged.complaints);
                         staged.ids.extend(request_staged.ids);
+                        staged.keys.extend(request_staged.keys);
+                        staged.erased |= request_staged.erased;
                     }
                     results.push(Some(Ok(outcomes)));
                 }
@@ -190,7 +225,7 @@ impl Writer {
             }
         }
         if wrote {
-            if let Err(e) = self.write(&ops, &head, sync) {
+            if let Err(e) = self.write(&ops, &head, sync, staged.erased) {
                 let message = e.to_string();
                 for slot in results.iter_mut() {
                     if matches!(slot, Some(Ok(outcomes)) if outcomes.iter().any(|o| o.status == AppendStatus::Appended))
@@ -208,6 +243,15 @@ impl Writer {
                 }
                 self.versions.extend(staged.versions);
                 self.complaints.extend(staged.complaints);
+                if self.data_keys.len() > CACHE_LIMIT {
+                    self.data_keys.clear();
+                }
+                for (name, key) in staged.keys {
+                    match key {
+                        Some(key) => self.data_keys.insert(name, key),
+                        None => self.data_keys.remove(&name),
+                    };
+                }
                 self.committed.send_replace(head.position);
             }
         }
@@ -219,19 +263,23 @@ impl Writer {
         }
     }
 
-    fn write(&self, ops: &Ops, head: &Head, sync: bool) -> Result<()> {
+    fn write(&self, ops: &Ops, head: &Head, sync: bool, erased: bool) -> Result<()> {
         let mut batch =
             WriteBatch::with_capacity_bytes(ops.arena.len() + ops.entries.len() * 16 + 64);
-        let handles = [
-            self.cf(CF_EVENTS)?,
-            self.cf(CF_STREAMS)?,
-            self.cf(CF_EVENT_IDS)?,
-            self.cf(CF_STREAM_META)?,
-        ];
+        let mut handles = Vec::with_capacity(keys::COLUMN_FAMILIES.len());
+        for i in 0..keys::COLUMN_FAMILIES.len() {
+            handles.push(self.cf(i)?);
+        }
         for (cf, k, v) in &ops.entries {
-            batch.put_cf(handles[*cf], &ops.arena[k.clone()], &ops.arena[v.clone()]);
+            match v {
+                Some(v) => batch.put_cf(handles[*cf], &ops.arena[k.clone()], &ops.arena[v.clone()]),
+                None => batch.delete_cf(handles[*cf], &ops.arena[k.clone()]),
+            }
         }
         batch.put(keys::KEY_HEAD, encode_head(head));
+        if erased {
+            batch.put(keys::KEY_PURGE_PENDING, head.position.to_be_bytes());
+        }
         let mut options = WriteOptions::default();
         options.set_sync(sync);
         self.db.write_opt(batch, &options)?;
@@ -317,6 +365,87 @@ impl Writer {
             .collect()
     }
 
+    /// The data key `name`, creating (and staging) it if there is none.
+    fn data_key(
+        &self,
+        staged: &Staged,
+        local: &mut Staged,
+        ops: &mut Ops,
+        name: [u8; 19],
+    ) -> Result<Zeroizing<KeyBytes>> {
+        let master = self.master_keys.as_ref().ok_or(Error::NoMasterKey)?;
+        match local.keys.get(&name).or_else(|| staged.keys.get(&name)) {
+            Some(Some(key)) => return Ok(key.clone()),
+            Some(None) => {} // destroyed in this group: make a new one
+            None => {
+                if let Some(key) = self.data_keys.get(&name) {
+                    return Ok(key.clone());
+                }
+                if let Some(stored) = self.db.get_pinned_cf(self.cf(CF_DATA_KEYS)?, name)? {
+                    return privacy::unwrap_key(master.as_ref(), &stored, &name)
+                        .map_err(Error::Key);
+                }
+            }
+        }
+        let key = privacy::new_data_key();
+        let (id, master_key) = master.current().map_err(Error::Key)?;
+        let wrapped = privacy::wrap(id, &master_key, &key, &name).map_err(Error::Key)?;
+        ops.put(CF_DATA_KEYS, &name, &wrapped);
+        local.keys.insert(name, Some(key.clone()));
+        Ok(key)
+    }
+
+    /// Stages the destruction of data keys.
+    fn erase(
+        &self,
+        staged: &Staged,
+        local: &mut Staged,
+        ops: &mut Ops,
+        erase: &EraseKeys,
+    ) -> Result<()> {
+        let mut names: HashSet<[u8; 19]> = HashSet::new();
+        let mut options = ReadOptions::default();
+        let mut lower = erase.customer.as_bytes().to_vec();
+        let mut upper = lower.clone();
+        upper.push(0xff);
+        if let Some((class, _)) = erase.only {
+            lower.push(class.code());
+            upper = lower.clone();
+            upper.push(0xff);
+        }
+        options.set_iterate_lower_bound(lower);
+        options.set_iterate_upper_bound(upper);
+        let mut it = self.db.raw_iterator_cf_opt(self.cf(CF_DATA_KEYS)?, options);
+        it.seek_to_first();
+        while let Some(k) = it.key() {
+            if let Ok(name) = <[u8; 19]>::try_from(k) {
+                names.insert(name);
+            }
+            it.next();
+        }
+        it.status()?;
+        for (name, key) in local.keys.iter().chain(staged.keys.iter()) {
+            if key.is_some() && name[..16] == erase.customer.as_bytes()[..] {
+                names.insert(*name);
+            }
+        }
+        for name in names {
+            let selected = match erase.only {
+                None => true,
+                Some((class, before)) => {
+                    name[16] == class.code()
+                        && keys::data_key_year(&name).is_some_and(|y| y < before)
+                }
+            };
+            if selected {
+                ops.delete(CF_DATA_KEYS, &name);
+                local.keys.insert(name, None);
+                local.erased = true;
+            }
+        }
+        Ok(())
+    }
+
     /// Decides one request and stages its writes. Returns the outcomes and
     /// whether anything is to be written.
     fn stage(
@@ -328,6 +457,24 @@ impl Writer {
         now: i64,
         ops: &mut Ops,
     ) -> Result<(Vec<AppendOutcome>, bool)> {
+        for erase in &request.erase {
+            self.erase(staged, local, ops, erase)?;
+        }
+        let rewrapped = !request.rewrap.is_empty();
+        for (name, old, new) in &request.rewrap {
+            // Skip keys destroyed or replaced since they were read.
+            if staged.keys.contains_key(name) || local.keys.contains_key(name) {
+                continue;
+            }
+            if self
+                .db
+                .get_pinned_cf(self.cf(CF_DATA_KEYS)?, name)?
+                .as_deref()
+                == Some(old.as_slice())
+            {
+                ops.put(CF_DATA_KEYS, name, new);
+            }
+        }
         // Idempotency first: it wins over every expected-version mode.
         let ids: Vec<EventId> = request
             .streams
@@ -372,7 +519,7 @@ impl Writer {
                     stream_version: self.stream_version(staged, local, &stream.customer)?,
                 });
             }
-            return Ok((outcomes, false));
+            return Ok((outcomes, local.erased || rewrapped));
         }
 
         let mut outcomes = Vec::with_capacity(request.streams.len());
@@ -401,11 +548,34 @@ impl Writer {
                 version += 1;
                 let position = head.position + 1;
                 let previous_hash = head.hash;
+                let sealed_bytes = match &event.personal {
+                    Some(p) => {
+                        let name = keys::data_key_name(&customer, p.class, p.year);
+                        let key = self.data_key(staged, local, ops, name)?;
+                        let ad = privacy::associated_data(
+                            &event.event_id,
+                            &customer,
+                            event.kind.code(),
+                            event.schema_version,
+                            p.class,
+                            p.year,
+                        );
+                        let bytes = privacy::seal(&key, &p.plaintext, &ad).map_err(Error::Key)?;
+                        Some((p.class, p.year, bytes))
+                    }
+                    None => None,
+                };
+                let sealed = sealed_bytes.as_ref().map(|(class, year, bytes)| Sealed {
+                    class: *class,
+                    year: *year,
+                    bytes,
+                });
                 let mut hash = [0u8; HASH_LEN];
                 ops.put_with(CF_EVENTS, &keys::position_key(position), |out| {
                     hash = codec::encode_record(
                         out,
                         event,
+                        sealed.as_ref(),
                         &customer,
                         version,
                         position,
