@@ -60,6 +60,7 @@ pub use event::{EventKind, EventPayload};
 pub use ids::{CustomerId, EventId};
 pub use money::{Currency, Decimal, Money, MoneyError};
 pub use store::{
-    Clock, Durability, ManualClock, Store, StoreOptions, Subscription, SystemClock, VerifyReport,
+    Clock, Durability, Keyspace, KeyspaceBatch, ManualClock, Store, StoreOptions, Subscription,
+    SystemClock, VerifyReport,
 };
 pub use validate::ValidationPolicy;

@@ -1,6 +1,7 @@
 //! The event log: an append-only, hash-chained, durable store in RocksDB.
 
 mod keys;
+mod keyspace;
 mod read;
 mod subscribe;
 mod verify;
@@ -25,6 +26,7 @@ use crate::privacy::{self, AccessLog, AccessRecord, MasterKeys};
 use crate::schema::{self, CURRENT_SCHEMA_VERSION};
 use crate::validate::ValidationPolicy;
 
+pub use keyspace::{Keyspace, KeyspaceBatch};
 pub use read::{EventIter, StreamIter};
 pub use subscribe::Subscription;
 pub use verify::VerifyReport;
