@@ -1,0 +1,116 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+const ABOUT: &str = "clientele: an event-sourced customer-lifecycle engine";
+
+const LONG_ABOUT: &str = "clientele keeps every touch with a customer — contacts, purchases, \
+payments, complaints, referrals, churn and win-backs — in an append-only, hash-chained event \
+log (RocksDB), one stream per customer, and answers what was true about a customer at any \
+moment.";
+
+const EXAMPLES: &str = "\
+Examples:
+  clientele demo                                   # a synthetic customer base to explore
+  clientele customer D-000042                      # one customer's timeline and totals
+  clientele --db /tmp/cdnow import ../shared/data/cdnow_sample.txt --format cdnow
+  clientele --db /tmp/cdnow customer 1 --as-of 1997-06-30
+  clientele verify                                 # check checksums, hash chain, indexes
+  clientele export --out events.jsonl              # the whole log as JSON Lines
+  clientele backup /backups/clientele-2025-06-30
+
+Exit codes: 0 ok, 1 runtime/storage error, 2 usage error, 3 invalid input, 4 integrity failure.
+The store is --db DIR, or $CLIENTELE_DB, or the per-user data directory
+(on Linux $XDG_DATA_HOME/clientele/db, usually ~/.local/share/clientele/db).
+Personal data (names, phones, identifiers…) is sealed with a master key: --master-key-file,
+or $CLIENTELE_MASTER_KEY (64 hex digits), or ~/.config/clientele/master.key (created on
+first use). Keep a copy of that key: without it the personal fields cannot be read.";
+
+/// The `clientele` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "clientele",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The store directory (created when needed by commands that write).
+    /// Default: the per-user data directory, e.g. ~/.local/share/clientele/db.
+    #[arg(long, global = true, env = "CLIENTELE_DB", value_name = "DIR")]
+    pub db: Option<PathBuf>,
+
+    /// File holding the master key (64 hex digits) that protects personal
+    /// data. Default: $CLIENTELE_MASTER_KEY, else a key file in the per-user
+    /// config directory, created on first use (never inside the store).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Print exactly one JSON document on stdout (no progress bars):
+    /// {"ok": …, "command": …, "result": …, "error": …}.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import events from a JSON Lines, CSV or CDNOW file.
+    Import(commands::import::Args),
+    /// Write the whole log, in global order, as JSON Lines (re-importable).
+    Export(commands::export::Args),
+    /// Check the whole log: checksums, hash chain, gaps and indexes.
+    Verify(commands::verify::Args),
+    /// Write a consistent copy of the store into a new directory.
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup into --db (which must be empty or absent).
+    Restore(commands::backup::RestoreArgs),
+    /// Show one customer: profile, purchase totals and timeline, as of any time.
+    Customer(commands::customer::Args),
+    /// Fill an empty store with a realistic synthetic customer base and tour it.
+    Demo(commands::demo::Args),
+}
+
+impl Command {
+    /// The subcommand's name (the `command` field of `--json` output).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Import(_) => "import",
+            Command::Export(_) => "export",
+            Command::Verify(_) => "verify",
+            Command::Backup(_) => "backup",
+            Command::Restore(_) => "restore",
+            Command::Customer(_) => "customer",
+            Command::Demo(_) => "demo",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_global_flags_anywhere() {
+        let cli = Cli::try_parse_from(["clientele", "verify", "--db", "/tmp/x", "--json"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.db, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(cli.command.name(), "verify");
+    }
+}

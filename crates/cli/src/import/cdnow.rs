@@ -1,0 +1,371 @@
+//! The CDNOW purchase log (Fader, Hardie & Lee 2005): whitespace-separated
+//! `master_id sample_id yyyymmdd cds dollars` per line.
+//!
+//! * The customer's external id is the **sample id** (second column) without
+//!   leading zeros (`0001` → `1`, as in `cdnow_sample_summary.csv`).
+//! * All purchases of one customer on one day are **one transaction** (the
+//!   papers' convention): dollars summed exactly as decimals, CDs summed as
+//!   the quantity. Currency USD, category `cd`, `occurred_at` the day at
+//!   00:00 UTC, `order_id` `cdnow-<id>-<yyyymmdd>`, and an event id derived
+//!   from (source, id, day): re-importing finds the stored events.
+//! * A bad line drops its whole (customer, day) transaction — a partial sum
+//!   would be a different event on the next, corrected import.
+//!
+//! The file is small (the full CDNOW log is 69,659 lines), so it is read
+//! whole and aggregated in memory.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use chrono::NaiveDate;
+use clientele_core::event::Purchase;
+use clientele_core::{Currency, CustomerId, Decimal, EventId, Metadata, NewEvent};
+
+use super::record::RecordContext;
+use super::{EventSource, LineError, ParsedEvent, ReadError};
+
+/// One parsed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdnowLine {
+    /// The sample id without leading zeros.
+    pub customer: String,
+    /// The day.
+    pub date: NaiveDate,
+    /// Number of CDs.
+    pub cds: u32,
+    /// Dollars, exact.
+    pub dollars: Decimal,
+}
+
+/// Parses one line (1-based `line` for errors); `None` for a blank line.
+pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError> {
+    let cols: Vec<&str> = text.split_whitespace().collect();
+    if cols.is_empty() {
+        return Ok(None);
+    }
+    if cols.len() != 5 {
+        return Err(LineError::general(
+            line,
+            format!(
+                "{} columns, expected 5 (master id, sample id, yyyymmdd, CDs, dollars)",
+                cols.len()
+            ),
+        ));
+    }
+    let id = cols[1];
+    if !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LineError::field(
+            line,
+            "customer",
+            format!("sample id {id:?} is not a number"),
+        ));
+    }
+    let trimmed = id.trim_start_matches('0');
+    let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
+    let date = NaiveDate::parse_from_str(cols[2], "%Y%m%d").map_err(|_| {
+        LineError::field(
+            line,
+            "occurred_at",
+            format!("{:?} is not a date yyyymmdd", cols[2]),
+        )
+    })?;
+    let cds: u32 = cols[3].parse().map_err(|_| {
+        LineError::field(
+            line,
+            "quantity",
+            format!("{:?} is not a whole number of CDs", cols[3]),
+        )
+    })?;
+    let dollars: Decimal = cols[4]
+        .parse()
+        .map_err(|e| LineError::field(line, "amount", format!("{e}")))?;
+    if dollars.is_negative() {
+        return Err(LineError::field(
+            line,
+            "amount",
+            format!("{dollars} is negative"),
+        ));
+    }
+    if dollars.scale() > 2 {
+        return Err(LineError::field(
+            line,
+            "amount",
+            format!("{dollars} has more than 2 decimal places for USD"),
+        ));
+    }
+    Ok(Some(CdnowLine {
+        customer,
+        date,
+        cds,
+        dollars,
+    }))
+}
+
+/// Exact sum of two decimals of scale ≤ 2.
+fn add(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (a, b) = (a.rescale(2)?, b.rescale(2)?);
+    Decimal::new(a.units().checked_add(b.units())?, 2)
+}
+
+/// One (customer, day) transaction being summed.
+#[derive(Debug)]
+struct Day {
+    first_line: u64,
+    lines: u64,
+    cds: u32,
+    dollars: Decimal,
+    broken: bool,
+}
+
+/// The purchase event of one customer-day.
+pub fn purchase_event(
+    source: &str,
+    customer: &str,
+    date: NaiveDate,
+    cds: u32,
+    dollars: Decimal,
+) -> NewEvent {
+    let day = date.format("%Y%m%d").to_string();
+    let mut purchase = Purchase::new(format!("cdnow-{customer}-{day}"), dollars, Currency::USD);
+    purchase.category = Some("cd".into());
+    purchase.quantity = (cds > 0).then_some(cds);
+    let occurred_at = date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default();
+    let id = EventId::derived(format!("clientele-cdnow\0{source}\0{customer}\0{day}").as_bytes());
+    NewEvent {
+        event_id: id,
+        occurred_at,
+        metadata: Metadata {
+            source: Some(format!("import:{source}")),
+            ..Metadata::default()
+        },
+        payload: purchase.into(),
+    }
+}
+
+/// Events from a CDNOW file, one per customer-day, in order of first appearance.
+pub struct CdnowSource {
+    items: std::vec::IntoIter<Result<ParsedEvent, ReadError>>,
+    lines: u64,
+    bytes: u64,
+}
+
+impl CdnowSource {
+    /// Reads and aggregates the whole file.
+    pub fn new<R: BufRead>(mut reader: R, ctx: &RecordContext) -> Self {
+        let mut order: Vec<(String, NaiveDate)> = Vec::new();
+        let mut days: HashMap<(String, NaiveDate), Day> = HashMap::new();
+        let mut errors: Vec<(u64, Result<ParsedEvent, ReadError>)> = Vec::new();
+        let mut broken: Vec<(String, NaiveDate)> = Vec::new();
+        let mut buffer = String::new();
+        let mut line = 0u64;
+        let mut bytes = 0u64;
+        loop {
+            buffer.clear();
+            match reader.read_line(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => {
+                    line += 1;
+                    bytes += n as u64;
+                }
+                Err(e) => {
+                    line += 1;
+                    errors.push((line, Err(ReadError::Io(format!("line {line}: {e}")))));
+                    break;
+                }
+            }
+            match parse_line(line, &buffer) {
+                Ok(None) => {}
+                Ok(Some(l)) => {
+                    let key = (l.customer.clone(), l.date);
+                    match days.get_mut(&key) {
+                        Some(day) => {
+                            day.lines += 1;
+                            day.cds = day.cds.saturating_add(l.cds);
+                            match add(day.dollars, l.dollars) {
+                                Some(sum) => day.dollars = sum,
+                                None => {
+                                    day.broken = true;
+                                    errors.push((
+                                        line,
+                                        Err(ReadError::Line(LineError::field(
+                                            line,
+                                            "amount",
+                                            "the day's total is out of range",
+                                        ))),
+                                    ));
+                                }
+                            }
+                        }
+                        None => {
+                            order.push(key.clone());
+                            days.insert(
+                                key,
+                                Day {
+                                    first_line: line,
+                                    lines: 1,
+                                    cds: l.cds,
+                                    dollars: l.dollars,
+                                    broken: false,
+                                },
+                            );
+                        }
+                    }
+                }
+                Err(e) => {
+                    if let Some(key) = key_of_bad_line(&buffer) {
+                        broken.push(key);
+                    }
+                    errors.push((line, Err(ReadError::Line(e))));
+                }
+            }
+        }
+        // A bad line breaks its customer-day when its id and date are readable.
+        for key in broken {
+            if let Some(day) = days.get_mut(&key) {
+                day.broken = true;
+            }
+        }
+        let mut items: Vec<(u64, Result<ParsedEvent, ReadError>)> = errors;
+        for key in order {
+            let Some(day) = days.remove(&key) else {
+                continue;
+            };
+            let (customer, date) = key;
+            if day.broken {
+                items.push((
+                    day.first_line,
+                    Err(ReadError::Line(LineError::general(
+                        day.first_line,
+                        format!(
+                            "customer {customer} on {date}: transaction of {} line(s) skipped because one of its lines is bad",
+                            day.lines
+                        ),
+                    ))),
+                ));
+                continue;
+            }
+            let event = purchase_event(&ctx.source, &customer, date, day.cds, day.dollars);
+            items.push((
+                day.first_line,
+                Ok(ParsedEvent {
+                    line: day.first_line,
+                    customer: CustomerId::from_external(&ctx.source, &customer),
+                    external_id: Some(customer),
+                    event,
+                }),
+            ));
+        }
+        items.sort_by_key(|(line, _)| *line);
+        Self {
+            items: items
+                .into_iter()
+                .map(|(_, item)| item)
+                .collect::<Vec<_>>()
+                .into_iter(),
+            lines: line,
+            bytes,
+        }
+    }
+}
+
+/// The (customer, day) a bad line belongs to, when its id and date parse.
+fn key_of_bad_line(text: &str) -> Option<(String, NaiveDate)> {
+    let cols: Vec<&str> = text.split_whitespace().collect();
+    let id = cols.get(1)?;
+    if !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = id.trim_start_matches('0');
+    let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
+    let date = NaiveDate::parse_from_str(cols.get(2)?, "%Y%m%d").ok()?;
+    Some((customer, date))
+}
+
+impl EventSource for CdnowSource {
+    fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>> {
+        self.items.next()
+    }
+
+    fn lines_read(&self) -> u64 {
+        self.lines
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clientele_core::EventPayload;
+
+    fn collect(text: &str) -> Vec<Result<ParsedEvent, ReadError>> {
+        let mut source = CdnowSource::new(text.as_bytes(), &RecordContext::new("cdnow"));
+        let mut out = Vec::new();
+        while let Some(item) = source.next_event() {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn parses_columns_and_strips_leading_zeros() {
+        let l = parse_line(1, " 00004 0001 19970101  2   29.33\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.customer, "1");
+        assert_eq!(l.date, NaiveDate::from_ymd_opt(1997, 1, 1).unwrap());
+        assert_eq!((l.cds, l.dollars.units(), l.dollars.scale()), (2, 2933, 2));
+        assert_eq!(parse_line(2, "   \r\n").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_lines_name_the_field() {
+        let cases = [
+            ("1 1 19971301 1 2.00", "occurred_at"),
+            ("1 1 19970101 x 2.00", "quantity"),
+            ("1 1 19970101 1 2e3", "amount"),
+            ("1 1 19970101 1 -2.00", "amount"),
+            ("1 1 19970101 1 2.001", "amount"),
+            ("1 a 19970101 1 2.00", "customer"),
+        ];
+        for (text, field) in cases {
+            let e = parse_line(5, text).unwrap_err();
+            assert_eq!((e.line, e.field.as_deref()), (5, Some(field)), "{text}");
+        }
+        assert!(parse_line(5, "1 1 19970101 1").unwrap_err().field.is_none());
+    }
+
+    #[test]
+    fn same_day_purchases_are_one_exact_transaction() {
+        let items = collect(
+            " 1 0007 19970101 1 0.10\n 1 0007 19970101 2 0.20\n 1 0007 19970102 1 5.00\n 2 0008 19970101 1 1\n",
+        );
+        assert_eq!(items.len(), 3);
+        let Ok(first) = &items[0] else { panic!() };
+        assert_eq!(first.external_id.as_deref(), Some("7"));
+        let EventPayload::Purchase(p) = &first.event.payload else {
+            panic!()
+        };
+        assert_eq!((p.amount.units(), p.amount.scale()), (30, 2));
+        assert_eq!(p.quantity, Some(3));
+        assert_eq!(p.order_id, "cdnow-7-19970101");
+        assert_eq!(p.currency, Currency::USD);
+        let again = collect(" 1 0007 19970101 1 0.10\n 1 0007 19970101 2 0.20\n");
+        let Ok(same) = &again[0] else { panic!() };
+        assert_eq!(same.event.event_id, first.event.event_id);
+    }
+
+    #[test]
+    fn a_bad_line_drops_its_whole_day() {
+        let items =
+            collect(" 1 0007 19970101 1 0.10\n 1 0007 19970101 x 0.20\n 1 0007 19970102 1 1.00\n");
+        let errors = items.iter().filter(|i| i.is_err()).count();
+        let oks = items.iter().filter(|i| i.is_ok()).count();
+        assert_eq!((errors, oks), (2, 1));
+    }
+}

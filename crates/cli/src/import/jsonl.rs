@@ -1,0 +1,245 @@
+//! JSON Lines: one event per line, fields as in `docs/events.md` plus the
+//! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
+//! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
+//! never through `f64`. Blank lines are skipped.
+
+use std::io::BufRead;
+
+use serde_json::{Map, Value};
+
+use super::record::{to_event, RecordContext};
+use super::{EventSource, LineError, ParsedEvent, ReadError};
+
+/// Parses one JSON Lines line (1-based `line` for errors).
+pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
+    let exact = clientele_core::json::exact_decimals(text).map_err(|e| {
+        let message = e.to_string();
+        match message.strip_prefix("field `") {
+            Some(rest) => {
+                let (field, reason) = rest.split_once("`: ").unwrap_or((rest, "invalid"));
+                LineError::field(line, field, strip_position(reason))
+            }
+            None => LineError::general(
+                line,
+                format!("not a JSON object: {}", strip_position(&message)),
+            ),
+        }
+    })?;
+    let record: Map<String, Value> = serde_json::from_str(&exact)
+        .map_err(|e| LineError::general(line, format!("not a JSON object: {e}")))?;
+    to_event(line, record, ctx)
+}
+
+/// serde_json appends " at line 1 column 17": the line is ours, the column is noise.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Events from a JSON Lines reader.
+pub struct JsonlSource<R> {
+    reader: R,
+    ctx: RecordContext,
+    line: u64,
+    bytes: u64,
+    buffer: String,
+}
+
+impl<R: BufRead> JsonlSource<R> {
+    /// Reads `reader` line by line.
+    pub fn new(reader: R, ctx: RecordContext) -> Self {
+        Self {
+            reader,
+            ctx,
+            line: 0,
+            bytes: 0,
+            buffer: String::new(),
+        }
+    }
+}
+
+impl<R: BufRead> EventSource for JsonlSource<R> {
+    fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>> {
+        loop {
+            self.buffer.clear();
+            match self.reader.read_line(&mut self.buffer) {
+                Ok(0) => return None,
+                Ok(n) => {
+                    self.line += 1;
+                    self.bytes += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.line += 1;
+                    return Some(Err(ReadError::Io(format!(
+                        "line {}: not UTF-8 text ({e})",
+                        self.line
+                    ))));
+                }
+                Err(e) => return Some(Err(ReadError::Io(e.to_string()))),
+            }
+            let text = self.buffer.trim();
+            if text.is_empty() {
+                continue;
+            }
+            return Some(parse_line(self.line, text, &self.ctx).map_err(ReadError::Line));
+        }
+    }
+
+    fn lines_read(&self) -> u64 {
+        self.line
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clientele_core::EventPayload;
+
+    fn ctx() -> RecordContext {
+        RecordContext::new("test")
+    }
+
+    fn purchase(amount: &str) -> String {
+        format!(
+            r#"{{"customer":"c-1","occurred_at":"2024-05-01T10:00:00Z","kind":"purchase","order_id":"A-1","amount":{amount},"currency":"CNY"}}"#
+        )
+    }
+
+    fn error(text: &str) -> LineError {
+        parse_line(7, text, &ctx()).unwrap_err()
+    }
+
+    #[test]
+    fn amounts_are_exact() {
+        for (amount, units) in [
+            ("0.1", 10),
+            ("\"0.1\"", 10),
+            ("165", 16500),
+            ("\"165.35\"", 16535),
+        ] {
+            let p = parse_line(1, &purchase(amount), &ctx()).unwrap();
+            let EventPayload::Purchase(p) = p.event.payload else {
+                panic!("not a purchase")
+            };
+            assert_eq!(p.amount.units(), units, "{amount}");
+            assert_eq!(p.amount.scale(), 2);
+        }
+    }
+
+    #[test]
+    fn exponents_floats_and_too_many_places_are_refused() {
+        for amount in ["1e3", "1E3", "\"1e3\"", "0.001", "\"abc\"", "-5", "true"] {
+            let e = error(&purchase(amount));
+            assert_eq!(e.line, 7);
+            assert_eq!(e.field.as_deref(), Some("amount"), "{amount}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_dates_and_missing_fields_name_the_field() {
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-30T00:00:00Z","kind":"churn","reason":"x"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("occurred_at"));
+        let e = error(r#"{"customer":"c","occurred_at":"2024-02-01","kind":"churn"}"#);
+        assert_eq!(e.field.as_deref(), Some("reason"));
+        assert!(e.to_string().contains("missing"), "{e}");
+        let e = error(r#"{"occurred_at":"2024-02-01","kind":"churn","reason":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("customer"));
+        let e = error(r#"{"customer":"c","kind":"churn","reason":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("occurred_at"));
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"purchase","order_id":"o","amount":"1","currency":"CNY","valid_until":"2024-13-01"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("valid_until"));
+        let e = error(r#"{"customer":"c","occurred_at":"2999-01-01","kind":"churn","reason":"x"}"#);
+        assert_eq!(e.field.as_deref(), Some("occurred_at"));
+        assert!(e.to_string().contains("future"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kinds_and_fields_are_refused() {
+        let e = error(r#"{"customer":"c","occurred_at":"2024-02-01","kind":"telepathy"}"#);
+        assert_eq!(e.field.as_deref(), Some("kind"));
+        assert!(e.to_string().contains("unknown kind"), "{e}");
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","mood":"sad"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("mood"));
+        assert_eq!(
+            e.to_string(),
+            "line 7: field `mood`: unknown field for kind `churn` (its fields: reason, voluntary)"
+        );
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","metadata":{"who":"me"}}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("metadata.who"));
+        let e = error("[1, 2]");
+        assert_eq!(e.field, None);
+        let e = error("{\"customer\": ");
+        assert!(
+            e.to_string().starts_with("line 7: not a JSON object"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_name_the_field() {
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"contact","channel":"sms","direction":"sideways","purpose":"care"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("direction"));
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"contact","channel":"sms","direction":"inbound","purpose":"care","rating":6}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("rating"));
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"profile","email":"nobody"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("email"));
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"profile","policy_numbers":"P-1"}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("policy_numbers"));
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_given_ids_kept() {
+        let a = parse_line(1, &purchase("\"165\""), &ctx()).unwrap();
+        let b = parse_line(9, &purchase("165.00"), &ctx()).unwrap();
+        assert_eq!(a.event.event_id, b.event.event_id, "same content, same id");
+        let c = parse_line(1, &purchase("\"166\""), &ctx()).unwrap();
+        assert_ne!(a.event.event_id, c.event.event_id);
+        let other_source = parse_line(1, &purchase("165"), &RecordContext::new("crm")).unwrap();
+        assert_ne!(a.event.event_id, other_source.event.event_id);
+        assert_ne!(a.customer, other_source.customer);
+        let given = r#"{"event_id":"01890a5d-ac96-774b-bcce-b302099a8057","customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","recorded_at":"2024-02-02T00:00:00Z","position":4}"#;
+        let p = parse_line(1, given, &ctx()).unwrap();
+        assert_eq!(
+            p.event.event_id.to_string(),
+            "01890a5d-ac96-774b-bcce-b302099a8057"
+        );
+    }
+
+    #[test]
+    fn source_reads_lines_and_skips_blanks() {
+        let text = format!("{}\n\n   \n{}\nnot json\n", purchase("1"), purchase("2"));
+        let mut source = JsonlSource::new(text.as_bytes(), ctx());
+        let mut lines = Vec::new();
+        while let Some(item) = source.next_event() {
+            lines.push(match item {
+                Ok(p) => p.line,
+                Err(ReadError::Line(e)) => e.line + 1000,
+                Err(ReadError::Io(e)) => panic!("{e}"),
+            });
+        }
+        assert_eq!(lines, vec![1, 4, 1005]);
+        assert_eq!(source.lines_read(), 5);
+    }
+}

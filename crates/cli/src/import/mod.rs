@@ -1,0 +1,730 @@
+//! Importing files into the log: JSON Lines, CSV and the CDNOW purchase log.
+//!
+//! Each format is an [`EventSource`] yielding validated events with their line
+//! numbers, or [`LineError`]s. [`run_import`] writes them:
+//!
+//! * **Default mode** — bad lines are reported and skipped; the good ones are
+//!   appended with [`Durability::Buffered`](clientele_core::Durability) in
+//!   chunks of [`CHUNK`] events (one atomic `append_batch` each) and synced at
+//!   the end. When the store refuses a chunk (a check it makes against the
+//!   stored streams, such as the complaint step order), the chunk is retried
+//!   one customer at a time, dropping exactly the refused events.
+//! * **Strict mode** — every line is parsed and validated first, and the
+//!   complaint step order is checked against the stored streams; one bad line
+//!   rejects the file and nothing is written. The file is then written as one
+//!   atomic `append_batch` if it has at most [`STRICT_ATOMIC_LIMIT`] new
+//!   events; a bigger file is written in chunks, so a storage failure (disk
+//!   full, crash) part-way could leave a prefix — re-running the import is
+//!   idempotent and completes it.
+//!
+//! Events without an `event_id` get one derived from their content, so
+//! importing a file twice stores it once ("already present" in the summary).
+//! A customer first seen through an external id also gets a `profile` event
+//! with `external_ids: [id]` (deterministic id), so the `customer` command can
+//! find them by that id.
+
+pub mod cdnow;
+pub mod csv;
+pub mod fields;
+pub mod jsonl;
+pub mod record;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use clientele_core::event::{ComplaintStep, Profile};
+use clientele_core::{
+    CustomerId, Error as CoreError, EventId, EventPayload, ExpectedVersion, Metadata, NewEvent,
+    Store,
+};
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::output::{thousands, Render};
+
+/// Events per `append_batch` in default mode.
+pub const CHUNK: usize = 2_000;
+
+/// Largest number of new events strict mode writes as one atomic batch.
+pub const STRICT_ATOMIC_LIMIT: usize = 200_000;
+
+/// Line errors kept in the summary (all are counted).
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+
+/// The input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// JSON Lines: one event per line (docs/events.md).
+    Jsonl,
+    /// CSV with a header row; `--map column=field` renames columns.
+    Csv,
+    /// The CDNOW purchase log (whitespace-separated columns).
+    Cdnow,
+}
+
+impl Format {
+    /// The default `--source` for this format.
+    pub fn default_source(self) -> &'static str {
+        match self {
+            Format::Cdnow => "cdnow",
+            Format::Jsonl | Format::Csv => "import",
+        }
+    }
+}
+
+/// A problem with one line (or record) of the input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    /// The field concerned, if one is.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl LineError {
+    /// An error about `field` on `line`.
+    pub fn field(line: u64, field: &str, reason: impl Into<String>) -> Self {
+        Self {
+            line,
+            field: Some(field.to_owned()),
+            reason: reason.into(),
+        }
+    }
+
+    /// An error about the whole line.
+    pub fn general(line: u64, reason: impl Into<String>) -> Self {
+        Self {
+            line,
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "line {}: field `{field}`: {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for LineError {}
+
+/// One event read from the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEvent {
+    /// The line it came from (the first, for aggregated CDNOW days).
+    pub line: u64,
+    /// Whose stream.
+    pub customer: CustomerId,
+    /// The external id the customer was given as, if not a UUID.
+    pub external_id: Option<String>,
+    /// The validated event.
+    pub event: NewEvent,
+}
+
+/// What reading an input can fail with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// One bad line: reported, and skipped in default mode.
+    Line(LineError),
+    /// The input cannot be read any further.
+    Io(String),
+}
+
+/// Fatal import errors (the import stops).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The CSV header is unusable.
+    #[error("{0}")]
+    Header(String),
+    /// A `--map` argument is wrong.
+    #[error("{0}")]
+    Map(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] CoreError),
+}
+
+impl From<ImportError> for CliError {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Read { .. } => {
+                CliError::runtime(e.to_string(), "check the path and that the file is readable")
+            }
+            ImportError::Header(m) => CliError::input(
+                m,
+                "the header row must name event fields (docs/events.md); see `clientele import --help`",
+            ),
+            ImportError::Map(m) => {
+                CliError::usage(m, "write --map COLUMN=FIELD, e.g. --map client=customer")
+            }
+            ImportError::Store(e) => CliError::from_core(e, "import"),
+        }
+    }
+}
+
+/// A reader of events.
+pub trait EventSource {
+    /// The next event or error; `None` at the end.
+    fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>>;
+    /// Lines read so far.
+    fn lines_read(&self) -> u64;
+    /// Bytes read so far (for progress).
+    fn bytes_read(&self) -> u64;
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The system external ids belong to.
+    pub source: String,
+    /// One bad line rejects the whole file.
+    pub strict: bool,
+    /// Events per batch in default mode.
+    pub chunk: usize,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// The file.
+    pub file: String,
+    /// Its format.
+    pub format: String,
+    /// `--source`.
+    pub source: String,
+    /// `--strict`.
+    pub strict: bool,
+    /// Lines read (including blank and bad ones).
+    pub lines_read: u64,
+    /// Events read from the file (after aggregation for CDNOW).
+    pub events_read: u64,
+    /// Events appended now (including identifier profiles).
+    pub events_written: u64,
+    /// Events already in the log (an earlier import of the same data).
+    pub already_present: u64,
+    /// Identifier `profile` events appended for new external-id customers.
+    pub identifier_profiles: u64,
+    /// Bad lines (or records) skipped.
+    pub skipped: u64,
+    /// Distinct customers in the file.
+    pub customers: u64,
+    /// Of those, customers the log did not know before.
+    pub new_customers: u64,
+    /// Whether anything was written (false after a rejected strict import).
+    pub written: bool,
+    /// The first bad lines (at most [`MAX_REPORTED_ERRORS`]).
+    pub errors: Vec<LineError>,
+}
+
+impl ImportSummary {
+    fn error(&mut self, e: LineError) {
+        self.skipped += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(e);
+        }
+    }
+}
+
+impl Render for ImportSummary {
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "imported {} ({}, source `{}`{})",
+            self.file,
+            self.format,
+            self.source,
+            if self.strict { ", strict" } else { "" }
+        );
+        let rows = [
+            ("lines read", self.lines_read),
+            ("events read", self.events_read),
+            ("events written", self.events_written),
+            ("  of which identifier profiles", self.identifier_profiles),
+            ("already present", self.already_present),
+            ("skipped", self.skipped),
+            ("customers", self.customers),
+            ("  of which new", self.new_customers),
+        ];
+        for (label, n) in rows {
+            let _ = writeln!(out, "  {label:<32} {:>12}", thousands(n));
+        }
+        if !self.written && (self.strict && self.skipped > 0) {
+            let _ = writeln!(out, "  nothing was written (--strict)");
+        }
+    }
+}
+
+/// The identifier profile appended when a customer is first imported from an external id.
+pub fn identifier_profile(source: &str, external_id: &str, first: &NewEvent) -> NewEvent {
+    let profile = Profile {
+        external_ids: vec![external_id.to_owned()],
+        ..Profile::default()
+    };
+    let id = EventId::derived(format!("clientele-identifier\0{source}\0{external_id}").as_bytes());
+    NewEvent {
+        event_id: id,
+        occurred_at: first.occurred_at,
+        metadata: Metadata {
+            source: Some(format!("import:{source}")),
+            ..Metadata::default()
+        },
+        payload: profile.into(),
+    }
+}
+
+/// An event on its way to the log, with the line it came from.
+#[derive(Debug, Clone)]
+struct Pending {
+    line: u64,
+    customer: CustomerId,
+    event: NewEvent,
+    identifier: bool,
+}
+
+/// The writer side of an import.
+struct Importer<'a> {
+    store: &'a Store,
+    options: &'a ImportOptions,
+    summary: ImportSummary,
+    /// Every event id read so far → (line, content hash), for duplicates within the file.
+    seen_ids: HashMap<EventId, (u64, u64)>,
+    customers: HashSet<CustomerId>,
+    pending: Vec<Pending>,
+}
+
+fn content_hash(event: &NewEvent) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&(&event.occurred_at, &event.metadata, &event.payload))
+        .unwrap_or_default()
+        .hash(&mut h);
+    h.finish()
+}
+
+impl<'a> Importer<'a> {
+    fn new(store: &'a Store, options: &'a ImportOptions, summary: ImportSummary) -> Self {
+        Self {
+            store,
+            options,
+            summary,
+            seen_ids: HashMap::new(),
+            customers: HashSet::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes one parsed event: duplicate check, identifier profile, queue.
+    fn accept(&mut self, p: ParsedEvent) -> Result<(), ImportError> {
+        self.summary.events_read += 1;
+        let hash = content_hash(&p.event);
+        if let Some((line, previous)) = self.seen_ids.get(&p.event.event_id) {
+            if *previous == hash {
+                // The same event twice in one file: stored once.
+                self.summary.already_present += 1;
+            } else {
+                let e = LineError::field(
+                    p.line,
+                    "event_id",
+                    format!(
+                        "{} is already used on line {line} for a different event",
+                        p.event.event_id
+                    ),
+                );
+                self.summary.error(e);
+            }
+            return Ok(());
+        }
+        self.seen_ids.insert(p.event.event_id, (p.line, hash));
+        if self.customers.insert(p.customer) {
+            self.summary.customers += 1;
+            if self.store.stream_version(p.customer)? == 0 {
+                self.summary.new_customers += 1;
+                if let Some(external) = &p.external_id {
+                    let profile = identifier_profile(&self.options.source, external, &p.event);
+                    self.seen_ids
+                        .insert(profile.event_id, (p.line, content_hash(&profile)));
+                    self.pending.push(Pending {
+                        line: p.line,
+                        customer: p.customer,
+                        event: profile,
+                        identifier: true,
+                    });
+                }
+            }
+        }
+        self.pending.push(Pending {
+            line: p.line,
+            customer: p.customer,
+            event: p.event,
+            identifier: false,
+        });
+        Ok(())
+    }
+
+    fn tally(&mut self, events: &[Pending], appended: bool) {
+        let n = events.len() as u64;
+        if appended {
+            self.summary.events_written += n;
+            self.summary.identifier_profiles +=
+                events.iter().filter(|p| p.identifier).count() as u64;
+            self.summary.written = true;
+        } else {
+            self.summary.already_present += n;
+        }
+    }
+
+    /// Appends the queued events (default mode).
+    fn flush(&mut self) -> Result<(), ImportError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let groups = group_by_customer(pending);
+        let batch: Vec<_> = groups
+            .iter()
+            .map(|(c, events)| {
+                (
+                    *c,
+                    ExpectedVersion::Any,
+                    events.iter().map(|p| p.event.clone()).collect(),
+                )
+            })
+            .collect();
+        match self.store.append_batch(batch) {
+            Ok(outcomes) => {
+                for ((_, events), outcome) in groups.iter().zip(outcomes) {
+                    self.tally(
+                        events,
+                        outcome.status == clientele_core::AppendStatus::Appended,
+                    );
+                }
+                Ok(())
+            }
+            Err(e) if is_data_error(&e) => {
+                for (customer, events) in groups {
+                    self.append_customer(customer, events)?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Appends one customer's events, isolating the ones the store refuses.
+    fn append_customer(
+        &mut self,
+        customer: CustomerId,
+        mut events: Vec<Pending>,
+    ) -> Result<(), ImportError> {
+        // Each round drops at least one event, so this ends.
+        while !events.is_empty() {
+            let batch: Vec<NewEvent> = events.iter().map(|p| p.event.clone()).collect();
+            match self.store.append(customer, ExpectedVersion::Any, batch) {
+                Ok(outcome) => {
+                    self.tally(
+                        &events,
+                        outcome.status == clientele_core::AppendStatus::Appended,
+                    );
+                    return Ok(());
+                }
+                Err(CoreError::Validation(v)) => {
+                    let i = v.index.filter(|&i| i < events.len()).unwrap_or(0);
+                    let bad = events.remove(i);
+                    self.summary
+                        .error(LineError::field(bad.line, &v.field, v.reason));
+                }
+                Err(CoreError::IdempotencyConflict { event_id, position }) => {
+                    let i = events
+                        .iter()
+                        .position(|p| p.event.event_id == event_id)
+                        .unwrap_or(0);
+                    let bad = events.remove(i);
+                    self.summary.error(LineError::field(
+                        bad.line,
+                        "event_id",
+                        format!(
+                            "{event_id} is already stored at position {position} with different content"
+                        ),
+                    ));
+                }
+                Err(CoreError::PartiallyAppended { .. }) => {
+                    let stored = stored_ids(self.store, customer)?;
+                    let (present, new): (Vec<_>, Vec<_>) = events
+                        .into_iter()
+                        .partition(|p| stored.contains(&p.event.event_id));
+                    if present.is_empty() {
+                        // Stored under another customer: isolate one by one.
+                        for p in new {
+                            self.append_customer(customer, vec![p])?;
+                        }
+                        return Ok(());
+                    }
+                    self.append_customer(customer, present)?;
+                    events = new;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors caused by the data (not the storage): retried per customer.
+fn is_data_error(e: &CoreError) -> bool {
+    matches!(
+        e,
+        CoreError::Validation(_)
+            | CoreError::IdempotencyConflict { .. }
+            | CoreError::PartiallyAppended { .. }
+            | CoreError::WrongExpectedVersion { .. }
+    )
+}
+
+/// The event ids in a customer's stream.
+fn stored_ids(store: &Store, customer: CustomerId) -> Result<HashSet<EventId>, CoreError> {
+    let mut ids = HashSet::new();
+    for event in store.stream(customer, 1)? {
+        ids.insert(event?.event_id);
+    }
+    Ok(ids)
+}
+
+/// Groups events by customer, customers in order of first appearance,
+/// events in input order.
+fn group_by_customer(events: Vec<Pending>) -> Vec<(CustomerId, Vec<Pending>)> {
+    let mut index: HashMap<CustomerId, usize> = HashMap::new();
+    let mut groups: Vec<(CustomerId, Vec<Pending>)> = Vec::new();
+    for p in events {
+        match index.get(&p.customer) {
+            Some(&i) => groups[i].1.push(p),
+            None => {
+                index.insert(p.customer, groups.len());
+                groups.push((p.customer, vec![p]));
+            }
+        }
+    }
+    groups
+}
+
+/// Imports every event of `source` into `store`. `progress` is called with
+/// the bytes read so far.
+pub fn run_import(
+    store: &Store,
+    source: &mut dyn EventSource,
+    options: &ImportOptions,
+    mut summary: ImportSummary,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
+    summary.source = options.source.clone();
+    summary.strict = options.strict;
+    let mut importer = Importer::new(store, options, summary);
+    let mut io_error = None;
+    while let Some(item) = source.next_event() {
+        match item {
+            Ok(p) => importer.accept(p)?,
+            Err(ReadError::Line(e)) => importer.summary.error(e),
+            Err(ReadError::Io(e)) => {
+                io_error = Some(e);
+                break;
+            }
+        }
+        if !options.strict && importer.pending.len() >= options.chunk {
+            importer.flush()?;
+        }
+        progress(source.bytes_read());
+    }
+    importer.summary.lines_read = source.lines_read();
+    if let Some(e) = io_error {
+        if options.strict || importer.summary.events_read == 0 {
+            return Err(ImportError::Read {
+                path: importer.summary.file.clone(),
+                reason: e,
+            });
+        }
+        importer.summary.error(LineError::general(
+            source.lines_read(),
+            format!("reading stopped: {e}"),
+        ));
+    }
+    if options.strict {
+        write_strict(&mut importer)?;
+    } else {
+        importer.flush()?;
+    }
+    store.sync()?;
+    Ok(importer.summary)
+}
+
+/// Strict mode: check everything against the stored streams, then write atomically.
+fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
+    if importer.summary.skipped > 0 {
+        return Ok(());
+    }
+    let store = importer.store;
+    let pending = std::mem::take(&mut importer.pending);
+    let groups = group_by_customer(pending);
+    let mut present: Vec<(CustomerId, Vec<Pending>)> = Vec::new();
+    let mut new: Vec<(CustomerId, Vec<Pending>)> = Vec::new();
+    for (customer, events) in groups {
+        let mut stored = HashSet::new();
+        let mut steps: BTreeMap<String, ComplaintStep> = BTreeMap::new();
+        if store.stream_version(customer)? > 0 {
+            for event in store.stream(customer, 1)? {
+                let event = event?;
+                stored.insert(event.event_id);
+                if let EventPayload::Complaint(c) = &event.payload {
+                    steps.insert(c.complaint_id.clone(), c.step);
+                }
+            }
+        }
+        let (here, fresh): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|p| stored.contains(&p.event.event_id));
+        for p in &fresh {
+            if let EventPayload::Complaint(c) = &p.event.payload {
+                let previous = steps.get(&c.complaint_id).copied();
+                if let Some(reason) = complaint_order(&c.complaint_id, previous, c.step) {
+                    importer
+                        .summary
+                        .error(LineError::field(p.line, "step", reason));
+                }
+                steps.insert(c.complaint_id.clone(), c.step);
+            }
+        }
+        if !here.is_empty() {
+            present.push((customer, here));
+        }
+        if !fresh.is_empty() {
+            new.push((customer, fresh));
+        }
+    }
+    if importer.summary.skipped > 0 {
+        return Ok(());
+    }
+    // Already stored events: checked (same content), never written.
+    let check = |groups: &[(CustomerId, Vec<Pending>)]| {
+        groups
+            .iter()
+            .map(|(c, events)| {
+                (
+                    *c,
+                    ExpectedVersion::Any,
+                    events.iter().map(|p| p.event.clone()).collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let lines: Vec<u64> = present
+        .iter()
+        .flat_map(|(_, e)| e.iter().map(|p| p.line))
+        .collect();
+    if !present.is_empty() {
+        if let Err(e) = store.append_batch(check(&present)) {
+            return strict_failure(importer, e, &lines);
+        }
+        for (_, events) in &present {
+            importer.tally(events, false);
+        }
+    }
+    let total: usize = new.iter().map(|(_, e)| e.len()).sum();
+    let mut chunks: Vec<Vec<(CustomerId, Vec<Pending>)>> = Vec::new();
+    if total <= STRICT_ATOMIC_LIMIT {
+        chunks.push(new);
+    } else {
+        let mut current = Vec::new();
+        let mut size = 0;
+        for group in new {
+            size += group.1.len();
+            current.push(group);
+            if size >= importer.options.chunk {
+                chunks.push(std::mem::take(&mut current));
+                size = 0;
+            }
+        }
+        chunks.push(current);
+    }
+    for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+        let lines: Vec<u64> = chunk
+            .iter()
+            .flat_map(|(_, e)| e.iter().map(|p| p.line))
+            .collect();
+        match store.append_batch(check(&chunk)) {
+            Ok(outcomes) => {
+                for ((_, events), outcome) in chunk.iter().zip(outcomes) {
+                    importer.tally(
+                        events,
+                        outcome.status == clientele_core::AppendStatus::Appended,
+                    );
+                }
+            }
+            Err(e) => return strict_failure(importer, e, &lines),
+        }
+    }
+    Ok(())
+}
+
+/// A strict batch the store refused: report it against the line, write nothing more.
+fn strict_failure(
+    importer: &mut Importer<'_>,
+    e: CoreError,
+    lines: &[u64],
+) -> Result<(), ImportError> {
+    let error = match &e {
+        CoreError::Validation(v) => {
+            let line = v.index.and_then(|i| lines.get(i)).copied().unwrap_or(0);
+            LineError::field(line, &v.field, v.reason.clone())
+        }
+        CoreError::IdempotencyConflict { .. } | CoreError::PartiallyAppended { .. } => {
+            LineError::field(
+                lines.first().copied().unwrap_or(0),
+                "event_id",
+                e.to_string(),
+            )
+        }
+        _ => return Err(e.into()),
+    };
+    importer.summary.error(error);
+    Ok(())
+}
+
+/// Why `step` cannot follow `previous` in one complaint (the store's rule).
+pub fn complaint_order(
+    complaint_id: &str,
+    previous: Option<ComplaintStep>,
+    step: ComplaintStep,
+) -> Option<String> {
+    match previous {
+        None if step != ComplaintStep::Received => Some(format!(
+            "complaint {complaint_id:?} must start with `received`"
+        )),
+        Some(p) if step <= p => Some(format!(
+            "complaint {complaint_id:?}: `{}` cannot follow `{}` (order: received → classified → investigated → resolved → feedback_given → archived)",
+            step_name(step),
+            step_name(p)
+        )),
+        _ => None,
+    }
+}
+
+fn step_name(step: ComplaintStep) -> String {
+    serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

@@ -1,0 +1,417 @@
+//! End-to-end tests: the `clientele` binary on temporary stores.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const CDNOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/cdnow_sample.txt"
+);
+
+/// A fixed master key, so every command of a test reads the same personal data.
+const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A scratch home: the binary never touches the real user's directories.
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn db(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_clientele"))
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("CLIENTELE_MASTER_KEY", KEY)
+            .env_remove("CLIENTELE_DB")
+            .output()
+            .expect("run clientele")
+    }
+
+    /// Runs with `--json`; returns (exit code, the JSON document, stderr).
+    fn json(&self, args: &[&str]) -> (i32, Value, String) {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let doc: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout}"));
+        (
+            out.status.code().unwrap_or(-1),
+            doc,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn verify_events(&self, db: &str) -> u64 {
+        let (code, doc, stderr) = self.json(&["--db", db, "verify"]);
+        assert_eq!(code, 0, "verify failed: {stderr}");
+        doc["result"]["events"].as_u64().expect("events")
+    }
+
+    fn export(&self, db: &str, name: &str) -> String {
+        let out = self.path(name);
+        let o = self.run(&["--db", db, "export", "--out", &out.display().to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out).expect("read export")
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    }
+}
+
+fn stream_lengths(export: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in export.lines() {
+        let v: Value = serde_json::from_str(line).expect("export line");
+        *out.entry(v["customer"].as_str().unwrap_or("").to_owned())
+            .or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn help_lists_commands_with_examples() {
+    let s = Sandbox::new();
+    let o = s.run(&["--help"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for word in [
+        "import", "export", "verify", "backup", "restore", "customer", "demo", "Examples",
+    ] {
+        assert!(text.contains(word), "help lacks {word}: {text}");
+    }
+    for cmd in [
+        "import", "export", "verify", "backup", "restore", "customer", "demo",
+    ] {
+        let o = s.run(&[cmd, "--help"]);
+        assert!(o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Examples:"),
+            "{cmd}"
+        );
+    }
+}
+
+#[test]
+fn usage_and_missing_store_errors_have_hints_and_codes() {
+    let s = Sandbox::new();
+    let o = s.run(&["import"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("\nhint: "),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 2, "{err}");
+    let (code, doc, _) = s.json(&["--db", &s.db("none"), "verify"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["ok"], false);
+    assert!(doc["error"]["hint"].as_str().unwrap_or("").contains("demo"));
+    assert!(!s.path("none").exists(), "verify must not create a store");
+}
+
+#[test]
+fn demo_summarises_and_is_idempotent() {
+    let s = Sandbox::new();
+    let db = s.db("demo");
+    let o = s.run(&["--db", &db, "demo", "--customers", "150", "--seed", "3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Generated 150 customers"), "{text}");
+    assert!(text.contains("What to try next"), "{text}");
+    assert!(text.contains("complaints:"), "{text}");
+    let first = s.verify_events(&db);
+    assert!(first > 1000, "only {first} events");
+
+    let (code, doc, stderr) = s.json(&["--db", &db, "demo", "--customers", "150", "--seed", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["events_written"], 0);
+    assert_eq!(doc["result"]["already_present"].as_u64(), Some(first));
+    assert_eq!(doc["result"]["stats"]["customers"], 150);
+    assert_eq!(s.verify_events(&db), first, "second run duplicated events");
+
+    // Another seed on the same store is refused.
+    let (code, _, _) = s.json(&["--db", &db, "demo", "--customers", "150", "--seed", "4"]);
+    assert_eq!(code, 2);
+
+    // The suggested lookups work: external id and UUID.
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", "D-000001"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report = &doc["result"];
+    assert_eq!(report["profile"]["external_ids"][0], "D-000001");
+    assert_eq!(report["personal_data"], "available");
+    let id = report["customer_id"].as_str().unwrap().to_owned();
+    let (code, doc, _) = s.json(&["--db", &db, "customer", &id, "--as-of", "2023-01-01"]);
+    assert_eq!(code, 0);
+    assert!(doc["result"]["events_in_view"].as_u64() <= report["events_in_view"].as_u64());
+    let (code, _, _) = s.json(&["--db", &db, "customer", "D-999999"]);
+    assert_eq!(code, 3);
+}
+
+#[test]
+fn cdnow_import_aggregates_days_and_is_idempotent() {
+    let s = Sandbox::new();
+    let db = s.db("cdnow");
+    let text = std::fs::read_to_string(CDNOW).expect("cdnow sample");
+    let mut customers = HashSet::new();
+    let mut days = HashSet::new();
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() == 5 {
+            customers.insert(cols[1].to_owned());
+            days.insert((cols[1].to_owned(), cols[2].to_owned()));
+        }
+    }
+    assert_eq!(customers.len(), 2357);
+    let (code, doc, stderr) = s.json(&["--db", &db, "import", CDNOW, "--format", "cdnow"]);
+    assert_eq!(code, 0, "{stderr}");
+    let r = &doc["result"];
+    assert_eq!(r["customers"], 2357);
+    assert_eq!(r["lines_read"], 6919);
+    assert_eq!(r["skipped"], 0);
+    assert_eq!(r["identifier_profiles"], 2357);
+    assert_eq!(r["events_written"].as_u64(), Some(days.len() as u64 + 2357));
+    let export = s.export(&db, "cdnow.jsonl");
+    let purchases = export
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"purchase\""))
+        .count();
+    assert_eq!(purchases, days.len());
+    let verify = s.verify_events(&db);
+
+    let (code, doc, _) = s.json(&["--db", &db, "import", CDNOW, "--format", "cdnow"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["events_written"], 0);
+    assert_eq!(
+        doc["result"]["already_present"].as_u64(),
+        Some(days.len() as u64)
+    );
+    assert_eq!(s.verify_events(&db), verify);
+
+    // Customer 1 (sample id 0001) by external id: 4 purchases on 4 days.
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let usd = &doc["result"]["purchases"]["by_currency"][0];
+    assert_eq!(usd["currency"], "USD");
+    assert_eq!(usd["purchases"], 4);
+    assert_eq!(usd["purchased"], "100.50");
+}
+
+const GOOD_AND_BAD: &str = r#"{"customer":"c-1","occurred_at":"2024-05-01T10:00:00Z","kind":"purchase","order_id":"A-1","amount":"165.00","currency":"CNY"}
+{"customer":"c-1","occurred_at":"2024-05-02T10:00:00Z","kind":"purchase","order_id":"A-2","amount":1e3,"currency":"CNY"}
+{"customer":"c-2","occurred_at":"2024-05-03T10:00:00Z","kind":"contact","channel":"sms","direction":"outbound","purpose":"care"}
+{"customer":"c-2","occurred_at":"2024-05-04","kind":"churn","reason":"moved","mood":"sad"}
+{"customer":"c-2","occurred_at":"2024-05-05","kind":"complaint","complaint_id":"K1","step":"received"}
+"#;
+
+#[test]
+fn jsonl_bad_lines_are_skipped_or_reject_the_file() {
+    let s = Sandbox::new();
+    let file = s.write("events.jsonl", GOOD_AND_BAD);
+    let strict_db = s.db("strict");
+    let (code, doc, stderr) = s.json(&[
+        "--db", &strict_db, "import", &file, "--format", "jsonl", "--strict",
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(doc["result"]["written"], false);
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert_eq!(s.verify_events(&strict_db), 0);
+
+    let db = s.db("default");
+    let o = s.run(&["--db", &db, "import", &file, "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("line 2: field `amount`"), "{stderr}");
+    assert!(stderr.contains("line 4: field `mood`"), "{stderr}");
+    // 3 good lines + 2 identifier profiles (c-1, c-2).
+    assert_eq!(s.verify_events(&db), 5);
+
+    // Re-import after fixing: only the fixed lines are new.
+    let fixed = GOOD_AND_BAD
+        .replace("1e3", "\"1000\"")
+        .replace(",\"mood\":\"sad\"", "");
+    let file = s.write("fixed.jsonl", &fixed);
+    let (code, doc, _) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["events_written"], 2);
+    assert_eq!(doc["result"]["already_present"], 3);
+    assert_eq!(s.verify_events(&db), 7);
+}
+
+#[test]
+fn strict_checks_complaint_order_against_the_stream() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let first = s.write(
+        "a.jsonl",
+        r#"{"customer":"c","occurred_at":"2024-05-01","kind":"complaint","complaint_id":"K","step":"received"}
+{"customer":"c","occurred_at":"2024-05-02","kind":"complaint","complaint_id":"K","step":"resolved"}
+"#,
+    );
+    let (code, _, stderr) = s.json(&[
+        "--db", &db, "import", &first, "--format", "jsonl", "--strict",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let before = s.verify_events(&db);
+    let second = s.write(
+        "b.jsonl",
+        r#"{"customer":"c","occurred_at":"2024-05-03","kind":"contact","channel":"phone","direction":"inbound","purpose":"inquiry"}
+{"customer":"c","occurred_at":"2024-05-04","kind":"complaint","complaint_id":"K","step":"classified"}
+"#,
+    );
+    let (code, _, stderr) = s.json(&[
+        "--db", &db, "import", &second, "--format", "jsonl", "--strict",
+    ]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("line 2: field `step`"), "{stderr}");
+    assert_eq!(s.verify_events(&db), before, "strict wrote something");
+    // Default mode writes the good line and names the refused one.
+    let (code, doc, stderr) = s.json(&["--db", &db, "import", &second, "--format", "jsonl"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert_eq!(doc["result"]["events_written"], 1);
+}
+
+#[test]
+fn csv_import_with_column_map() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let file = s.write(
+        "orders.csv",
+        "client,date,kind,order_id,amount,currency,quantity,policy_numbers,comment\n\
+         C-1,2024-05-01T10:00:00Z,purchase,A-1,165.50,CNY,2,,first order\n\
+         C-1,2024-05-02,profile,,,,,P-1;P-2,\n\
+         C-2,2024-05-03,purchase,B-1,0.1,CNY,,,\n",
+    );
+    let (code, doc, stderr) = s.json(&[
+        "--db",
+        &db,
+        "import",
+        &file,
+        "--format",
+        "csv",
+        "--source",
+        "shop",
+        "--map",
+        "client=customer",
+        "--map",
+        "date=occurred_at",
+        "--map",
+        "comment=-",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["events_written"], 5); // 3 rows + 2 identifier profiles
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", "C-1", "--source", "shop"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        doc["result"]["purchases"]["by_currency"][0]["purchased"],
+        "165.50"
+    );
+    assert_eq!(
+        doc["result"]["profile"]["policy_numbers"],
+        serde_json::json!(["P-1", "P-2"])
+    );
+    let (code, doc, _) = s.json(&["--db", &db, "customer", "policy:P-2"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["profile"]["external_ids"][0], "C-1");
+    // Without the map the header is refused.
+    let (code, _, stderr) = s.json(&["--db", &db, "import", &file, "--format", "csv"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("column `client`"), "{stderr}");
+}
+
+fn tamper(db: &Path, position: u64) {
+    let mut options = rocksdb::Options::default();
+    options.create_if_missing(false);
+    options.set_compression_type(rocksdb::DBCompressionType::None);
+    let names = rocksdb::DB::list_cf(&options, db).expect("list column families");
+    let raw = rocksdb::DB::open_cf(&options, db, &names).expect("open raw");
+    let cf = raw.cf_handle("events").expect("events column family");
+    let key = position.to_be_bytes();
+    let mut value = raw.get_cf(&cf, key).expect("read").expect("record present");
+    let middle = value.len() / 2;
+    value[middle] ^= 0x40;
+    raw.put_cf(&cf, key, value).expect("write");
+    raw.flush_cf(&cf).expect("flush");
+}
+
+#[test]
+fn verify_names_the_tampered_position() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let file = s.write(
+        "e.jsonl",
+        &GOOD_AND_BAD
+            .replace("1e3", "5")
+            .replace(",\"mood\":\"sad\"", ""),
+    );
+    let (code, _, stderr) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(s.verify_events(&db), 7);
+    tamper(&s.path("db"), 4);
+    let o = s.run(&["--db", &db, "verify"]);
+    assert_eq!(o.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("position 4"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+}
+
+#[test]
+fn backup_restore_and_export_round_trips() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let o = s.run(&["--db", &db, "demo", "--customers", "60"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let original = s.export(&db, "original.jsonl");
+
+    let backup = s.db("backup");
+    let (code, doc, stderr) = s.json(&["--db", &db, "backup", &backup]);
+    assert_eq!(code, 0, "{stderr}");
+    let head_hash = doc["result"]["head_hash"].clone();
+    let (code, _, _) = s.json(&["--db", &db, "backup", &backup]);
+    assert_eq!(code, 2, "backup must not overwrite");
+
+    let restored = s.db("restored");
+    let (code, doc, stderr) = s.json(&["--db", &restored, "restore", &backup]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["head_hash"], head_hash);
+    assert_eq!(s.export(&restored, "restored.jsonl"), original);
+    let (code, _, _) = s.json(&["--db", &restored, "restore", &backup]);
+    assert_eq!(code, 2, "restore must not overwrite");
+
+    // Export → import into a fresh store: same events, same streams.
+    let fresh = s.db("fresh");
+    let file = s.path("original.jsonl").display().to_string();
+    let (code, doc, stderr) = s.json(&["--db", &fresh, "import", &file, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["identifier_profiles"], 0);
+    assert_eq!(s.verify_events(&fresh), s.verify_events(&db));
+    let again = s.export(&fresh, "again.jsonl");
+    assert_eq!(stream_lengths(&again), stream_lengths(&original));
+    // And importing the export into the original store finds everything present.
+    let (code, doc, _) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["events_written"], 0);
+}
