@@ -22,6 +22,9 @@ Examples:
   clientele verify                                 # check checksums, hash chain, indexes
   clientele export --out events.jsonl              # the whole log as JSON Lines
   clientele backup /backups/clientele-2025-06-30
+  clientele forget D-000042 --reason \"erasure request #118\"   # crypto-shred one customer
+  clientele retention --class contact_notes --keep-years 3
+  clientele report --out /tmp/report                 # static HTML page with charts
 
 Exit codes: 0 ok, 1 runtime/storage error, 2 usage error, 3 invalid input, 4 integrity failure.
 The store is --db DIR, or $CLIENTELE_DB, or the per-user data directory
@@ -79,6 +82,12 @@ pub enum Command {
     Customer(commands::customer::Args),
     /// Fill an empty store with a realistic synthetic customer base and tour it.
     Demo(commands::demo::Args),
+    /// Erase every personal field of one customer (right to be forgotten).
+    Forget(commands::forget::Args),
+    /// Erase one class of personal data older than N years, for every customer.
+    Retention(commands::retention::Args),
+    /// Write a static HTML report with charts (cohorts, stages, loyalty, risk).
+    Report(commands::report::Args),
 }
 
 impl Command {
@@ -92,6 +101,9 @@ impl Command {
             Command::Restore(_) => "restore",
             Command::Customer(_) => "customer",
             Command::Demo(_) => "demo",
+            Command::Forget(_) => "forget",
+            Command::Retention(_) => "retention",
+            Command::Report(_) => "report",
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use clientele_core::event::ErasureScope;
 use clientele_core::projection::{Projection, Projector};
 use clientele_core::{CustomerId, EventPayload, RecordedEvent, Store};
 
@@ -53,12 +54,18 @@ impl Projection for Identifiers {
     }
 
     fn version(&self) -> u64 {
-        1
+        // 2: retention no longer clears the whole index (rebuilds indexes cleared by v1).
+        2
     }
 
     fn apply(&self, state: &mut Self::State, event: &RecordedEvent) {
-        if let EventPayload::Erasure(_) = &event.payload {
-            state.clear();
+        if let EventPayload::Erasure(erasure) = &event.payload {
+            // The runtime refolds the customer from the (now erased) events on
+            // any erasure; a customer-wide erasure also drops every term here,
+            // while retention of one class only loses what that class held.
+            if erasure.scope == ErasureScope::Customer {
+                state.clear();
+            }
             self.folded_erasure
                 .store(true, std::sync::atomic::Ordering::Relaxed);
             return;

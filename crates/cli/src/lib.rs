@@ -11,6 +11,7 @@
 //! * [`generate`] — the seeded synthetic customer base behind `clientele demo`
 //!   (public, for tests and benchmarks).
 //! * [`output`] — human text or one JSON document, progress bars.
+//! * [`report`] — the static HTML report (`clientele report`): data, gathering, SVG charts.
 //! * [`error`] — [`CliError`]: one line of cause, one line of hint, an exit code.
 //!
 //! ## Adding a subcommand (lifecycle stages, loyalty, value, churn…)
@@ -38,6 +39,7 @@ pub mod generate;
 pub mod identity;
 pub mod import;
 pub mod output;
+pub mod report;
 
 use clap::Parser;
 
@@ -57,6 +59,9 @@ pub fn run(cli: &Cli, output: Output) -> CliResult<CommandOutput> {
         Command::Restore(args) => commands::backup::run_restore(&ctx, args),
         Command::Customer(args) => commands::customer::run(&ctx, args),
         Command::Demo(args) => commands::demo::run(&ctx, args),
+        Command::Forget(args) => commands::forget::run(&ctx, args),
+        Command::Retention(args) => commands::retention::run(&ctx, args),
+        Command::Report(args) => commands::report::run(&ctx, args),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+use clientele_core::privacy::PersonalData;
 use clientele_core::{Metadata, RecordedEvent};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -22,7 +23,10 @@ Examples:
 Each line holds the envelope (position, version, event_id, customer, occurred_at, recorded_at,
 schema_version, metadata), then `kind` and the kind's fields; amounts are decimal strings.
 Importing an export writes the same events (same ids, customers, times and data); the log
-assigns new positions and recorded_at times, which the import ignores.";
+assigns new positions and recorded_at times, which the import ignores.
+Events of a forgotten customer (or past retention) are exported with their public fields and
+\"personal_data\": \"erased\". Without the master key the personal fields are locked: the
+export refuses, unless --allow-locked writes them with \"personal_data\": \"locked\".";
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +46,11 @@ pub struct Args {
     /// Write to FILE (replaced atomically) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+
+    /// Export events whose personal fields cannot be read (no master key)
+    /// with their public fields only, marked "personal_data": "locked".
+    #[arg(long)]
+    pub allow_locked: bool,
 }
 
 /// What an export wrote.
@@ -77,6 +86,9 @@ struct Line<'a> {
     schema_version: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<Value>,
+    /// `erased` or `locked` when the personal fields are missing for good or for now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    personal_data: Option<&'static str>,
     kind: &'a str,
     #[serde(flatten)]
     fields: Map<String, Value>,
@@ -101,6 +113,11 @@ pub fn export_line(event: &RecordedEvent) -> Result<String, serde_json::Error> {
         Some(Value::Object(m))
     };
     let kind = event.kind().name();
+    let personal_data = match event.personal_data {
+        PersonalData::Erased => Some("erased"),
+        PersonalData::Locked => Some("locked"),
+        PersonalData::None | PersonalData::Available => None,
+    };
     serde_json::to_string(&Line {
         position: event.position,
         version: event.version,
@@ -110,6 +127,7 @@ pub fn export_line(event: &RecordedEvent) -> Result<String, serde_json::Error> {
         recorded_at: timestamp(event.recorded_at),
         schema_version: event.schema_version,
         metadata,
+        personal_data,
         kind,
         fields,
     })
@@ -152,13 +170,13 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
             .map_err(|e| CliError::from_core(e, "export"))?
         {
             let event = event.map_err(|e| CliError::from_core(e, "export"))?;
-            if event.personal_data == clientele_core::privacy::PersonalData::Locked {
+            if event.personal_data == PersonalData::Locked && !args.allow_locked {
                 return Err(CliError::runtime(
                     format!(
                         "the event at position {} holds personal data that cannot be read without the master key",
                         event.position
                     ),
-                    "set CLIENTELE_MASTER_KEY or pass --master-key-file with the store's key, so the export is complete",
+                    "set CLIENTELE_MASTER_KEY or pass --master-key-file with the store's key, or add --allow-locked to export the public fields only",
                 ));
             }
             let line = export_line(&event).map_err(|e| {

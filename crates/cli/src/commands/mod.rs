@@ -5,7 +5,10 @@ pub mod backup;
 pub mod customer;
 pub mod demo;
 pub mod export;
+pub mod forget;
 pub mod import;
+pub mod report;
+pub mod retention;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -196,7 +196,13 @@ pub fn field(kind: &str, name: &str) -> Option<Field> {
 pub const ENVELOPE: &[&str] = &["customer", "occurred_at", "kind", "event_id", "metadata"];
 
 /// Fields an export writes that the log assigns: accepted and ignored on import.
-pub const ASSIGNED_BY_LOG: &[&str] = &["recorded_at", "version", "position", "schema_version"];
+pub const ASSIGNED_BY_LOG: &[&str] = &[
+    "recorded_at",
+    "version",
+    "position",
+    "schema_version",
+    "personal_data",
+];
 
 /// Metadata fields (CSV columns `metadata.actor`, …).
 pub const METADATA: &[&str] = &[

@@ -1,0 +1,492 @@
+//! Churn commands: `churn-scores`, `warn`, `warnings` and `backtest`
+//! (crates/churn).
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use clientele_churn::{
+    backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Warning, WarningJob, WarningPolicy,
+};
+use clientele_core::projection::Projector;
+use clientele_core::{CustomerId, Store};
+use serde::Serialize;
+
+use crate::commands::{Context, OpenMode};
+use crate::error::{CliError, CliResult};
+use crate::identity::Identifiers;
+use crate::import::record::parse_time;
+use crate::output::{thousands, CommandOutput, Render};
+
+/// Parses a horizon: `39w`, `273d`, `6m` (30-day months) or plain days.
+pub fn parse_horizon(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
+        _ => (text, 'd'),
+    };
+    let n: i64 = number.parse().map_err(|_| format!("{text:?} is not a horizon like 39w, 273d or 6m"))?;
+    let days = match unit {
+        'd' => n,
+        'w' => n * 7,
+        'm' => n * 30,
+        'y' => n * 365,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use d, w, m or y")),
+    };
+    if days <= 0 {
+        return Err("the horizon must be positive".into());
+    }
+    Ok(days)
+}
+
+fn time(flag: &str, text: Option<&str>) -> CliResult<DateTime<Utc>> {
+    match text {
+        Some(t) => parse_time(t).map_err(|reason| {
+            CliError::usage(format!("--{flag}: {reason}"), "e.g. 1997-09-30 or 1997-09-30T23:59:59Z")
+        }),
+        None => Ok(DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()),
+    }
+}
+
+/// Parses a date as the end of that day (a date as-of includes the whole day).
+fn end_of_day(flag: &str, text: Option<&str>) -> CliResult<DateTime<Utc>> {
+    let t = time(flag, text)?;
+    Ok(match text {
+        Some(s) if s.trim().len() == 10 => t + chrono::Duration::seconds(86_399),
+        _ => t,
+    })
+}
+
+fn open_job(ctx: &Context, horizon_days: i64) -> CliResult<(Store, WarningJob)> {
+    if !ctx.store_exists() {
+        return Err(ctx.no_store());
+    }
+    let store = ctx.open(OpenMode::Write)?;
+    let model = ModelContext { bg_nbd: None, horizon_days: horizon_days as f64 };
+    let job = WarningJob::open(&store, RiskPolicy::default(), WarningPolicy::default(), model)
+        .map_err(|e| CliError::runtime(format!("opening the churn job: {e}"), "run `clientele verify`"))?;
+    Ok((store, job))
+}
+
+fn churn_error(doing: &str) -> impl Fn(clientele_churn::Error) -> CliError + '_ {
+    move |e| CliError::runtime(format!("{doing}: {e}"), "run `clientele verify`; if it passes, retry")
+}
+
+/// The external id of a customer, from the identifier index.
+fn external_ids(store: &Store) -> CliResult<Projector<Identifiers>> {
+    let mut p = Projector::open(store, Identifiers::default()).map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    p.catch_up().map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    Ok(p)
+}
+
+fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> String {
+    index
+        .state(customer)
+        .ok()
+        .flatten()
+        .and_then(|terms| terms.iter().find_map(|t| t.strip_prefix("ext:").map(str::to_owned)))
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------- churn-scores
+
+const SCORES_EXAMPLES: &str = "\
+Examples:
+  clientele churn-scores --as-of 1997-09-30 --format csv > scores.csv
+  clientele churn-scores --as-of 2025-06-30 --horizon 13w --format jsonl
+
+One row per customer with events by the as-of time. CSV columns:
+customer_id,external_id,risk_score, then days_since_last_purchase, transactions,
+p_alive, expected_purchases, top_reason. Risk is in [0, 1], higher = more likely to
+leave within the horizon (default 13 weeks). The population model (BG/NBD) is fitted
+on everyone as of the same time.";
+
+/// Arguments of `clientele churn-scores`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = SCORES_EXAMPLES)]
+pub struct ScoresArgs {
+    /// Score as of this time (RFC 3339 or a date = end of that day; default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// What "churn" is measured over: 39w, 273d, 6m.
+    #[arg(long, default_value = "13w")]
+    pub horizon: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: ScoreFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// Output formats of `churn-scores`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScoreFormat {
+    /// Comma-separated values with a header.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// One customer's score.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreRow {
+    /// Customer UUID.
+    pub customer_id: String,
+    /// External id (empty when none or erased).
+    pub external_id: String,
+    /// Risk in [0, 1].
+    pub risk_score: f64,
+    /// Days since the last purchase.
+    pub days_since_last_purchase: Option<f64>,
+    /// Purchase days so far.
+    pub transactions: u32,
+    /// BG/NBD P(alive).
+    pub p_alive: Option<f64>,
+    /// BG/NBD expected purchases in the horizon.
+    pub expected_purchases: Option<f64>,
+    /// The strongest reason raising risk.
+    pub top_reason: String,
+}
+
+/// Summary of `churn-scores` (the rows go to stdout or `--out`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoresOutput {
+    /// As-of.
+    pub as_of: String,
+    /// Horizon in days.
+    pub horizon_days: i64,
+    /// Customers scored.
+    pub customers: usize,
+    /// Where the rows went.
+    pub out: Option<String>,
+    /// The rows (JSON output only, when no --out).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<ScoreRow>,
+}
+
+impl Render for ScoresOutput {
+    fn render(&self, out: &mut String) {
+        if let Some(path) = &self.out {
+            out.push_str(&format!("scored {} customers as of {} → {path}\n", thousands(self.customers as u64), self.as_of));
+        }
+    }
+}
+
+/// Scores every customer as of a time.
+pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
+    let as_of = end_of_day("as-of", args.as_of.as_deref())?;
+    let horizon = parse_horizon(&args.horizon).map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
+    let (store, mut job) = open_job(ctx, horizon)?;
+    job.refit(as_of).map_err(churn_error("fitting the population model"))?;
+    let index = external_ids(&store)?;
+    let mut rows = Vec::new();
+    for customer in store.customers().map_err(|e| CliError::from_core(e, "listing customers"))? {
+        let state = job.projector().state_as_of(customer, as_of).map_err(|e| CliError::from_core(e, "churn state"))?;
+        if state.first_seen.is_none() {
+            continue;
+        }
+        let score = job.risk.score(&state, as_of, &job.model);
+        rows.push(ScoreRow {
+            customer_id: customer.to_string(),
+            external_id: external_id(&index, customer),
+            risk_score: score.risk,
+            days_since_last_purchase: score.signals.days_since_last_purchase,
+            transactions: score.signals.transactions,
+            p_alive: score.signals.p_alive,
+            expected_purchases: score.signals.expected_purchases,
+            top_reason: score.reasons.first().map(|r| r.signal.clone()).unwrap_or_default(),
+        });
+    }
+    let mut text = Vec::new();
+    match args.format {
+        ScoreFormat::Csv => {
+            text.extend_from_slice(b"customer_id,external_id,risk_score,days_since_last_purchase,transactions,p_alive,expected_purchases,top_reason\n");
+            let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+            for r in &rows {
+                let ext = if r.external_id.contains([',', '"', '\n']) {
+                    format!("\"{}\"", r.external_id.replace('"', "\"\""))
+                } else {
+                    r.external_id.clone()
+                };
+                text.extend_from_slice(
+                    format!(
+                        "{},{},{:.6},{},{},{},{},{}\n",
+                        r.customer_id,
+                        ext,
+                        r.risk_score,
+                        opt(r.days_since_last_purchase),
+                        r.transactions,
+                        opt(r.p_alive),
+                        opt(r.expected_purchases),
+                        r.top_reason
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
+        ScoreFormat::Jsonl => {
+            for r in &rows {
+                text.extend_from_slice(&serde_json::to_vec(r).unwrap_or_default());
+                text.push(b'\n');
+            }
+        }
+    }
+    let customers = rows.len();
+    let as_of_text = as_of.to_rfc3339();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| {
+                CliError::runtime(format!("cannot write {}: {e}", path.display()), "check the directory exists and is writable")
+            })?;
+            Ok(CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: Some(path.display().to_string()), rows: Vec::new() }))
+        }
+        None if ctx.output.json => Ok(CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: None, rows })),
+        None => {
+            let mut output = CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: None, rows: Vec::new() });
+            output.text = String::from_utf8_lossy(&text).into_owned();
+            Ok(output)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- warn
+
+const WARN_EXAMPLES: &str = "\
+Examples:
+  clientele warn --as-of 2025-06-30
+  clientele warn --as-of 2025-06-30 --sink warnings.jsonl --refit
+
+Runs the churn-warning job as of a time: evaluates only customers with new events
+or whose risk can have changed since the last run (an inactivity threshold crossed,
+a complaint past its 24 h reply SLA, a renewal coming due), raises each warning once
+per episode, stores it, and delivers it (stdout, or appended to --sink as JSON Lines).
+Re-running for the same time raises nothing new. --refit refits the population model.";
+
+/// Arguments of `clientele warn`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = WARN_EXAMPLES)]
+pub struct WarnArgs {
+    /// Run as of this time (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Append delivered warnings to this JSON Lines file.
+    #[arg(long)]
+    pub sink: Option<std::path::PathBuf>,
+    /// Refit the population model (BG/NBD) before the run.
+    #[arg(long)]
+    pub refit: bool,
+}
+
+/// What `warn` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarnOutput {
+    /// The job's report.
+    pub run: RunReport,
+    /// Warnings delivered to stdout (when no --sink).
+    pub warnings: Vec<Warning>,
+}
+
+impl Render for WarnOutput {
+    fn render(&self, out: &mut String) {
+        out.push_str(&format!(
+            "visited {} customers ({} with new events, {} due): {} warnings raised, {} delivered\n",
+            self.run.visited, self.run.with_new_events, self.run.due, self.run.raised, self.run.delivered
+        ));
+        for w in &self.warnings {
+            out.push_str(&format!(
+                "  {:?} {:?} {} risk {:.2}: {}\n",
+                w.severity,
+                w.kind,
+                w.customer_id,
+                w.risk,
+                w.reasons.first().map(|r| r.detail.as_str()).unwrap_or("")
+            ));
+        }
+    }
+}
+
+/// Runs the warning job.
+pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
+    let as_of = end_of_day("as-of", args.as_of.as_deref())?;
+    let (_store, mut job) = open_job(ctx, 91)?;
+    if args.refit || job.model.bg_nbd.is_none() {
+        job.refit(as_of).map_err(churn_error("fitting the population model"))?;
+    }
+    let mut collected = Vec::new();
+    let run = match &args.sink {
+        Some(path) => {
+            let mut sink = JsonlSink::open(path).map_err(|e| {
+                CliError::runtime(format!("cannot open {}: {e}", path.display()), "check the directory exists")
+            })?;
+            job.run(as_of, &mut sink).map_err(churn_error("the warning job"))?
+        }
+        None => {
+            let mut sink = clientele_churn::CallbackSink(|w: &Warning| {
+                collected.push(w.clone());
+                Ok(())
+            });
+            job.run(as_of, &mut sink).map_err(churn_error("the warning job"))?
+        }
+    };
+    let _ = std::io::stdout().flush();
+    Ok(CommandOutput::new(&WarnOutput { run, warnings: collected }))
+}
+
+// ---------------------------------------------------------------- warnings
+
+const WARNINGS_EXAMPLES: &str = "\
+Examples:
+  clientele warnings
+  clientele warnings --from 2025-06-01 --to 2025-07-01 --json
+  clientele warnings --customer plate:京A12345
+
+Lists stored warnings: who was warned, when, why (reasons) and how severe.";
+
+/// Arguments of `clientele warnings`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = WARNINGS_EXAMPLES)]
+pub struct WarningsArgs {
+    /// Raised at or after this time.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Raised before this time.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this customer (UUID, external id or identifier).
+    #[arg(long)]
+    pub customer: Option<String>,
+}
+
+/// Stored warnings.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningsOutput {
+    /// The warnings, oldest first.
+    pub warnings: Vec<Warning>,
+}
+
+impl Render for WarningsOutput {
+    fn render(&self, out: &mut String) {
+        out.push_str(&format!("{} warnings\n", self.warnings.len()));
+        for w in &self.warnings {
+            out.push_str(&format!(
+                "{}  {:?}/{:?}  {}  risk {:.2}  {}\n",
+                w.as_of.format("%Y-%m-%d %H:%M"),
+                w.kind,
+                w.severity,
+                w.customer_id,
+                w.risk,
+                w.reasons.iter().take(2).map(|r| r.detail.as_str()).collect::<Vec<_>>().join("; ")
+            ));
+        }
+    }
+}
+
+/// Lists stored warnings.
+pub fn warnings(ctx: &Context, args: &WarningsArgs) -> CliResult<CommandOutput> {
+    let from = match &args.from {
+        Some(t) => time("from", Some(t))?,
+        None => DateTime::<Utc>::MIN_UTC,
+    };
+    let to = match &args.to {
+        Some(t) => time("to", Some(t))?,
+        None => DateTime::<Utc>::MAX_UTC,
+    };
+    let (store, job) = open_job(ctx, 91)?;
+    let list = match &args.customer {
+        Some(query) => {
+            let customer = crate::identity::resolve(&store, query, None)?;
+            job.history(customer).map_err(churn_error("reading warnings"))?
+        }
+        None => job.warnings(from, to).map_err(churn_error("reading warnings"))?,
+    };
+    let warnings = list.into_iter().filter(|w| w.as_of >= from && w.as_of < to).collect();
+    Ok(CommandOutput::new(&WarningsOutput { warnings }))
+}
+
+// ---------------------------------------------------------------- backtest
+
+const BACKTEST_EXAMPLES: &str = "\
+Examples:
+  clientele backtest --as-of 1997-09-30 --horizon 39w
+  clientele backtest --as-of 2025-03-31 --horizon 13w --json
+
+Freezes the world at --as-of (each customer's events that had occurred by then),
+fits the population model on it, scores everyone, and compares with what happened
+in the horizon after: churned = no purchase in it (or an explicit churn event).
+Prints AUC (and single signals' AUC), precision and recall at k, lift by decile and
+a calibration table.";
+
+/// Arguments of `clientele backtest`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = BACKTEST_EXAMPLES)]
+pub struct BacktestArgs {
+    /// The frozen time (a date = the end of that day).
+    #[arg(long)]
+    pub as_of: String,
+    /// The outcome window after it: 39w, 273d, 6m.
+    #[arg(long, default_value = "39w")]
+    pub horizon: String,
+}
+
+impl Render for BacktestReport {
+    fn render(&self, out: &mut String) {
+        out.push_str(&format!(
+            "backtest as of {} over {} days: {} customers, {} churned ({:.1} %)\n",
+            self.as_of.format("%Y-%m-%d"),
+            self.horizon_days,
+            thousands(self.customers as u64),
+            thousands(self.churned as u64),
+            100.0 * self.churn_rate
+        ));
+        out.push_str(&format!("AUC {:.4}  (single signals:", self.auc));
+        for (name, auc) in &self.signal_auc {
+            out.push_str(&format!(" {name} {auc:.4}"));
+        }
+        out.push_str(")\n");
+        for k in &self.at_k {
+            out.push_str(&format!("precision@{} {:.3}  recall {:.3}\n", k.k, k.precision, k.recall));
+        }
+        out.push_str("decile  customers  churned  rate   lift\n");
+        for d in &self.lift {
+            out.push_str(&format!("{:>6}  {:>9}  {:>7}  {:.3}  {:.2}\n", d.decile, d.customers, d.positives, d.rate, d.lift));
+        }
+        out.push_str("predicted  customers  mean predicted  observed\n");
+        for b in self.calibration.iter().filter(|b| b.customers > 0) {
+            out.push_str(&format!(
+                "{:.1}–{:.1}    {:>9}  {:>14.3}  {:.3}\n",
+                b.from, b.to, b.customers, b.predicted, b.observed
+            ));
+        }
+    }
+}
+
+/// Runs a backtest.
+pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutput> {
+    let as_of = end_of_day("as-of", Some(&args.as_of))?;
+    let horizon = parse_horizon(&args.horizon).map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
+    if !ctx.store_exists() {
+        return Err(ctx.no_store());
+    }
+    let store = ctx.open(OpenMode::Write)?;
+    let mut projector = Projector::open(&store, clientele_churn::ChurnProjection)
+        .map_err(|e| CliError::from_core(e, "the churn projection"))?;
+    projector.catch_up().map_err(|e| CliError::from_core(e, "the churn projection"))?;
+    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, horizon).map_err(churn_error("the backtest"))?;
+    Ok(CommandOutput::new(&report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn horizons() {
+        assert_eq!(parse_horizon("39w"), Ok(273));
+        assert_eq!(parse_horizon("273d"), Ok(273));
+        assert_eq!(parse_horizon("90"), Ok(90));
+        assert_eq!(parse_horizon("6m"), Ok(180));
+        assert!(parse_horizon("0w").is_err());
+        assert!(parse_horizon("3x").is_err());
+        assert!(parse_horizon("w").is_err());
+    }
+}

@@ -1,0 +1,328 @@
+//! `clientele report`: the page is written, self-contained, and — when
+//! Debian's `chromium` is installed — renders in headless Chromium with drawn
+//! charts and a non-trivial screenshot. Without `/usr/bin/chromium` the
+//! browser checks print a skip message (CI installs chromium: see `.ci/run`).
+//!
+//! Set `CLIENTELE_REPORT_ARTIFACTS=DIR` to keep the pages and screenshots.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use clientele_cli::report::{render, ReportData};
+use serde_json::Value;
+
+const CDNOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/cdnow_sample.txt"
+);
+const CHROMIUM: &str = "/usr/bin/chromium";
+const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+fn clientele(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clientele"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("CLIENTELE_MASTER_KEY", KEY)
+        .env_remove("CLIENTELE_DB")
+        .output()
+        .expect("run clientele")
+}
+
+/// Runs headless Chromium on `page` with `extra` arguments; gives up after 120 s.
+fn chromium(page: &Path, extra: &[String]) -> Option<Output> {
+    if !Path::new(CHROMIUM).exists() {
+        println!(
+            "SKIPPED: {CHROMIUM} not found; install Debian's `chromium` to run the browser checks"
+        );
+        return None;
+    }
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut child = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    // Read stdout on a thread so a large DOM cannot fill the pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+        buf
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match child.try_wait().expect("wait for chromium") {
+            Some(_) => break,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("chromium did not finish within 120 s");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let mut output = child.wait_with_output().expect("chromium output");
+    output.stdout = reader.join().unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(output)
+}
+
+/// The rendered DOM, or `None` when Chromium is not installed.
+fn dump_dom(page: &Path) -> Option<String> {
+    chromium(page, &["--dump-dom".to_owned()])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Takes a 1280×3000 screenshot; checks it is a real PNG of that size with content.
+fn screenshot(page: &Path, png: &Path) {
+    let extra = [
+        format!("--screenshot={}", png.display()),
+        "--window-size=1280,3000".to_owned(),
+    ];
+    if chromium(page, &extra).is_none() {
+        return;
+    }
+    let bytes = std::fs::read(png).expect("screenshot written");
+    assert!(
+        bytes.len() > 30_000,
+        "screenshot only {} bytes",
+        bytes.len()
+    );
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let width = u32::from_be_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+    let height = u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    assert_eq!((width, height), (1280, 3000));
+}
+
+/// The markup of `<figure id="{id}-figure">…</figure>`.
+fn figure<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom
+        .find(&format!("<figure id=\"{id}-figure\""))
+        .unwrap_or_else(|| panic!("no figure {id}"));
+    let end = dom[start..]
+        .find("</figure>")
+        .map(|e| start + e)
+        .unwrap_or(dom.len());
+    &dom[start..end]
+}
+
+/// Asserts the figure holds an SVG with at least `rects` rectangles and some text.
+fn assert_drawn(dom: &str, id: &str, rects: usize) {
+    let f = figure(dom, id);
+    assert_eq!(f.matches("<svg").count(), 1, "{id}: one svg");
+    let n = f.matches("<rect").count();
+    assert!(n >= rects, "{id}: only {n} <rect> (want {rects})");
+    assert!(f.matches("<text").count() >= 3, "{id}: no labels");
+    assert!(f.contains("<figcaption"), "{id}: no caption");
+}
+
+fn keep(name: &str, from: &Path) {
+    if let Ok(dir) = std::env::var("CLIENTELE_REPORT_ARTIFACTS") {
+        let dir = PathBuf::from(dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::copy(from, dir.join(name));
+    }
+}
+
+#[test]
+fn cdnow_report_renders_in_headless_chromium() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("db").display().to_string();
+    let o = clientele(
+        home.path(),
+        &["--db", &db, "import", CDNOW, "--format", "cdnow"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = home.path().join("site");
+    let o = clientele(
+        home.path(),
+        &[
+            "--db",
+            &db,
+            "report",
+            "--out",
+            &out.display().to_string(),
+            "--as-of",
+            "1998-06-30",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(doc["command"], "report");
+    let data = &doc["result"];
+    assert_eq!(data["as_of"], "1998-06-30T00:00:00Z");
+    // The CDNOW sample: 2,357 customers acquired in Jan–Mar 1997.
+    let sizes = data["cohort_sizes"].as_array().expect("cohort sizes");
+    assert_eq!(sizes.len(), 3);
+    assert_eq!(sizes[0], serde_json::json!(["1997-01", 781]));
+    let total: u64 = sizes.iter().filter_map(|s| s[1].as_u64()).sum();
+    assert_eq!(total, 2357);
+    let first = data["cohort_retention"][0][1].as_array().expect("row");
+    assert_eq!(first.len(), 18, "Jan 1997 … Jun 1998");
+    assert_eq!(first[0], 1.0);
+    assert!(first[1].as_f64().is_some_and(|s| s > 0.0 && s < 0.5));
+    assert!(data["stage_funnel"].as_array().is_some_and(Vec::is_empty));
+
+    let page = out.join("index.html");
+    let html = std::fs::read_to_string(&page).expect("index.html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(!html.contains("<script"), "no scripts");
+    assert!(
+        !html.contains("src=") && !html.contains("<link"),
+        "nothing external"
+    );
+    assert_eq!(html.matches("Not available yet").count(), 6);
+    keep("cdnow.html", &page);
+
+    let Some(dom) = dump_dom(&page) else { return };
+    assert!(dom.contains("Customer lifecycle report"));
+    assert!(dom.contains("1998-06-30"));
+    assert_eq!(dom.matches("<figure").count(), 1, "only cohorts have data");
+    // 3 cohorts × 18 months of cells, plus the colour scale.
+    assert_drawn(&dom, "cohort-retention", 3 * 18);
+    // Every cohort's acquisition month is printed in its cell (plus the scale).
+    assert!(figure(&dom, "cohort-retention").matches("100%").count() >= 4);
+    assert!(dom.contains("<table"), "data tables");
+    let png = home.path().join("cdnow.png");
+    screenshot(&page, &png);
+    keep("cdnow.png", &png);
+}
+
+/// A report with every section filled, as the analytics crates will fill it.
+fn full_report() -> ReportData {
+    let mut d = ReportData::new("Every chart", "2025-06-30T23:59:59Z");
+    d.counts = vec![("customers".into(), 3000), ("events".into(), 80_061)];
+    let stages = ["acquisition", "growth", "maturity", "decline", "churned"];
+    d.stage_funnel = stages
+        .iter()
+        .zip([3000u64, 2210, 1480, 640, 410])
+        .map(|(s, n)| (s.to_string(), n))
+        .collect();
+    d.stage_flow = (0..12u64)
+        .map(|m| {
+            (
+                format!("2024-{:02}", m + 1),
+                stages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.to_string(), 40 + m * (i as u64 + 1) * 6))
+                    .collect(),
+            )
+        })
+        .collect();
+    d.cohort_retention = (0..8)
+        .map(|c| {
+            let row = (0..10)
+                .map(|k| (c + k < 10).then(|| if k == 0 { 1.0 } else { 0.45 / k as f64 }))
+                .collect();
+            (format!("2024-{:02}", c + 1), row)
+        })
+        .collect();
+    d.cohort_sizes = (0..8)
+        .map(|c| (format!("2024-{:02}", c + 1), 100 + c))
+        .collect();
+    d.loyalty_tiers = vec![
+        ("bronze".into(), 1500),
+        ("silver".into(), 900),
+        ("gold".into(), 420),
+        ("platinum".into(), 180),
+    ];
+    d.rfm_segments = [
+        ("champions", 310),
+        ("loyal", 520),
+        ("potential loyalists", 400),
+        ("new", 260),
+        ("at risk", 380),
+        ("can't lose them", 90),
+        ("hibernating", 700),
+        ("lost", 340),
+    ]
+    .iter()
+    .map(|(s, n)| (s.to_string(), *n))
+    .collect();
+    d.risk_scores = (0..2000)
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0)
+        .map(|x: f64| x * x)
+        .collect();
+    d.backtest_lift = (1..=10)
+        .map(|i| (i, 3.2 / f64::from(i).powf(0.8)))
+        .collect();
+    d.notes = vec!["Synthetic data for the rendering test.".into()];
+    d
+}
+
+#[test]
+fn every_chart_renders_in_headless_chromium() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("index.html");
+    let html = render(&full_report());
+    std::fs::write(&page, &html).expect("write page");
+    assert_eq!(html.matches("<figure").count(), 7);
+    assert!(!html.contains("Not available yet"));
+    keep("full.html", &page);
+
+    let Some(dom) = dump_dom(&page) else { return };
+    assert_drawn(&dom, "stage-funnel", 5);
+    assert_drawn(&dom, "stage-flow", 12 * 5);
+    assert_drawn(&dom, "cohort-retention", 8 * 10);
+    assert_drawn(&dom, "loyalty-tiers", 4);
+    assert_drawn(&dom, "rfm-segments", 8);
+    assert_drawn(&dom, "churn-risk", 10);
+    assert_drawn(&dom, "backtest-lift", 10);
+    // The lift chart's reference line at 1.
+    assert!(figure(&dom, "backtest-lift").contains("<polyline"));
+    assert!(dom.contains("can&#39;t lose them") || dom.contains("can't lose them"));
+    let png = dir.path().join("full.png");
+    screenshot(&page, &png);
+    keep("full.png", &png);
+}
+
+#[test]
+fn report_errors_have_hints() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let none = home.path().join("none").display().to_string();
+    let o = clientele(home.path(), &["--db", &none, "report", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("hint: "), "{err}");
+    let file = home.path().join("file");
+    std::fs::write(&file, "x").expect("write");
+    let o = clientele(
+        home.path(),
+        &[
+            "--db",
+            &none,
+            "report",
+            "--out",
+            &file.display().to_string(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = clientele(
+        home.path(),
+        &["--db", &none, "report", "--out", "x", "--as-of", "soon"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
