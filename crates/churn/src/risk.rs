@@ -1,0 +1,380 @@
+//! The churn-risk score: signals from a customer's state as of a time,
+//! combined by a logistic model into a probability-like risk in [0, 1], with
+//! every signal's contribution as a ranked reason.
+
+use chrono::{DateTime, Utc};
+use clientele_core::event::RenewalIntent;
+use clientele_value::{BgNbd, Observation, TransactionModel};
+use serde::{Deserialize, Serialize};
+
+use crate::state::{day_of, ChurnState};
+
+/// Weights and thresholds of the risk model. Defaults: see `docs/churn.md`
+/// ("how the defaults were chosen").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RiskPolicy {
+    /// Intercept of the logistic model.
+    pub bias: f64,
+    /// Weight of logit P(no purchase in the horizon) under the fitted BG/NBD model.
+    pub w_model: f64,
+    /// Weight of −ln(0.01 + expected purchases in the horizon) under BG/NBD.
+    pub w_expected: f64,
+    /// Weight of ln(1 + days since last purchase ÷ the customer's typical gap).
+    pub w_recency: f64,
+    /// Weight of ln(1 + repeat purchases): frequency (negative: regulars churn less).
+    pub w_frequency: f64,
+    /// Weight per complaint unanswered past the reply SLA.
+    pub w_sla_breach: f64,
+    /// Weight per open (unarchived) complaint.
+    pub w_open_complaint: f64,
+    /// Weight per point of satisfaction drop (earlier mean − latest, on 1–5).
+    pub w_satisfaction_drop: f64,
+    /// Weight of the spend drop (1 − recent ÷ earlier average spend, when > 0).
+    pub w_spend_drop: f64,
+    /// Weight when a renewal is due within `renewal_lead_days` with intent
+    /// "not renewing" (full) or "considering" (half).
+    pub w_renewal: f64,
+    /// Weight of an explicit churn event not followed by a win-back.
+    pub w_churned: f64,
+    /// Floor for the typical inter-purchase gap (days), for one-time and very frequent buyers.
+    pub min_gap_days: f64,
+    /// Complaint reply SLA in hours (000 L574: answer within 24 h).
+    pub reply_sla_hours: i64,
+    /// How many days before coverage ends a renewal counts as due.
+    pub renewal_lead_days: i64,
+    /// Purchases compared for the spend trend (recent vs earlier, each this many).
+    pub spend_window: usize,
+}
+
+impl Default for RiskPolicy {
+    fn default() -> Self {
+        // Behavioural weights fitted by logistic regression on a split of the
+        // CDNOW calibration period only (features at 1997-06-30, outcome = no
+        // purchase in the following 13 weeks); see docs/churn.md. Service
+        // signals (complaints, satisfaction, renewals, explicit churn) have no
+        // CDNOW data: their weights are set on principle as log-odds (e.g. an
+        // SLA breach ≈ ×2 odds, "not renewing" ≈ ×7 odds).
+        Self {
+            bias: 1.405,
+            w_model: 0.394,
+            w_expected: -0.120,
+            w_recency: 0.185,
+            w_frequency: -1.106,
+            w_sla_breach: 0.7,
+            w_open_complaint: 0.3,
+            w_satisfaction_drop: 0.4,
+            w_spend_drop: 0.5,
+            w_renewal: 2.0,
+            w_churned: 4.0,
+            min_gap_days: 30.0,
+            reply_sla_hours: 24,
+            renewal_lead_days: 60,
+            spend_window: 3,
+        }
+    }
+}
+
+/// The fitted population model the risk uses (BG/NBD in weeks), and the horizon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelContext {
+    /// BG/NBD parameters fitted on the population (time unit: weeks).
+    pub bg_nbd: Option<BgNbd>,
+    /// The horizon the risk speaks about, in days (e.g. 273 for 39 weeks).
+    pub horizon_days: f64,
+}
+
+impl Default for ModelContext {
+    fn default() -> Self {
+        Self {
+            bg_nbd: None,
+            horizon_days: 90.0,
+        }
+    }
+}
+
+/// What the state says as of a time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Transactions (purchase days) up to as-of.
+    pub transactions: u32,
+    /// Days since the last purchase.
+    pub days_since_last_purchase: Option<f64>,
+    /// The customer's mean gap between purchase days (floored).
+    pub typical_gap_days: Option<f64>,
+    /// BG/NBD P(alive).
+    pub p_alive: Option<f64>,
+    /// BG/NBD expected purchases in the horizon.
+    pub expected_purchases: Option<f64>,
+    /// BG/NBD probability of no purchase in the horizon.
+    pub p_no_purchase: Option<f64>,
+    /// Complaints unanswered past the reply SLA.
+    pub sla_breaches: u32,
+    /// Open (unarchived) complaints.
+    pub open_complaints: u32,
+    /// Earlier mean satisfaction − latest (1–5 scale), when positive.
+    pub satisfaction_drop: Option<f64>,
+    /// 1 − recent average spend ÷ earlier average, when positive.
+    pub spend_drop: Option<f64>,
+    /// A renewal due soon with this intent.
+    pub renewal_due: Option<(i64, Option<RenewalIntent>)>,
+    /// An explicit churn not followed by a win-back.
+    pub churned: bool,
+}
+
+/// One signal's part in a risk score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// Signal name (`recency`, `model`, `sla_breach`, …).
+    pub signal: String,
+    /// Its contribution to the log-odds (positive raises risk).
+    pub contribution: f64,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// A customer's churn risk as of a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskScore {
+    /// Risk in [0, 1]; higher = more likely to leave.
+    pub risk: f64,
+    /// Reasons, the strongest first (those raising risk before those lowering it).
+    pub reasons: Vec<Reason>,
+    /// The signals behind it.
+    pub signals: Signals,
+}
+
+/// BG/NBD observation in weeks from purchase days up to `as_of_day`.
+pub fn observation(state: &ChurnState, as_of_day: i32) -> Option<Observation> {
+    let mut days = state.purchases_until(as_of_day).map(|(d, _)| d);
+    let first = days.next()?;
+    let (count, last) = days.fold((0u32, first), |(n, _), d| (n + 1, d));
+    let week = |d: i32| f64::from(d) / 7.0;
+    Observation::new(
+        count,
+        week(last) - week(first),
+        week(as_of_day) - week(first),
+    )
+    .ok()
+}
+
+impl RiskPolicy {
+    /// Extracts the signals of `state` as of `as_of`.
+    pub fn signals(
+        &self,
+        state: &ChurnState,
+        as_of: DateTime<Utc>,
+        model: &ModelContext,
+    ) -> Signals {
+        let as_of_day = day_of(as_of);
+        let now = as_of.timestamp_micros();
+        let purchases: Vec<(i32, i64)> = state.purchases_until(as_of_day).collect();
+        let mut s = Signals {
+            transactions: purchases.len() as u32,
+            ..Signals::default()
+        };
+        if let (Some(first), Some(last)) = (purchases.first(), purchases.last()) {
+            s.days_since_last_purchase = Some(f64::from(as_of_day - last.0));
+            let gap = if purchases.len() > 1 {
+                f64::from(last.0 - first.0) / (purchases.len() - 1) as f64
+            } else {
+                0.0
+            };
+            s.typical_gap_days = Some(gap.max(self.min_gap_days));
+        }
+        if let (Some(bg), Some(obs)) = (&model.bg_nbd, observation(state, as_of_day)) {
+            let horizon_weeks = model.horizon_days / 7.0;
+            s.p_alive = bg.p_alive(&obs).ok();
+            s.expected_purchases = bg.conditional_expected_purchases(&obs, horizon_weeks).ok();
+            if let Some(alive) = s.p_alive {
+                // Alive customers purchase at rate λ ~ Gamma(r + x, α + T):
+                // P(no purchase in h | alive) = ((α + T) / (α + T + h))^(r + x).
+                let (r, alpha) = (bg.r(), bg.alpha());
+                let x = f64::from(obs.frequency());
+                let quiet = ((alpha + obs.t()) / (alpha + obs.t() + horizon_weeks)).powf(r + x);
+                s.p_no_purchase = Some((1.0 - alive) + alive * quiet);
+            }
+        }
+        let sla = self.reply_sla_hours * 3_600_000_000;
+        for c in state.complaints.values().filter(|c| c.received_at <= now) {
+            let answered = c.answered_at.filter(|&a| a <= now);
+            if !c.archived {
+                s.open_complaints += 1;
+            }
+            let late = match answered {
+                Some(a) => a - c.received_at > sla && now - a < 90 * 86_400_000_000,
+                None => now - c.received_at > sla,
+            };
+            if late {
+                s.sla_breaches += 1;
+            }
+        }
+        let ratings: Vec<f64> = state
+            .ratings
+            .iter()
+            .filter(|(t, _)| *t <= now)
+            .map(|(_, v)| *v)
+            .collect();
+        if let Some((latest, earlier)) = ratings.split_last() {
+            if !earlier.is_empty() {
+                let mean = earlier.iter().sum::<f64>() / earlier.len() as f64;
+                s.satisfaction_drop = Some(mean - latest).filter(|d| *d > 0.0);
+            }
+        }
+        let w = self.spend_window.max(1);
+        if purchases.len() >= 2 * w {
+            let avg = |xs: &[(i32, i64)]| {
+                xs.iter().map(|(_, a)| *a as f64).sum::<f64>() / xs.len() as f64
+            };
+            let recent = avg(&purchases[purchases.len() - w..]);
+            let earlier = avg(&purchases[purchases.len() - 2 * w..purchases.len() - w]);
+            if earlier > 0.0 {
+                s.spend_drop = Some(1.0 - recent / earlier).filter(|d| *d > 0.0);
+            }
+        }
+        if let Some(due) = state.renewal_due {
+            let days = i64::from(due - as_of_day);
+            if (0..=self.renewal_lead_days).contains(&days) {
+                let intent = state.intent.filter(|(_, t)| *t <= now).map(|(i, _)| i);
+                s.renewal_due = Some((days, intent));
+            }
+        }
+        s.churned = state.churned_at.is_some_and(|t| t <= now);
+        s
+    }
+
+    /// The risk of `state` as of `as_of`.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use clientele_churn::{RiskPolicy, ModelContext, ChurnState};
+    /// let mut state = ChurnState::default();
+    /// state.purchase_days.insert(19_000, 5_000);
+    /// let soon = Utc.with_ymd_and_hms(2022, 1, 20, 0, 0, 0).unwrap(); // ~3 weeks later
+    /// let late = Utc.with_ymd_and_hms(2023, 1, 20, 0, 0, 0).unwrap();
+    /// let policy = RiskPolicy::default();
+    /// let a = policy.score(&state, soon, &ModelContext::default());
+    /// let b = policy.score(&state, late, &ModelContext::default());
+    /// assert!(b.risk > a.risk);
+    /// assert_eq!(b.reasons[0].signal, "recency");
+    /// ```
+    pub fn score(
+        &self,
+        state: &ChurnState,
+        as_of: DateTime<Utc>,
+        model: &ModelContext,
+    ) -> RiskScore {
+        let signals = self.signals(state, as_of, model);
+        let mut reasons = Vec::new();
+        let mut push = |signal: &str, contribution: f64, detail: String| {
+            if contribution.is_finite() && contribution != 0.0 {
+                reasons.push(Reason {
+                    signal: signal.to_owned(),
+                    contribution,
+                    detail,
+                });
+            }
+        };
+        if let Some(p) = signals.p_no_purchase {
+            let p = p.clamp(1e-6, 1.0 - 1e-6);
+            push("model", self.w_model * (p / (1.0 - p)).ln(), format!(
+                "population model: {:.0}% chance of no purchase in the next {:.0} days (P(alive) {:.2})",
+                100.0 * p, model.horizon_days, signals.p_alive.unwrap_or(f64::NAN)
+            ));
+        }
+        if let Some(e) = signals.expected_purchases {
+            push(
+                "expected",
+                -self.w_expected * (e + 0.01).ln(),
+                format!(
+                    "expected to buy {e:.2} times in the next {:.0} days",
+                    model.horizon_days
+                ),
+            );
+        }
+        if let (Some(days), Some(gap)) =
+            (signals.days_since_last_purchase, signals.typical_gap_days)
+        {
+            let ratio = days / gap;
+            push("recency", self.w_recency * ratio.ln_1p(), format!(
+                "{days:.0} days since the last purchase, {ratio:.1}× the customer's usual gap of {gap:.0} days"
+            ));
+        } else {
+            push(
+                "recency",
+                self.w_recency * 3f64.ln_1p(),
+                "has never purchased".to_owned(),
+            );
+        }
+        let repeats = signals.transactions.saturating_sub(1);
+        push(
+            "frequency",
+            self.w_frequency * f64::from(repeats).ln_1p(),
+            format!("{repeats} repeat purchases"),
+        );
+        push(
+            "sla_breach",
+            self.w_sla_breach * f64::from(signals.sla_breaches),
+            format!(
+                "{} complaint(s) not answered within {} h",
+                signals.sla_breaches, self.reply_sla_hours
+            ),
+        );
+        push(
+            "open_complaint",
+            self.w_open_complaint * f64::from(signals.open_complaints),
+            format!("{} complaint(s) still open", signals.open_complaints),
+        );
+        if let Some(drop) = signals.satisfaction_drop {
+            push(
+                "satisfaction_drop",
+                self.w_satisfaction_drop * drop,
+                format!("satisfaction fell by {drop:.1} points"),
+            );
+        }
+        if let Some(drop) = signals.spend_drop {
+            push(
+                "spend_drop",
+                self.w_spend_drop * drop,
+                format!("recent spend {:.0}% below earlier", 100.0 * drop),
+            );
+        }
+        if let Some((days, intent)) = signals.renewal_due {
+            let factor = match intent {
+                Some(RenewalIntent::NotRenewing) => 1.0,
+                Some(RenewalIntent::Considering) | None => 0.5,
+                Some(RenewalIntent::Continue) => 0.0,
+            };
+            let said = match intent {
+                Some(RenewalIntent::NotRenewing) => "said not renewing",
+                Some(RenewalIntent::Considering) => "is considering",
+                Some(RenewalIntent::Continue) => "intends to continue",
+                None => "no intent recorded",
+            };
+            push(
+                "renewal",
+                self.w_renewal * factor,
+                format!("renewal due in {days} days; {said}"),
+            );
+        }
+        if signals.churned {
+            push(
+                "churned",
+                self.w_churned,
+                "explicit churn recorded, no win-back since".to_owned(),
+            );
+        }
+        let logit = self.bias + reasons.iter().map(|r| r.contribution).sum::<f64>();
+        let risk = 1.0 / (1.0 + (-logit).exp());
+        reasons.sort_by(|a, b| {
+            b.contribution
+                .total_cmp(&a.contribution)
+                .then_with(|| a.signal.cmp(&b.signal))
+        });
+        RiskScore {
+            risk: if risk.is_finite() { risk } else { 1.0 },
+            reasons,
+            signals,
+        }
+    }
+}

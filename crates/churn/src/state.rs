@@ -1,0 +1,150 @@
+//! The churn fold: what each customer's events say about the risk of losing
+//! them, kept small and deterministic (plain structs and `BTreeMap`s).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clientele_core::event::{ComplaintStep, EventPayload, RenewalIntent};
+use clientele_core::projection::Projection;
+use clientele_core::RecordedEvent;
+use serde::{Deserialize, Serialize};
+
+/// Days since 1970-01-01 (UTC) of a time.
+pub fn day_of(t: DateTime<Utc>) -> i32 {
+    i32::try_from(t.timestamp().div_euclid(86_400)).unwrap_or(i32::MAX)
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn day_of_date(d: NaiveDate) -> i32 {
+    d.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN))
+        .num_days() as i32
+}
+
+/// One complaint, as far as churn cares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComplaintTrack {
+    /// When it was received (µs since the epoch).
+    pub received_at: i64,
+    /// When the customer got an answer (`resolved` or later), if yet.
+    pub answered_at: Option<i64>,
+    /// Whether it was archived (the matter is closed).
+    pub archived: bool,
+    /// The customer's rating of the handling.
+    pub feedback: Option<u8>,
+}
+
+/// The per-customer churn state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChurnState {
+    /// First event (µs).
+    pub first_seen: Option<i64>,
+    /// Spend per purchase day (minor units; same-day purchases are one transaction).
+    pub purchase_days: BTreeMap<i32, i64>,
+    /// Complaints by id.
+    pub complaints: BTreeMap<String, ComplaintTrack>,
+    /// Satisfaction observations on the 1–5 scale (time µs, value), oldest first.
+    pub ratings: Vec<(i64, f64)>,
+    /// Latest coverage end (day number) of a policy or contract.
+    pub renewal_due: Option<i32>,
+    /// Latest stated renewal intent and when (µs).
+    pub intent: Option<(RenewalIntent, i64)>,
+    /// Explicit churn (µs), cleared by a later reactivation or purchase.
+    pub churned_at: Option<i64>,
+    /// Last reactivation (µs).
+    pub reactivated_at: Option<i64>,
+}
+
+/// How many satisfaction observations are kept.
+pub const RATINGS_KEPT: usize = 16;
+
+impl ChurnState {
+    /// Folds one event (called in business-time order).
+    pub fn apply(&mut self, event: &RecordedEvent) {
+        let at = event.occurred_at.timestamp_micros();
+        self.first_seen.get_or_insert(at);
+        match &event.payload {
+            EventPayload::Purchase(p) => {
+                *self
+                    .purchase_days
+                    .entry(day_of(event.occurred_at))
+                    .or_default() += p.amount.units();
+                if let Some(until) = p.valid_until {
+                    let due = day_of_date(until);
+                    if self.renewal_due.is_none_or(|d| due > d) {
+                        self.renewal_due = Some(due);
+                    }
+                }
+                self.churned_at = None;
+            }
+            EventPayload::Contact(c) => {
+                if let Some(r) = c.rating {
+                    self.rate(at, f64::from(r));
+                } else if let Some(s) = c.satisfaction() {
+                    // perceived ÷ expected = 1 maps to 4 ("met expectations"); clamp to the scale.
+                    self.rate(at, (4.0 * s).clamp(1.0, 5.0));
+                }
+                if let Some(intent) = c.renewal_intent {
+                    self.intent = Some((intent, at));
+                }
+            }
+            EventPayload::Complaint(c) => {
+                let track = self.complaints.entry(c.complaint_id.clone()).or_default();
+                if c.step == ComplaintStep::Received {
+                    track.received_at = at;
+                }
+                if c.step.is_resolved() && track.answered_at.is_none() {
+                    track.answered_at = Some(at);
+                }
+                if c.step == ComplaintStep::Archived {
+                    track.archived = true;
+                }
+                if c.feedback_rating.is_some() {
+                    track.feedback = c.feedback_rating;
+                }
+            }
+            EventPayload::Churn(_) => self.churned_at = Some(at),
+            EventPayload::Reactivation(_) => {
+                self.reactivated_at = Some(at);
+                self.churned_at = None;
+            }
+            _ => {}
+        }
+    }
+
+    fn rate(&mut self, at: i64, value: f64) {
+        self.ratings.push((at, value));
+        if self.ratings.len() > RATINGS_KEPT {
+            self.ratings.remove(0);
+        }
+    }
+
+    /// Purchase days on or before `day`.
+    pub fn purchases_until(&self, day: i32) -> impl Iterator<Item = (i32, i64)> + '_ {
+        self.purchase_days.range(..=day).map(|(d, a)| (*d, *a))
+    }
+
+    /// Whether the customer purchased in `(from, to]` (day numbers).
+    pub fn purchased_between(&self, from: i32, to: i32) -> bool {
+        self.purchase_days.range(from + 1..=to).next().is_some()
+    }
+}
+
+/// The projection folding [`ChurnState`]; its version changes with the state's shape.
+#[derive(Debug, Clone, Default)]
+pub struct ChurnProjection;
+
+impl Projection for ChurnProjection {
+    type State = ChurnState;
+
+    fn name(&self) -> &str {
+        "churn"
+    }
+
+    fn version(&self) -> u64 {
+        1
+    }
+
+    fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {
+        state.apply(event);
+    }
+}

@@ -1,0 +1,253 @@
+//! Warning rules and episodes: which risks become warnings, how severe, and
+//! the rule that a customer is warned once per episode.
+
+use chrono::{DateTime, Utc};
+use clientele_core::CustomerId;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::risk::{Reason, RiskScore};
+
+/// What a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// High overall churn risk (the decline stage's early warning, 000 L330).
+    HighRisk,
+    /// A renewal is due and the customer is not renewing or undecided (001 L5).
+    RenewalAtRisk,
+    /// A complaint went unanswered past the reply SLA (000 L574).
+    ComplaintSla,
+    /// The customer left explicitly: win-back is the goal (000 L332).
+    Churned,
+}
+
+/// How urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Watch.
+    Low,
+    /// Act this week.
+    Medium,
+    /// Act now.
+    High,
+}
+
+/// When risks become warnings. Defaults in `docs/churn.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WarningPolicy {
+    /// Risk at or above which a customer is warned (`high_risk`).
+    pub raise_at: f64,
+    /// Risk below which an episode ends (hysteresis, so a customer hovering
+    /// around the threshold is not warned again and again).
+    pub recover_below: f64,
+    /// Risk at or above which the severity is high.
+    pub high_at: f64,
+    /// Risk at or above which the severity is medium.
+    pub medium_at: f64,
+    /// Whether a warning in an open episode is raised again when its
+    /// severity rises (escalation).
+    pub escalate: bool,
+    /// Contact-frequency control (001 L112): at most this many warnings per
+    /// customer within `cap_window_days`, all kinds together.
+    pub max_warnings_per_window: u32,
+    /// The window of the cap, in days.
+    pub cap_window_days: i64,
+}
+
+impl Default for WarningPolicy {
+    fn default() -> Self {
+        Self {
+            raise_at: 0.75,
+            recover_below: 0.6,
+            high_at: 0.9,
+            medium_at: 0.8,
+            escalate: true,
+            max_warnings_per_window: 2,
+            cap_window_days: 30,
+        }
+    }
+}
+
+/// A warning: who, what, how bad, why, and the events behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Stable id (UUID v5 of customer, kind, episode start and severity):
+    /// redelivery of the same warning carries the same id, so consumers can
+    /// deduplicate.
+    pub id: Uuid,
+    /// The customer.
+    pub customer_id: CustomerId,
+    /// What it is about.
+    pub kind: WarningKind,
+    /// How urgent.
+    pub severity: Severity,
+    /// The risk at raising time.
+    pub risk: f64,
+    /// The as-of time of the job run that raised it.
+    pub as_of: DateTime<Utc>,
+    /// When the episode began (as-of of the first run that saw it).
+    pub episode_start: DateTime<Utc>,
+    /// Reasons, strongest first.
+    pub reasons: Vec<Reason>,
+    /// The customer's stream version the evaluation saw (the events behind it
+    /// are versions ≤ this).
+    pub stream_version: u64,
+}
+
+/// Per-customer episode bookkeeping, stored by the job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Episodes {
+    /// Open episodes: kind → (start µs, highest severity warned).
+    pub open: Vec<(WarningKind, i64, Severity)>,
+    /// Times (µs) warnings were raised, for the contact-frequency cap.
+    pub raised: Vec<i64>,
+}
+
+impl WarningPolicy {
+    /// Severity of a risk.
+    pub fn severity(&self, risk: f64) -> Severity {
+        if risk >= self.high_at {
+            Severity::High
+        } else if risk >= self.medium_at {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    /// The kinds a score calls for, with severities.
+    pub fn kinds(&self, score: &RiskScore) -> Vec<(WarningKind, Severity, bool)> {
+        // (kind, severity, still active?) for every kind; active ones may raise.
+        let s = &score.signals;
+        let renewal = matches!(
+            s.renewal_due,
+            Some((
+                _,
+                Some(
+                    clientele_core::event::RenewalIntent::NotRenewing
+                        | clientele_core::event::RenewalIntent::Considering
+                )
+            ))
+        );
+        vec![
+            (
+                WarningKind::HighRisk,
+                self.severity(score.risk),
+                score.risk >= self.raise_at,
+            ),
+            (
+                WarningKind::RenewalAtRisk,
+                if renewal && score.risk >= self.medium_at {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
+                renewal,
+            ),
+            (
+                WarningKind::ComplaintSla,
+                Severity::High,
+                s.sla_breaches > 0,
+            ),
+            (WarningKind::Churned, Severity::High, s.churned),
+        ]
+    }
+
+    /// Decides which warnings to raise for `score` given the customer's
+    /// episodes, updating them. Pure: same inputs, same outputs.
+    pub fn decide(
+        &self,
+        customer: CustomerId,
+        score: &RiskScore,
+        stream_version: u64,
+        as_of: DateTime<Utc>,
+        episodes: &mut Episodes,
+    ) -> Vec<Warning> {
+        let now = as_of.timestamp_micros();
+        let window = self.cap_window_days * 86_400_000_000;
+        episodes.raised.retain(|t| now - t < window);
+        let mut out = Vec::new();
+        for (kind, severity, active) in self.kinds(score) {
+            let open = episodes.open.iter().position(|(k, _, _)| *k == kind);
+            // An episode ends when the condition is gone (with hysteresis for the risk level).
+            let recovered = match kind {
+                WarningKind::HighRisk => score.risk < self.recover_below,
+                _ => !active,
+            };
+            match open {
+                Some(i) if recovered => {
+                    episodes.open.remove(i);
+                }
+                Some(i) => {
+                    let (_, start, warned) = episodes.open[i];
+                    if self.escalate && active && severity > warned && self.under_cap(episodes) {
+                        episodes.open[i].2 = severity;
+                        episodes.raised.push(now);
+                        out.push(self.warning(
+                            customer,
+                            kind,
+                            severity,
+                            score,
+                            stream_version,
+                            as_of,
+                            start,
+                        ));
+                    }
+                }
+                None if active && self.under_cap(episodes) => {
+                    episodes.open.push((kind, now, severity));
+                    episodes.raised.push(now);
+                    out.push(self.warning(
+                        customer,
+                        kind,
+                        severity,
+                        score,
+                        stream_version,
+                        as_of,
+                        now,
+                    ));
+                }
+                None => {}
+            }
+        }
+        episodes.open.sort();
+        out
+    }
+
+    fn under_cap(&self, episodes: &Episodes) -> bool {
+        (episodes.raised.len() as u32) < self.max_warnings_per_window
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn warning(
+        &self,
+        customer: CustomerId,
+        kind: WarningKind,
+        severity: Severity,
+        score: &RiskScore,
+        stream_version: u64,
+        as_of: DateTime<Utc>,
+        start: i64,
+    ) -> Warning {
+        let name = format!("{customer}/{kind:?}/{start}/{severity:?}");
+        Warning {
+            id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()),
+            customer_id: customer,
+            kind,
+            severity,
+            risk: score.risk,
+            as_of,
+            episode_start: DateTime::from_timestamp_micros(start).unwrap_or(as_of),
+            reasons: score
+                .reasons
+                .iter()
+                .filter(|r| r.contribution > 0.0)
+                .cloned()
+                .collect(),
+            stream_version,
+        }
+    }
+}

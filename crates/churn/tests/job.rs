@@ -1,0 +1,304 @@
+//! The warning job: cost follows the due customers, warnings are raised once
+//! per episode, stored and delivered with stable ids, across restarts and
+//! SIGKILLs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clientele_churn::{
+    CallbackSink, JsonlSink, ModelContext, RiskPolicy, Warning, WarningJob, WarningKind,
+    WarningPolicy,
+};
+use clientele_core::event::{Purchase, Refund};
+use clientele_core::{
+    Currency, CustomerId, Durability, EventId, ExpectedVersion, NewEvent, Store, StoreOptions,
+};
+
+fn day(d: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
+}
+
+/// `n` customers buying every `gap` days (10–60) from day 0 until day `stop`
+/// (some stop early: they will lapse).
+fn population(store: &Store, n: u64) {
+    let mut batch = Vec::new();
+    for i in 0..n {
+        let gap = 10 + (i * 7) % 51;
+        let stop = if i % 3 == 0 { 60 + (i % 40) } else { 200 };
+        let customer = CustomerId::from_external("job", &i.to_string());
+        let events: Vec<NewEvent> = (0..)
+            .map(|k| k * gap as i64)
+            .take_while(|d| *d <= stop as i64)
+            .map(|d| {
+                let p = Purchase::new(
+                    format!("o-{i}-{d}"),
+                    "20.00".parse().unwrap(),
+                    Currency::CNY,
+                );
+                NewEvent::new(day(d), p).with_id(EventId::derived(format!("{i}/{d}").as_bytes()))
+            })
+            .collect();
+        batch.push((customer, ExpectedVersion::Any, events));
+    }
+    for chunk in batch.chunks(200) {
+        store
+            .append_batch_with(chunk.to_vec(), Durability::Buffered)
+            .unwrap();
+    }
+    store.sync().unwrap();
+}
+
+fn job(store: &Store) -> WarningJob {
+    WarningJob::open(
+        store,
+        RiskPolicy::default(),
+        WarningPolicy::default(),
+        ModelContext::default(),
+    )
+    .unwrap()
+}
+
+/// Warnings delivered so far.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<Warning>>>;
+
+fn collect() -> (
+    CallbackSink<impl FnMut(&Warning) -> Result<(), String> + Send>,
+    Seen,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    (
+        CallbackSink(move |w: &Warning| {
+            s.lock().unwrap().push(w.clone());
+            Ok(())
+        }),
+        seen,
+    )
+}
+
+#[test]
+fn cost_follows_due_customers_and_warnings_are_once_per_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    population(&store, 300);
+    let mut job = job(&store);
+    job.refit(day(210)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    let first = job.run(day(210), &mut sink).unwrap();
+    assert_eq!(
+        first.visited, 300,
+        "the first run sees every customer with new events"
+    );
+    assert!(first.raised > 0);
+    assert_eq!(seen.lock().unwrap().len(), first.raised);
+    // Nothing new, nothing due: nothing visited.
+    let again = job.run(day(210), &mut sink).unwrap();
+    assert_eq!((again.visited, again.raised), (0, 0));
+    // Some time later only the customers whose thresholds fell due are visited.
+    let later = job.run(day(240), &mut sink).unwrap();
+    assert!(
+        later.visited > 0 && later.visited < 300,
+        "visited {}",
+        later.visited
+    );
+    assert_eq!(later.with_new_events, 0);
+    assert_eq!(later.visited, later.due);
+    // Once per episode: no customer has two warnings of one kind in one episode at one severity.
+    let history = job.warnings(day(0), day(400)).unwrap();
+    let mut keys = BTreeSet::new();
+    for w in &history {
+        assert!(
+            keys.insert((w.customer_id, w.kind, w.episode_start, w.severity)),
+            "duplicate {w:?}"
+        );
+    }
+    // Restart: a fresh job on the same store raises nothing for the same as-of.
+    drop(job);
+    let mut job = self::job(&store);
+    assert_eq!(job.run(day(240), &mut sink).unwrap().raised, 0);
+    assert_eq!(job.warnings(day(0), day(400)).unwrap(), history);
+}
+
+#[test]
+fn a_recovered_customer_is_warned_again_in_a_new_episode() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let buy = |d: i64| {
+        NewEvent::new(
+            day(d),
+            Purchase::new(format!("o{d}"), "50.00".parse().unwrap(), Currency::CNY),
+        )
+    };
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..10).map(|k| buy(k * 14)).collect(),
+        )
+        .unwrap();
+    population(&store, 100); // a population to fit the model on
+    let mut job = job(&store);
+    job.refit(day(400)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    job.run(day(400), &mut sink).unwrap();
+    let mine = |seen: &Seen| -> Vec<Warning> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.kind == WarningKind::HighRisk && w.customer_id == c)
+            .cloned()
+            .collect()
+    };
+    let high = mine(&seen);
+    assert_eq!(high.len(), 1, "lapsed for months: one high-risk warning");
+    assert!(high[0].reasons.iter().any(|r| r.signal == "recency"));
+    job.run(day(430), &mut sink).unwrap();
+    // Still in the same episode: only an escalation to a higher severity may be raised.
+    let episode = mine(&seen);
+    assert!(episode
+        .iter()
+        .all(|w| w.episode_start == high[0].episode_start));
+    assert!(
+        episode.windows(2).all(|p| p[1].severity > p[0].severity),
+        "{episode:#?}"
+    );
+    let first_episode = episode.len();
+    // Back to buying: recovered; then lapsing again: a new episode, a new id.
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..12).map(|k| buy(431 + k * 7)).collect(),
+        )
+        .unwrap();
+    job.run(day(520), &mut sink).unwrap();
+    job.run(day(900), &mut sink).unwrap();
+    let high = mine(&seen);
+    assert!(
+        high.len() > first_episode,
+        "lapsing again opens a new episode: {high:#?}"
+    );
+    let new = &high[first_episode];
+    assert!(new.episode_start > high[0].episode_start);
+    assert!(high[..first_episode].iter().all(|w| w.id != new.id));
+    // A refund does not change risk here but is a new event: visited, nothing raised.
+    let refund = Refund {
+        order_id: "o0".into(),
+        amount: "1.00".parse().unwrap(),
+        currency: Currency::CNY,
+        reason: None,
+    };
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            vec![NewEvent::new(day(901), refund)],
+        )
+        .unwrap();
+    let report = job.run(day(902), &mut sink).unwrap();
+    assert_eq!((report.with_new_events, report.raised), (1, 0));
+}
+
+const CHILD: &str = "CLIENTELE_CHURN_CHILD";
+const RUNS: [i64; 6] = [120, 150, 180, 210, 240, 270];
+
+fn runs_after(last: Option<DateTime<Utc>>) -> Vec<DateTime<Utc>> {
+    RUNS.iter()
+        .map(|d| day(*d))
+        .filter(|t| last.is_none_or(|l| *t > l))
+        .collect()
+}
+
+/// The child: runs the scheduled as-ofs it has not done yet, delivering to a JSONL file.
+#[test]
+fn churn_child() {
+    let Ok(dir) = std::env::var(CHILD) else {
+        return;
+    };
+    let store = Store::open_with(format!("{dir}/db"), StoreOptions::default()).unwrap();
+    let mut job = job(&store);
+    let mut sink = JsonlSink::open(format!("{dir}/warnings.jsonl")).unwrap();
+    loop {
+        let pending = runs_after(job.meta().unwrap().last_as_of);
+        let Some(next) = pending.first() else { break };
+        job.run(*next, &mut sink).unwrap();
+    }
+}
+
+#[test]
+fn sigkill_during_runs_neither_loses_nor_duplicates_warnings() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    // Reference: the same runs without crashes.
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = {
+        let store = Store::open(reference_dir.path()).unwrap();
+        population(&store, 1500);
+        let mut job = job(&store);
+        job.refit(day(RUNS[0])).unwrap();
+        let (mut sink, _) = collect();
+        for t in runs_after(None) {
+            job.run(t, &mut sink).unwrap();
+        }
+        job.warnings(day(0), day(1000)).unwrap()
+    };
+    assert!(!reference.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path().join("db")).unwrap();
+        population(&store, 1500);
+        job(&store).refit(day(RUNS[0])).unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..10 {
+        let mut child = Command::new(&exe)
+            .args(["churn_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(std::time::Duration::from_millis(100 + rng % 900));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Finish whatever is left, then compare with the reference.
+    let status = Command::new(&exe)
+        .args(["churn_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = Store::open(dir.path().join("db")).unwrap();
+    let stored = job(&store).warnings(day(0), day(1000)).unwrap();
+    assert_eq!(
+        stored, reference,
+        "crash-interrupted runs must decide exactly what clean runs decide"
+    );
+    // At-least-once delivery with stable ids: every warning delivered, duplicates only as redeliveries.
+    let delivered: Vec<Warning> = std::fs::read_to_string(dir.path().join("warnings.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut by_id: BTreeMap<uuid::Uuid, usize> = BTreeMap::new();
+    for w in &delivered {
+        *by_id.entry(w.id).or_default() += 1;
+    }
+    for w in &stored {
+        assert!(
+            by_id.contains_key(&w.id),
+            "warning {} never delivered",
+            w.id
+        );
+    }
+    assert_eq!(by_id.len(), stored.len());
+}

@@ -1,0 +1,111 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in `clientele-value`.
+///
+/// Every public function that can be reached with bad input returns this type instead of
+/// panicking.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// A fit or an aggregate was asked for over no data at all.
+    #[error("empty input: {what}")]
+    EmptyInput {
+        /// What was empty.
+        what: &'static str,
+    },
+
+    /// A numeric input was NaN or infinite.
+    #[error("non-finite value for {what}: {value}")]
+    NonFinite {
+        /// The name of the input.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+    },
+
+    /// A numeric input was finite but outside the domain the function accepts.
+    #[error("invalid {what} = {value}: {reason}")]
+    OutOfDomain {
+        /// The name of the input.
+        what: &'static str,
+        /// The offending value.
+        value: f64,
+        /// The rule that was violated.
+        reason: &'static str,
+    },
+
+    /// Inputs are individually fine but inconsistent with each other
+    /// (e.g. recency greater than the observation length).
+    #[error("inconsistent input: {0}")]
+    Inconsistent(&'static str),
+
+    /// An exact integer (money in minor units, a day count) overflowed.
+    #[error("integer overflow in {0}")]
+    Overflow(&'static str),
+
+    /// A series (e.g. the Gaussian hypergeometric function) did not converge within its
+    /// term budget, or its sum is not representable as a finite `f64`.
+    #[error("{function} did not converge (after {terms} terms)")]
+    SeriesDivergence {
+        /// The function being evaluated.
+        function: &'static str,
+        /// Terms summed before giving up.
+        terms: u64,
+    },
+
+    /// Maximum-likelihood estimation did not reach the convergence criterion.
+    #[error(
+        "fit did not converge after {iterations} iterations \
+         (log-likelihood {log_likelihood}, gradient max-norm {gradient_norm:e})"
+    )]
+    NotConverged {
+        /// Iterations performed.
+        iterations: u32,
+        /// Log-likelihood at the last accepted point.
+        log_likelihood: f64,
+        /// Max-norm of the objective's gradient (per observation, in log-parameter space).
+        gradient_norm: f64,
+    },
+}
+
+/// `Result` with [`ValueError`].
+pub type Result<T> = std::result::Result<T, ValueError>;
+
+/// Checks that `value` is finite.
+pub(crate) fn finite(what: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(ValueError::NonFinite { what, value })
+    }
+}
+
+/// Checks that `value` is finite and strictly positive.
+pub(crate) fn positive(what: &'static str, value: f64) -> Result<f64> {
+    let v = finite(what, value)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(ValueError::OutOfDomain {
+            what,
+            value,
+            reason: "must be > 0",
+        })
+    }
+}
+
+/// Checks that `value` is finite and non-negative.
+pub(crate) fn non_negative(what: &'static str, value: f64) -> Result<f64> {
+    let v = finite(what, value)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(ValueError::OutOfDomain {
+            what,
+            value,
+            reason: "must be >= 0",
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! The value service: the [`ValueProjection`] kept up to date in the store,
+//! and the population jobs over it — model fits, RFM, historic value.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use clientele_core::projection::Projector;
+use clientele_core::{CustomerId, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::history::{day_number, historic_value, HistoricValue, ValueProjection, ValueState};
+use crate::model::{BgNbd, Fit, FitOptions, GammaGamma, MbgNbd, ParetoNbd};
+use crate::rfm::{rfm, RfmInput, RfmScore};
+use crate::stats::{CustomerSummary, TimeUnit};
+
+/// Errors of the value service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The event log failed.
+    #[error(transparent)]
+    Store(#[from] clientele_core::Error),
+    /// A model computation failed.
+    #[error(transparent)]
+    Model(#[from] crate::ValueError),
+}
+
+/// Every model fitted on one population as of one time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFits {
+    /// The calibration end.
+    pub as_of: DateTime<Utc>,
+    /// Time unit of recency and T.
+    pub unit: TimeUnit,
+    /// Currency of the spend model.
+    pub currency: String,
+    /// Customers with a purchase by `as_of`.
+    pub customers: usize,
+    /// Of which repeat buyers (Gamma-Gamma input).
+    pub repeat_buyers: usize,
+    /// BG/NBD (Fader, Hardie & Lee 2005), or why it failed.
+    pub bg_nbd: Result<Fit<BgNbd>, String>,
+    /// MBG/NBD (Batislam et al. 2007).
+    pub mbg_nbd: Result<Fit<MbgNbd>, String>,
+    /// Pareto/NBD (Schmittlein et al. 1987).
+    pub pareto_nbd: Result<Fit<ParetoNbd>, String>,
+    /// Gamma-Gamma spend (Fader, Hardie & Lee 2005b), in major currency units.
+    pub gamma_gamma: Result<Fit<GammaGamma>, String>,
+}
+
+/// The value projection and its population jobs.
+pub struct Value {
+    projector: Projector<ValueProjection>,
+}
+
+impl Value {
+    /// Opens the projection on `store`.
+    pub fn open(store: &Store) -> Result<Self, ServiceError> {
+        Ok(Self {
+            projector: Projector::open(store, ValueProjection)?,
+        })
+    }
+
+    /// Folds new events.
+    pub fn catch_up(&mut self) -> Result<u64, ServiceError> {
+        Ok(self.projector.catch_up()?)
+    }
+
+    /// The projector (states as of any time).
+    pub fn projector(&self) -> &Projector<ValueProjection> {
+        &self.projector
+    }
+
+    /// A customer's state as of `as_of`.
+    pub fn state_as_of(
+        &self,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+    ) -> Result<ValueState, ServiceError> {
+        Ok(self.projector.state_as_of(customer, as_of)?)
+    }
+
+    /// A customer's historic value in `currency` as of `as_of`.
+    pub fn historic(
+        &self,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+        currency: &str,
+    ) -> Result<HistoricValue, ServiceError> {
+        Ok(historic_value(
+            &self.state_as_of(customer, as_of)?,
+            currency,
+            as_of,
+        ))
+    }
+
+    /// Every customer's state (committed, i.e. everything folded).
+    pub fn states(&self) -> Result<Vec<(CustomerId, ValueState)>, ServiceError> {
+        Ok(self.projector.states()?)
+    }
+
+    /// The currency with the most revenue over the population (None: no purchases).
+    pub fn dominant_currency(&self) -> Result<Option<String>, ServiceError> {
+        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, s) in self.states()? {
+            for d in s.days.values() {
+                for (c, a) in &d.spend {
+                    *totals.entry(c.clone()).or_default() += a;
+                }
+            }
+        }
+        Ok(totals.into_iter().max_by_key(|(_, a)| *a).map(|(c, _)| c))
+    }
+
+    /// Model statistics of every customer with a purchase by `as_of`.
+    pub fn summaries(
+        &self,
+        as_of: DateTime<Utc>,
+        currency: &str,
+        unit: TimeUnit,
+    ) -> Result<Vec<(CustomerId, CustomerSummary)>, ServiceError> {
+        let mut out = Vec::new();
+        for (customer, _) in self.states()? {
+            let state = self.state_as_of(customer, as_of)?;
+            if let Some(s) = state.summary(currency, as_of, unit) {
+                out.push((customer, s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fits BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma on the population as
+    /// of `as_of` (a population job over the per-customer statistics).
+    pub fn fit(
+        &self,
+        as_of: DateTime<Utc>,
+        currency: &str,
+        unit: TimeUnit,
+        minor_per_major: u32,
+    ) -> Result<ModelFits, ServiceError> {
+        let summaries = self.summaries(as_of, currency, unit)?;
+        let mut observations = Vec::with_capacity(summaries.len());
+        let mut spends = Vec::new();
+        for (_, s) in &summaries {
+            observations.push(s.observation()?);
+            if let Some(spend) = s.spend_observation(minor_per_major)? {
+                spends.push(spend);
+            }
+        }
+        let options = FitOptions::default();
+        let text = |e: crate::ValueError| e.to_string();
+        Ok(ModelFits {
+            as_of,
+            unit,
+            currency: currency.to_owned(),
+            customers: observations.len(),
+            repeat_buyers: spends.len(),
+            bg_nbd: BgNbd::fit(&observations, &options).map_err(text),
+            mbg_nbd: MbgNbd::fit(&observations, &options).map_err(text),
+            pareto_nbd: ParetoNbd::fit(&observations, &options).map_err(text),
+            gamma_gamma: GammaGamma::fit(&spends, &options).map_err(text),
+        })
+    }
+
+    /// RFM scores of every customer with a purchase by `as_of`, in `currency`.
+    pub fn rfm(
+        &self,
+        as_of: DateTime<Utc>,
+        currency: &str,
+    ) -> Result<Vec<(CustomerId, RfmScore)>, ServiceError> {
+        let today = day_number(as_of);
+        let mut customers = Vec::new();
+        let mut inputs = Vec::new();
+        for (customer, _) in self.states()? {
+            let h = historic_value(&self.state_as_of(customer, as_of)?, currency, as_of);
+            let Some(last) = h.last_purchase else {
+                continue;
+            };
+            let last_day = day_number(
+                last.and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc())
+                    .unwrap_or(as_of),
+            );
+            customers.push(customer);
+            inputs.push(RfmInput {
+                recency_days: today - last_day,
+                frequency: h.transactions,
+                monetary: h.net,
+            });
+        }
+        Ok(customers.into_iter().zip(rfm(&inputs)).collect())
+    }
+}
