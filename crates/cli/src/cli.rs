@@ -88,6 +88,20 @@ pub enum Command {
     Retention(commands::retention::Args),
     /// Write a static HTML report with charts (cohorts, stages, loyalty, risk).
     Report(commands::report::Args),
+    /// Fit the probabilistic value models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma).
+    Model {
+        /// The model task.
+        #[command(subcommand)]
+        command: commands::model::ModelCommand,
+    },
+    /// Churn-risk score of every customer as of a time (CSV or JSON Lines).
+    ChurnScores(commands::churn::ScoresArgs),
+    /// Run the churn-warning job as of a time (once per episode, stored, delivered).
+    Warn(commands::churn::WarnArgs),
+    /// List stored churn warnings: who, when, why.
+    Warnings(commands::churn::WarningsArgs),
+    /// Backtest the churn score: freeze the world, score, compare with what happened.
+    Backtest(commands::churn::BacktestArgs),
 }
 
 impl Command {
@@ -104,6 +118,11 @@ impl Command {
             Command::Forget(_) => "forget",
             Command::Retention(_) => "retention",
             Command::Report(_) => "report",
+            Command::Model { .. } => "model",
+            Command::ChurnScores(_) => "churn-scores",
+            Command::Warn(_) => "warn",
+            Command::Warnings(_) => "warnings",
+            Command::Backtest(_) => "backtest",
         }
     }
 }

@@ -62,6 +62,11 @@ pub fn run(cli: &Cli, output: Output) -> CliResult<CommandOutput> {
         Command::Forget(args) => commands::forget::run(&ctx, args),
         Command::Retention(args) => commands::retention::run(&ctx, args),
         Command::Report(args) => commands::report::run(&ctx, args),
+        Command::Model { command } => commands::model::run(&ctx, command),
+        Command::ChurnScores(args) => commands::churn::scores(&ctx, args),
+        Command::Warn(args) => commands::churn::warn(&ctx, args),
+        Command::Warnings(args) => commands::churn::warnings(&ctx, args),
+        Command::Backtest(args) => commands::churn::run_backtest(&ctx, args),
     }
 }
 

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use clientele_churn::{
-    backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Warning, WarningJob, WarningPolicy,
+    backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Warning, WarningJob,
+    WarningPolicy,
 };
 use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
@@ -24,13 +25,19 @@ pub fn parse_horizon(text: &str) -> Result<i64, String> {
         Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c.to_ascii_lowercase()),
         _ => (text, 'd'),
     };
-    let n: i64 = number.parse().map_err(|_| format!("{text:?} is not a horizon like 39w, 273d or 6m"))?;
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a horizon like 39w, 273d or 6m"))?;
     let days = match unit {
         'd' => n,
         'w' => n * 7,
         'm' => n * 30,
         'y' => n * 365,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use d, w, m or y")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use d, w, m or y"
+            ))
+        }
     };
     if days <= 0 {
         return Err("the horizon must be positive".into());
@@ -41,7 +48,10 @@ pub fn parse_horizon(text: &str) -> Result<i64, String> {
 fn time(flag: &str, text: Option<&str>) -> CliResult<DateTime<Utc>> {
     match text {
         Some(t) => parse_time(t).map_err(|reason| {
-            CliError::usage(format!("--{flag}: {reason}"), "e.g. 1997-09-30 or 1997-09-30T23:59:59Z")
+            CliError::usage(
+                format!("--{flag}: {reason}"),
+                "e.g. 1997-09-30 or 1997-09-30T23:59:59Z",
+            )
         }),
         None => Ok(DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()),
     }
@@ -61,20 +71,40 @@ fn open_job(ctx: &Context, horizon_days: i64) -> CliResult<(Store, WarningJob)> 
         return Err(ctx.no_store());
     }
     let store = ctx.open(OpenMode::Write)?;
-    let model = ModelContext { bg_nbd: None, horizon_days: horizon_days as f64 };
-    let job = WarningJob::open(&store, RiskPolicy::default(), WarningPolicy::default(), model)
-        .map_err(|e| CliError::runtime(format!("opening the churn job: {e}"), "run `clientele verify`"))?;
+    let model = ModelContext {
+        bg_nbd: None,
+        horizon_days: horizon_days as f64,
+    };
+    let job = WarningJob::open(
+        &store,
+        RiskPolicy::default(),
+        WarningPolicy::default(),
+        model,
+    )
+    .map_err(|e| {
+        CliError::runtime(
+            format!("opening the churn job: {e}"),
+            "run `clientele verify`",
+        )
+    })?;
     Ok((store, job))
 }
 
 fn churn_error(doing: &str) -> impl Fn(clientele_churn::Error) -> CliError + '_ {
-    move |e| CliError::runtime(format!("{doing}: {e}"), "run `clientele verify`; if it passes, retry")
+    move |e| {
+        CliError::runtime(
+            format!("{doing}: {e}"),
+            "run `clientele verify`; if it passes, retry",
+        )
+    }
 }
 
 /// The external id of a customer, from the identifier index.
 fn external_ids(store: &Store) -> CliResult<Projector<Identifiers>> {
-    let mut p = Projector::open(store, Identifiers::default()).map_err(|e| CliError::from_core(e, "the identifier index"))?;
-    p.catch_up().map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    let mut p = Projector::open(store, Identifiers::default())
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    p.catch_up()
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
     Ok(p)
 }
 
@@ -83,7 +113,11 @@ fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> String {
         .state(customer)
         .ok()
         .flatten()
-        .and_then(|terms| terms.iter().find_map(|t| t.strip_prefix("ext:").map(str::to_owned)))
+        .and_then(|terms| {
+            terms
+                .iter()
+                .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
+        })
         .unwrap_or_default()
 }
 
@@ -167,7 +201,11 @@ pub struct ScoresOutput {
 impl Render for ScoresOutput {
     fn render(&self, out: &mut String) {
         if let Some(path) = &self.out {
-            out.push_str(&format!("scored {} customers as of {} → {path}\n", thousands(self.customers as u64), self.as_of));
+            out.push_str(&format!(
+                "scored {} customers as of {} → {path}\n",
+                thousands(self.customers as u64),
+                self.as_of
+            ));
         }
     }
 }
@@ -175,13 +213,21 @@ impl Render for ScoresOutput {
 /// Scores every customer as of a time.
 pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     let as_of = end_of_day("as-of", args.as_of.as_deref())?;
-    let horizon = parse_horizon(&args.horizon).map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
+    let horizon = parse_horizon(&args.horizon)
+        .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     let (store, mut job) = open_job(ctx, horizon)?;
-    job.refit(as_of).map_err(churn_error("fitting the population model"))?;
+    job.refit(as_of)
+        .map_err(churn_error("fitting the population model"))?;
     let index = external_ids(&store)?;
     let mut rows = Vec::new();
-    for customer in store.customers().map_err(|e| CliError::from_core(e, "listing customers"))? {
-        let state = job.projector().state_as_of(customer, as_of).map_err(|e| CliError::from_core(e, "churn state"))?;
+    for customer in store
+        .customers()
+        .map_err(|e| CliError::from_core(e, "listing customers"))?
+    {
+        let state = job
+            .projector()
+            .state_as_of(customer, as_of)
+            .map_err(|e| CliError::from_core(e, "churn state"))?;
         if state.first_seen.is_none() {
             continue;
         }
@@ -194,7 +240,11 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
             transactions: score.signals.transactions,
             p_alive: score.signals.p_alive,
             expected_purchases: score.signals.expected_purchases,
-            top_reason: score.reasons.first().map(|r| r.signal.clone()).unwrap_or_default(),
+            top_reason: score
+                .reasons
+                .first()
+                .map(|r| r.signal.clone())
+                .unwrap_or_default(),
         });
     }
     let mut text = Vec::new();
@@ -236,13 +286,34 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {
-                CliError::runtime(format!("cannot write {}: {e}", path.display()), "check the directory exists and is writable")
+                CliError::runtime(
+                    format!("cannot write {}: {e}", path.display()),
+                    "check the directory exists and is writable",
+                )
             })?;
-            Ok(CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: Some(path.display().to_string()), rows: Vec::new() }))
+            Ok(CommandOutput::new(&ScoresOutput {
+                as_of: as_of_text,
+                horizon_days: horizon,
+                customers,
+                out: Some(path.display().to_string()),
+                rows: Vec::new(),
+            }))
         }
-        None if ctx.output.json => Ok(CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: None, rows })),
+        None if ctx.output.json => Ok(CommandOutput::new(&ScoresOutput {
+            as_of: as_of_text,
+            horizon_days: horizon,
+            customers,
+            out: None,
+            rows,
+        })),
         None => {
-            let mut output = CommandOutput::new(&ScoresOutput { as_of: as_of_text, horizon_days: horizon, customers, out: None, rows: Vec::new() });
+            let mut output = CommandOutput::new(&ScoresOutput {
+                as_of: as_of_text,
+                horizon_days: horizon,
+                customers,
+                out: None,
+                rows: Vec::new(),
+            });
             output.text = String::from_utf8_lossy(&text).into_owned();
             Ok(output)
         }
@@ -290,7 +361,11 @@ impl Render for WarnOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
             "visited {} customers ({} with new events, {} due): {} warnings raised, {} delivered\n",
-            self.run.visited, self.run.with_new_events, self.run.due, self.run.raised, self.run.delivered
+            self.run.visited,
+            self.run.with_new_events,
+            self.run.due,
+            self.run.raised,
+            self.run.delivered
         ));
         for w in &self.warnings {
             out.push_str(&format!(
@@ -310,26 +385,35 @@ pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
     let as_of = end_of_day("as-of", args.as_of.as_deref())?;
     let (_store, mut job) = open_job(ctx, 91)?;
     if args.refit || job.model.bg_nbd.is_none() {
-        job.refit(as_of).map_err(churn_error("fitting the population model"))?;
+        job.refit(as_of)
+            .map_err(churn_error("fitting the population model"))?;
     }
     let mut collected = Vec::new();
     let run = match &args.sink {
         Some(path) => {
             let mut sink = JsonlSink::open(path).map_err(|e| {
-                CliError::runtime(format!("cannot open {}: {e}", path.display()), "check the directory exists")
+                CliError::runtime(
+                    format!("cannot open {}: {e}", path.display()),
+                    "check the directory exists",
+                )
             })?;
-            job.run(as_of, &mut sink).map_err(churn_error("the warning job"))?
+            job.run(as_of, &mut sink)
+                .map_err(churn_error("the warning job"))?
         }
         None => {
             let mut sink = clientele_churn::CallbackSink(|w: &Warning| {
                 collected.push(w.clone());
                 Ok(())
             });
-            job.run(as_of, &mut sink).map_err(churn_error("the warning job"))?
+            job.run(as_of, &mut sink)
+                .map_err(churn_error("the warning job"))?
         }
     };
     let _ = std::io::stdout().flush();
-    Ok(CommandOutput::new(&WarnOutput { run, warnings: collected }))
+    Ok(CommandOutput::new(&WarnOutput {
+        run,
+        warnings: collected,
+    }))
 }
 
 // ---------------------------------------------------------------- warnings
@@ -375,7 +459,12 @@ impl Render for WarningsOutput {
                 w.severity,
                 w.customer_id,
                 w.risk,
-                w.reasons.iter().take(2).map(|r| r.detail.as_str()).collect::<Vec<_>>().join("; ")
+                w.reasons
+                    .iter()
+                    .take(2)
+                    .map(|r| r.detail.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
     }
@@ -395,11 +484,17 @@ pub fn warnings(ctx: &Context, args: &WarningsArgs) -> CliResult<CommandOutput> 
     let list = match &args.customer {
         Some(query) => {
             let customer = crate::identity::resolve(&store, query, None)?;
-            job.history(customer).map_err(churn_error("reading warnings"))?
+            job.history(customer)
+                .map_err(churn_error("reading warnings"))?
         }
-        None => job.warnings(from, to).map_err(churn_error("reading warnings"))?,
+        None => job
+            .warnings(from, to)
+            .map_err(churn_error("reading warnings"))?,
     };
-    let warnings = list.into_iter().filter(|w| w.as_of >= from && w.as_of < to).collect();
+    let warnings = list
+        .into_iter()
+        .filter(|w| w.as_of >= from && w.as_of < to)
+        .collect();
     Ok(CommandOutput::new(&WarningsOutput { warnings }))
 }
 
@@ -444,11 +539,17 @@ impl Render for BacktestReport {
         }
         out.push_str(")\n");
         for k in &self.at_k {
-            out.push_str(&format!("precision@{} {:.3}  recall {:.3}\n", k.k, k.precision, k.recall));
+            out.push_str(&format!(
+                "precision@{} {:.3}  recall {:.3}\n",
+                k.k, k.precision, k.recall
+            ));
         }
         out.push_str("decile  customers  churned  rate   lift\n");
         for d in &self.lift {
-            out.push_str(&format!("{:>6}  {:>9}  {:>7}  {:.3}  {:.2}\n", d.decile, d.customers, d.positives, d.rate, d.lift));
+            out.push_str(&format!(
+                "{:>6}  {:>9}  {:>7}  {:.3}  {:.2}\n",
+                d.decile, d.customers, d.positives, d.rate, d.lift
+            ));
         }
         out.push_str("predicted  customers  mean predicted  observed\n");
         for b in self.calibration.iter().filter(|b| b.customers > 0) {
@@ -463,15 +564,19 @@ impl Render for BacktestReport {
 /// Runs a backtest.
 pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutput> {
     let as_of = end_of_day("as-of", Some(&args.as_of))?;
-    let horizon = parse_horizon(&args.horizon).map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
+    let horizon = parse_horizon(&args.horizon)
+        .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
     let store = ctx.open(OpenMode::Write)?;
     let mut projector = Projector::open(&store, clientele_churn::ChurnProjection)
         .map_err(|e| CliError::from_core(e, "the churn projection"))?;
-    projector.catch_up().map_err(|e| CliError::from_core(e, "the churn projection"))?;
-    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, horizon).map_err(churn_error("the backtest"))?;
+    projector
+        .catch_up()
+        .map_err(|e| CliError::from_core(e, "the churn projection"))?;
+    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, horizon)
+        .map_err(churn_error("the backtest"))?;
     Ok(CommandOutput::new(&report))
 }
 

@@ -2,11 +2,13 @@
 //! examples) and a `run` function returning a [`CommandOutput`](crate::output::CommandOutput).
 
 pub mod backup;
+pub mod churn;
 pub mod customer;
 pub mod demo;
 pub mod export;
 pub mod forget;
 pub mod import;
+pub mod model;
 pub mod report;
 pub mod retention;
 pub mod verify;
@@ -257,6 +259,29 @@ pub fn shell_quote(text: &str) -> String {
         text.to_owned()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Parses a time flag (RFC 3339, or a date = the end of that day); `None` = now.
+pub fn time_arg(flag: &str, text: Option<&str>) -> CliResult<chrono::DateTime<chrono::Utc>> {
+    match text {
+        Some(t) => {
+            let parsed = crate::import::record::parse_time(t).map_err(|reason| {
+                CliError::usage(
+                    format!("--{flag}: {reason}"),
+                    "e.g. 2025-06-30 or 2025-06-30T12:00:00Z",
+                )
+            })?;
+            // A plain date means the whole of that day.
+            Ok(if t.trim().len() == 10 {
+                parsed + chrono::Duration::seconds(86_399)
+            } else {
+                parsed
+            })
+        }
+        None => Ok(
+            chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap_or_default(),
+        ),
     }
 }
 

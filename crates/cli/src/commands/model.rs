@@ -1,0 +1,214 @@
+//! `clientele model fit`: the probabilistic customer-value models fitted on
+//! the population (crates/value).
+
+use clientele_value::{ModelFits, TimeUnit, Value};
+use serde::Serialize;
+
+use crate::commands::{time_arg, Context, OpenMode};
+use crate::error::{CliError, CliResult};
+use crate::output::{CommandOutput, Render};
+
+const FIT_EXAMPLES: &str = "\
+Examples:
+  clientele model fit --as-of 1997-09-30
+  clientele model fit --as-of 1997-09-30 --unit weeks --json
+
+Fits BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007), Pareto/NBD
+(Schmittlein et al. 1987) and the Gamma-Gamma spend model by maximum likelihood on
+every customer's purchases up to --as-of (the calibration end). Same-day purchases
+are one transaction; frequency = repeat transactions, recency = first to last
+purchase, T = first purchase to --as-of, in --unit. Spend is in the currency with the
+most revenue unless --currency is given.";
+
+/// `clientele model …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ModelCommand {
+    /// Fit the models on the population and print parameters and log-likelihoods.
+    #[command(after_help = FIT_EXAMPLES)]
+    Fit(FitArgs),
+}
+
+/// Arguments of `clientele model fit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FitArgs {
+    /// Calibration end (a date = the end of that day; default now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Time unit of recency and T.
+    #[arg(long, value_enum, default_value = "weeks")]
+    pub unit: Unit,
+    /// Currency of the spend model (ISO 4217).
+    #[arg(long)]
+    pub currency: Option<String>,
+}
+
+/// Time units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Unit {
+    /// Days.
+    Days,
+    /// Weeks (the papers' unit for CDNOW).
+    Weeks,
+}
+
+/// One fitted model in the JSON output.
+#[derive(Debug, Clone, Serialize)]
+pub struct FittedModel {
+    /// Parameter name → estimate.
+    #[serde(flatten)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Log-likelihood at the estimates.
+    pub log_likelihood: Option<f64>,
+    /// Whether the optimiser converged.
+    pub converged: Option<bool>,
+    /// Why the fit failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `model fit` output: one object per model.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitOutput {
+    /// Calibration end.
+    pub as_of: String,
+    /// Unit of recency and T.
+    pub unit: String,
+    /// Currency of the spend model.
+    pub currency: String,
+    /// Customers with a purchase.
+    pub customers: usize,
+    /// Repeat buyers (the spend model's data).
+    pub repeat_buyers: usize,
+    /// BG/NBD: r, alpha, a, b.
+    pub bg_nbd: FittedModel,
+    /// MBG/NBD: r, alpha, a, b.
+    pub mbg_nbd: FittedModel,
+    /// Pareto/NBD: r, alpha, s, beta.
+    pub pareto_nbd: FittedModel,
+    /// Gamma-Gamma: p, q, gamma.
+    pub gamma_gamma: FittedModel,
+}
+
+fn fitted<P>(
+    fit: &Result<clientele_value::Fit<P>, String>,
+    names: &[&str],
+    values: impl Fn(&P) -> Vec<f64>,
+) -> FittedModel {
+    match fit {
+        Ok(f) => FittedModel {
+            params: names
+                .iter()
+                .zip(values(&f.params))
+                .map(|(n, v)| ((*n).to_owned(), serde_json::json!(v)))
+                .collect(),
+            log_likelihood: Some(f.log_likelihood),
+            converged: Some(f.converged),
+            error: None,
+        },
+        Err(e) => FittedModel {
+            params: serde_json::Map::new(),
+            log_likelihood: None,
+            converged: None,
+            error: Some(e.clone()),
+        },
+    }
+}
+
+impl Render for FitOutput {
+    fn render(&self, out: &mut String) {
+        out.push_str(&format!(
+            "{} customers ({} repeat buyers), calibration end {}, unit {}, spend in {}\n",
+            self.customers, self.repeat_buyers, self.as_of, self.unit, self.currency
+        ));
+        for (name, m) in [
+            ("BG/NBD", &self.bg_nbd),
+            ("MBG/NBD", &self.mbg_nbd),
+            ("Pareto/NBD", &self.pareto_nbd),
+            ("Gamma-Gamma", &self.gamma_gamma),
+        ] {
+            match &m.error {
+                Some(e) => out.push_str(&format!("{name:<12} failed: {e}\n")),
+                None => {
+                    let params: Vec<String> = m
+                        .params
+                        .iter()
+                        .map(|(k, v)| format!("{k} {:.4}", v.as_f64().unwrap_or(f64::NAN)))
+                        .collect();
+                    out.push_str(&format!(
+                        "{name:<12} {}   LL {:.2}{}\n",
+                        params.join("  "),
+                        m.log_likelihood.unwrap_or(f64::NAN),
+                        if m.converged == Some(false) {
+                            " (not converged)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Runs `model fit`.
+pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
+    let ModelCommand::Fit(args) = command;
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    if !ctx.store_exists() {
+        return Err(ctx.no_store());
+    }
+    let store = ctx.open(OpenMode::Write)?;
+    let error = |doing: &'static str| {
+        move |e: clientele_value::service::ServiceError| {
+            CliError::runtime(format!("{doing}: {e}"), "run `clientele verify`")
+        }
+    };
+    let mut value = Value::open(&store).map_err(error("opening the value projection"))?;
+    value
+        .catch_up()
+        .map_err(error("updating the value projection"))?;
+    let currency = match &args.currency {
+        Some(c) => c.to_ascii_uppercase(),
+        None => value
+            .dominant_currency()
+            .map_err(error("reading revenue"))?
+            .ok_or_else(|| {
+                CliError::input(
+                    "no purchases in the store",
+                    "import purchases first (`clientele import`)",
+                )
+            })?,
+    };
+    let minor = 10u32.pow(u32::from(
+        currency
+            .parse::<clientele_core::Currency>()
+            .map(|c| c.minor_unit_exponent())
+            .unwrap_or(2),
+    ));
+    let unit = match args.unit {
+        Unit::Days => TimeUnit::Days,
+        Unit::Weeks => TimeUnit::Weeks,
+    };
+    let fits: ModelFits = value
+        .fit(as_of, &currency, unit, minor)
+        .map_err(error("fitting the models"))?;
+    Ok(CommandOutput::new(&FitOutput {
+        as_of: as_of.to_rfc3339(),
+        unit: format!("{unit:?}").to_lowercase(),
+        currency,
+        customers: fits.customers,
+        repeat_buyers: fits.repeat_buyers,
+        bg_nbd: fitted(&fits.bg_nbd, &["r", "alpha", "a", "b"], |p| {
+            p.to_array().to_vec()
+        }),
+        mbg_nbd: fitted(&fits.mbg_nbd, &["r", "alpha", "a", "b"], |p| {
+            p.to_array().to_vec()
+        }),
+        pareto_nbd: fitted(&fits.pareto_nbd, &["r", "alpha", "s", "beta"], |p| {
+            p.to_array().to_vec()
+        }),
+        gamma_gamma: fitted(&fits.gamma_gamma, &["p", "q", "gamma"], |p| {
+            p.to_array().to_vec()
+        }),
+    }))
+}
