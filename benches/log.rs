@@ -22,8 +22,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rocksdb::{Options, WriteBatch, WriteOptions, DB};
 
 fn event(seed: u64) -> NewEvent {
-    let when =
-        chrono::DateTime::from_timestamp(1_700_000_000 + seed as i64 * 60, 0).unwrap_or_default();
+    let when = chrono::DateTime::from_timestamp(1_700_000_000 + (seed % 1_000_000) as i64 * 60, 0)
+        .unwrap_or_default();
     let payload: EventPayload = if seed % 2 == 0 {
         let mut p = Purchase::new(
             format!("order-{seed}"),

@@ -36,6 +36,11 @@ macro_rules! vocabulary {
         impl FromStr for $name {
             type Err = std::convert::Infallible;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Stored values are already canonical: match them without allocating.
+                match s {
+                    $($text => return Ok(Self::$variant),)+
+                    _ => {}
+                }
                 let lower = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
                 Ok(match lower.as_str() {
                     $($text => Self::$variant,)+
