@@ -1,0 +1,254 @@
+//! Lifecycle benchmarks.
+//!
+//! * `rebuild/lifecycle`: a full rebuild (reset, fold, commit states and index)
+//!   of 200k events over 20k customers, against `rebuild/raw_scan`: a raw
+//!   RocksDB scan of the same store's `events` column family in the same run,
+//!   plus the two halves of the rebuild: `rebuild/decode` (the core's
+//!   `read_all`: CRC, parse, postcard, upcast) and `rebuild/fold` (the
+//!   projection alone over decoded events, in memory).
+//! * `view/as_of_200_events`: one customer's as-of view over a 200-event
+//!   stream; p50/p99 over many random times are printed as well.
+//!
+//! Run: `cargo bench -p clientele-lifecycle --bench lifecycle`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use clientele_core::event::*;
+use clientele_core::projection::Projection;
+use clientele_core::{
+    CustomerId, Decimal, Durability, EventId, ExpectedVersion, NewEvent, RecordedEvent, Store,
+    StoreOptions,
+};
+use clientele_lifecycle::{Lifecycle, LifecyclePolicy, LifecycleProjection, LifecycleState};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const EVENTS: u64 = 200_000;
+const CUSTOMERS: u64 = 20_000;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// A realistic mix without personal data (so no master key is needed).
+fn event(seed: u64) -> NewEvent {
+    // Each customer's events spread over ~3 years, some late.
+    let minutes = (seed / CUSTOMERS) as i64 * 15_000 + (seed % 997) as i64;
+    let when = t0() + chrono::Duration::minutes(minutes);
+    let amount = Decimal::new((seed % 30_000) as i64 + 500, 2).unwrap();
+    let cny = "CNY".parse().unwrap();
+    let order = format!("o-{}", seed / CUSTOMERS);
+    let payload: EventPayload = match seed % 20 {
+        0..=8 => Purchase::new(order, amount, cny).into(),
+        9..=13 => Contact::new(Channel::Sms, Direction::Outbound, Purpose::Care).into(),
+        14 => Complaint::new(format!("k-{seed}"), ComplaintStep::Received).into(),
+        15 => Payment {
+            reference: order,
+            amount,
+            currency: cny,
+            due_date: None,
+            late: false,
+        }
+        .into(),
+        16 => Refund {
+            order_id: order,
+            amount,
+            currency: cny,
+            reason: None,
+        }
+        .into(),
+        17 => Referral {
+            referred: Referred::Customer(CustomerId::from_external(
+                "bench",
+                &(seed + 1).to_string(),
+            )),
+            channel: None,
+        }
+        .into(),
+        18 => Reactivation {
+            campaign: None,
+            channel: None,
+        }
+        .into(),
+        _ => Contact::new(Channel::Web, Direction::Inbound, Purpose::Inquiry).into(),
+    };
+    NewEvent::new(when, payload).with_id(EventId::derived(&seed.to_be_bytes()))
+}
+
+fn build_store(dir: &std::path::Path) -> Store {
+    let store = Store::open_with(
+        dir,
+        StoreOptions {
+            durability: Durability::Buffered,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("open");
+    let customers: Vec<CustomerId> = (0..CUSTOMERS)
+        .map(|i| CustomerId::from_external("bench", &i.to_string()))
+        .collect();
+    let mut batch = Vec::new();
+    for seed in 0..EVENTS {
+        let c = customers[(seed % CUSTOMERS) as usize];
+        batch.push((c, ExpectedVersion::Any, vec![event(seed)]));
+        if batch.len() == 2_000 {
+            store
+                .append_batch(std::mem::take(&mut batch))
+                .expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        store.append_batch(batch).expect("append");
+    }
+    store.sync().expect("sync");
+    store
+}
+
+/// Flushes every column family to SST files, as a store looks after a restart
+/// (otherwise a freshly built store is read from its memtables).
+fn flush(path: &std::path::Path) {
+    let options = rocksdb::Options::default();
+    let cfs = rocksdb::DB::list_cf(&options, path).expect("list cf");
+    let db = rocksdb::DB::open_cf(&options, path, &cfs).expect("open");
+    for name in &cfs {
+        let cf = db.cf_handle(name).expect("cf");
+        db.flush_cf(cf).expect("flush");
+    }
+}
+
+fn open_raw(path: &std::path::Path) -> rocksdb::DB {
+    let options = rocksdb::Options::default();
+    let cfs = rocksdb::DB::list_cf(&options, path).expect("list cf");
+    rocksdb::DB::open_cf_for_read_only(&options, path, &cfs, false).expect("open ro")
+}
+
+fn raw_scan(db: &rocksdb::DB) -> u64 {
+    let cf = db.cf_handle("events").expect("events cf");
+    let mut it = db.raw_iterator_cf(cf);
+    it.seek_to_first();
+    let mut n = 0u64;
+    let mut bytes = 0usize;
+    while it.valid() {
+        if let (Some(k), Some(v)) = (it.key(), it.value()) {
+            bytes += k.len() + v.len() + usize::from(v[v.len() / 2]);
+            n += 1;
+        }
+        it.next();
+    }
+    black_box(bytes);
+    n
+}
+
+fn rebuild(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(build_store(dir.path()));
+    flush(dir.path());
+    let raw = open_raw(dir.path());
+    let store = Store::open(dir.path()).expect("reopen");
+    let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).expect("lifecycle");
+    assert_eq!(lifecycle.rebuild().expect("rebuild"), EVENTS);
+    assert_eq!(raw_scan(&raw), EVENTS);
+    let decoded: Vec<RecordedEvent> = store
+        .read_all(1)
+        .expect("read")
+        .map(|e| e.expect("event"))
+        .collect();
+    let projection = LifecycleProjection::new(LifecyclePolicy::default()).expect("projection");
+
+    let mut group = c.benchmark_group("rebuild");
+    group.throughput(Throughput::Elements(EVENTS));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(15));
+    group.bench_function("raw_scan", |b| b.iter(|| raw_scan(&raw)));
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            for e in store.read_all(1).expect("read") {
+                n += black_box(e.expect("event")).version;
+            }
+            n
+        })
+    });
+    group.bench_function("fold", |b| {
+        b.iter(|| {
+            // Per customer, in business-time order as the runtime does.
+            let mut states: std::collections::HashMap<CustomerId, LifecycleState> =
+                std::collections::HashMap::with_capacity(CUSTOMERS as usize);
+            for e in &decoded {
+                projection.apply(states.entry(e.customer_id).or_default(), e);
+            }
+            states.len()
+        })
+    });
+    group.bench_function("lifecycle", |b| {
+        b.iter(|| lifecycle.rebuild().expect("rebuild"))
+    });
+    group.finish();
+}
+
+fn view(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_with(
+        dir.path(),
+        StoreOptions {
+            durability: Durability::Buffered,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("open");
+    let customer = CustomerId::from_external("bench", "one");
+    let events: Vec<NewEvent> = (0..200u64)
+        .map(|i| {
+            let mut e = event(i * CUSTOMERS);
+            e.occurred_at = t0() + chrono::Duration::days(i as i64 * 5);
+            e
+        })
+        .collect();
+    for chunk in events.chunks(10) {
+        store
+            .append(customer, ExpectedVersion::Any, chunk.to_vec())
+            .expect("append");
+    }
+    let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).expect("lifecycle");
+    lifecycle.catch_up().expect("catch up");
+    let span_days = 200 * 5 + 400;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next_time = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        t0() + chrono::Duration::minutes((rng % (span_days * 1_440)) as i64)
+    };
+
+    // Latency distribution over random as-of times.
+    let mut samples: Vec<Duration> = (0..5_000)
+        .map(|_| {
+            let t = next_time();
+            let start = Instant::now();
+            black_box(lifecycle.view(customer, t).expect("view"));
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)];
+    println!(
+        "view/as_of_200_events latency over {} random as-of times: p50 {:?}, p99 {:?}, max {:?}",
+        samples.len(),
+        pct(0.50),
+        pct(0.99),
+        samples[samples.len() - 1]
+    );
+
+    let mut group = c.benchmark_group("view");
+    group.bench_function("as_of_200_events", |b| {
+        b.iter(|| lifecycle.view(customer, next_time()).expect("view"))
+    });
+    group.bench_function("explain_200_events", |b| {
+        b.iter(|| lifecycle.explain(customer, next_time()).expect("explain"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rebuild, view);
+criterion_main!(benches);

@@ -1,0 +1,340 @@
+//! The stages and the audit records: what a view of a customer says, and why.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clientele_core::event::{ComplaintStep, EventKind, RenewalIntent};
+use clientele_core::{CustomerId, EventId, Money};
+use serde::{Deserialize, Serialize};
+
+/// A stage of the customer lifecycle: the five-stage model of 000 L326–332
+/// (客户获取 → 客户提升 → 客户成熟 → 客户衰退 → 客户离网).
+///
+/// The six-stage model of 003 L60 puts a "potential customer" stage before
+/// development; here [`Stage::Acquisition`] covers both (潜在 and 开发): the
+/// lifecycle starts with the first contact, profile or registration, before
+/// any purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 客户获取: known (contact, profile, registration) but no purchase yet.
+    Acquisition,
+    /// 客户提升: has purchased; not (yet) steady.
+    Growth,
+    /// 客户成熟: steady repeat buying, or repeat buying plus word of mouth.
+    Maturity,
+    /// 客户衰退: a warning signal is active (lapsing rhythm, spend drop,
+    /// an unanswered complaint).
+    Decline,
+    /// 客户离网: the relationship has ended (explicit churn or long
+    /// inactivity); final only once all related matters are settled.
+    Exit,
+}
+
+impl Stage {
+    /// Every stage, in lifecycle order.
+    pub const ALL: [Stage; 5] = [
+        Stage::Acquisition,
+        Stage::Growth,
+        Stage::Maturity,
+        Stage::Decline,
+        Stage::Exit,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Acquisition => "acquisition",
+            Stage::Growth => "growth",
+            Stage::Maturity => "maturity",
+            Stage::Decline => "decline",
+            Stage::Exit => "exit",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule that fires because time passed without events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ElapsedRule {
+    /// No purchase (or win-back) for the decline horizon.
+    InactivityDecline,
+    /// No purchase (or win-back) for the exit horizon.
+    InactivityExit,
+    /// A complaint was not answered within the reply deadline (000 L574).
+    ComplaintReply,
+}
+
+impl ElapsedRule {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ElapsedRule::InactivityDecline => "inactivity_decline",
+            ElapsedRule::InactivityExit => "inactivity_exit",
+            ElapsedRule::ComplaintReply => "complaint_reply",
+        }
+    }
+}
+
+/// Why a stage changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// An event was folded in.
+    Event {
+        /// The event.
+        event_id: EventId,
+        /// Its kind.
+        kind: EventKind,
+        /// A short summary without personal data (e.g. `purchase A-1 165.00 CNY`).
+        summary: String,
+    },
+    /// Time passed: an elapsed-time rule's threshold was crossed.
+    Elapsed {
+        /// The rule.
+        rule: ElapsedRule,
+        /// The threshold, in seconds after the reference event.
+        threshold_secs: i64,
+        /// The event the time is counted from (the last purchase or win-back,
+        /// or the complaint's first step).
+        reference: EventId,
+    },
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Event { summary, .. } => f.write_str(summary),
+            Cause::Elapsed {
+                rule,
+                threshold_secs,
+                reference,
+            } => {
+                let hours = threshold_secs / 3_600;
+                if hours % 24 == 0 {
+                    write!(
+                        f,
+                        "{}: {} days after {reference}",
+                        rule.as_str(),
+                        hours / 24
+                    )
+                } else {
+                    write!(f, "{}: {hours} h after {reference}", rule.as_str())
+                }
+            }
+        }
+    }
+}
+
+/// One entry of the audit timeline: the stage (or exit-pending flag) changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageChange {
+    /// When: the event's business time, or the exact instant a threshold was crossed.
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub at: DateTime<Utc>,
+    /// The stage before (None: the customer's first event).
+    pub from: Option<Stage>,
+    /// The stage after.
+    pub to: Stage,
+    /// Whether, after the change, the customer is in exit with matters still open.
+    pub exit_pending: bool,
+    /// Why.
+    pub cause: Cause,
+}
+
+/// Why a customer is in their stage (the conditions that hold at the view's time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Acquisition: known, no purchase yet.
+    NoPurchaseYet,
+    /// Growth: has purchased.
+    HasPurchased {
+        /// Purchases in the current relationship.
+        purchases: u32,
+    },
+    /// Maturity: steady repeat buying.
+    SteadyRepeatBuying {
+        /// Purchases in the current relationship.
+        purchases: u32,
+        /// Days between the first and the latest of them.
+        span_days: i64,
+    },
+    /// Maturity: repeat buying plus word of mouth.
+    ReferralAndRepeat {
+        /// Referrals in the current relationship.
+        referrals: u32,
+        /// Purchases in the current relationship.
+        purchases: u32,
+    },
+    /// Decline: no purchase or win-back for the decline horizon.
+    Inactive {
+        /// The last purchase or win-back.
+        #[serde(with = "chrono::serde::ts_microseconds")]
+        last_activity: DateTime<Utc>,
+        /// That event.
+        reference: EventId,
+        /// The horizon crossed, in seconds.
+        threshold_secs: i64,
+    },
+    /// Decline: recent purchases average well below earlier ones.
+    SpendDrop {
+        /// Average of the recent purchases.
+        recent_average: Money,
+        /// Average of the purchases before them.
+        earlier_average: Money,
+    },
+    /// Decline: a complaint is still unanswered past its reply deadline.
+    ComplaintUnanswered {
+        /// The complaint.
+        complaint_id: String,
+        /// Its step.
+        step: ComplaintStep,
+        /// The reply deadline that passed.
+        #[serde(with = "chrono::serde::ts_microseconds")]
+        deadline: DateTime<Utc>,
+    },
+    /// Exit: no purchase or win-back for the exit horizon.
+    InactiveBeyondExitHorizon {
+        /// The last purchase or win-back.
+        #[serde(with = "chrono::serde::ts_microseconds")]
+        last_activity: DateTime<Utc>,
+        /// That event.
+        reference: EventId,
+        /// The horizon crossed, in seconds.
+        threshold_secs: i64,
+    },
+    /// Exit: an explicit `churn` event, not followed by a win-back.
+    Churned {
+        /// The churn event.
+        event_id: EventId,
+        /// Its reason.
+        reason: String,
+        /// Whether the customer chose to leave.
+        voluntary: bool,
+    },
+}
+
+/// A matter that keeps an exit from being final (000 L322: "与之相关的事宜完全处理完毕").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenMatter {
+    /// A complaint not yet at the policy's settled step.
+    Complaint {
+        /// The complaint.
+        complaint_id: String,
+        /// The furthest step reached.
+        step: ComplaintStep,
+        /// When its first step occurred.
+        #[serde(with = "chrono::serde::ts_microseconds")]
+        received_at: DateTime<Utc>,
+    },
+    /// A cancelled order whose money has not all been refunded (a refund in progress).
+    RefundOutstanding {
+        /// The order.
+        order_id: String,
+        /// What is owed back (the amount paid).
+        owed: Money,
+        /// What has been refunded so far.
+        refunded: Money,
+    },
+    /// An order not fully paid (only with `orders_require_payment`).
+    Unpaid {
+        /// The order.
+        order_id: String,
+        /// The order's amount.
+        amount: Money,
+        /// Paid so far.
+        paid: Money,
+    },
+}
+
+/// A customer's lifecycle stage as of a time: the answer of
+/// [`Lifecycle::view`](crate::Lifecycle::view).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerStage {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The business time of the view.
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub as_of: DateTime<Utc>,
+    /// The stage.
+    pub stage: Stage,
+    /// Since when (the last stage change).
+    #[serde(with = "chrono::serde::ts_microseconds")]
+    pub since: DateTime<Utc>,
+    /// In exit, but with matters still open: not a final exit.
+    pub exit_pending: bool,
+    /// Open complaints and unsettled orders.
+    pub open_matters: Vec<OpenMatter>,
+    /// Why the customer is in this stage.
+    pub reasons: Vec<Reason>,
+    /// Purchases in the current relationship (since the last win-back from exit).
+    pub purchases: u32,
+    /// Referrals made, over the whole history.
+    pub referrals: u32,
+    /// The last stage change.
+    pub last_change: Option<StageChange>,
+}
+
+impl CustomerStage {
+    /// Whether the customer has exited and every related matter is settled.
+    pub fn is_final_exit(&self) -> bool {
+        self.stage == Stage::Exit && !self.exit_pending
+    }
+}
+
+/// A policy due for renewal: one line of the renewal list (001 L5, L6: "输入日期,
+/// 查询出当天需要续保的客户").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalDue {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The policy.
+    pub policy_number: String,
+    /// Its last day of cover (the latest `valid_until` bought).
+    pub valid_until: NaiveDate,
+    /// The customer's latest stated renewal intent, if stated after this
+    /// policy was last bought (001 L5: continue / not renewing / considering).
+    pub intent: Option<RenewalIntent>,
+}
+
+/// How many customers are in each stage.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StageDistribution {
+    /// Customers per stage (every stage present, zero if empty).
+    pub counts: std::collections::BTreeMap<Stage, u64>,
+    /// Of those in exit, how many have matters still open.
+    pub exit_pending: u64,
+    /// Customers with at least one event by the view's time.
+    pub total: u64,
+}
+
+impl StageDistribution {
+    /// The number of customers in `stage`.
+    pub fn count(&self, stage: Stage) -> u64 {
+        self.counts.get(&stage).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self {
+            counts: Stage::ALL.iter().map(|s| (*s, 0)).collect(),
+            exit_pending: 0,
+            total: 0,
+        }
+    }
+
+    pub(crate) fn add(&mut self, view: &CustomerStage) {
+        *self.counts.entry(view.stage).or_insert(0) += 1;
+        if view.exit_pending {
+            self.exit_pending += 1;
+        }
+        self.total += 1;
+    }
+}

@@ -1,0 +1,949 @@
+//! The per-customer state and the fold: facts gathered from events, the stage
+//! they imply, and the timeline of stage changes.
+//!
+//! The stage is a function of the facts and of the time: [`LifecycleState`]
+//! keeps the facts (rhythm, activity, complaints, orders, churn) and the last
+//! assessed stage. Time-driven rules ("no purchase for 3 typical gaps") have
+//! deadlines that depend only on the facts, so between two events the set of
+//! deadlines is fixed. *Advancing* the state to a time `t` re-assesses it at
+//! every deadline in `(assessed_at, t]`, in order, recording each change at the
+//! exact instant its threshold was crossed. Folding an event at `t` first
+//! advances to `t` (deadlines at `t` fire before the event), then applies the
+//! event and re-assesses. A view as of `T` is the state folded from the events
+//! up to `T`, advanced to `T`. Advancing never reads a clock and is
+//! compositional: advancing to `t1` then to `t2 ≥ t1` equals advancing to `t2`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clientele_core::event::{ComplaintStep, EventPayload, RenewalIntent};
+use clientele_core::{Currency, CustomerId, EventId, Money, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{Identity, RENEWAL_DUE};
+use crate::policy::{GapStatistic, LifecyclePolicy, DAY_SECS};
+use crate::stage::{Cause, CustomerStage, ElapsedRule, OpenMatter, Reason, Stage, StageChange};
+
+const MICROS: i64 = 1_000_000;
+
+/// Business time in µs since the epoch.
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// µs since the epoch as a time, clamped to chrono's range.
+pub(crate) fn to_time(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or(if us < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
+/// The calendar year (UTC) of a time: the unit of retention erasure.
+fn year_of(t: DateTime<Utc>) -> i32 {
+    chrono::Datelike::year(&t)
+}
+
+/// `at + secs`, in µs, saturating.
+fn after(at: i64, secs: i64) -> i64 {
+    at.saturating_add(secs.saturating_mul(MICROS))
+}
+
+/// One complaint, as far as the lifecycle cares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ComplaintTrack {
+    /// Business time of its first step folded (µs).
+    received_at: i64,
+    /// That event.
+    received_event: EventId,
+    /// The furthest step reached.
+    step: ComplaintStep,
+}
+
+/// Money movements of one order (minor units of the order's currency).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct OrderTally {
+    /// The currency of the first movement seen.
+    currency: Option<Currency>,
+    /// Whether a purchase was recorded for it.
+    purchased: bool,
+    /// Purchased amount.
+    amount: i64,
+    /// Paid (payments referencing the order).
+    paid: i64,
+    /// Refunded.
+    refunded: i64,
+    /// Whether it was cancelled.
+    cancelled: bool,
+    /// A movement in another currency was seen: amounts are not comparable,
+    /// so the order is treated as settled rather than blocking forever.
+    mixed_currency: bool,
+}
+
+impl OrderTally {
+    fn add(&mut self, money: Money, field: fn(&mut Self) -> &mut i64) {
+        match self.currency {
+            None => self.currency = Some(money.currency()),
+            Some(c) if c != money.currency() => {
+                self.mixed_currency = true;
+                return;
+            }
+            Some(_) => {}
+        }
+        let slot = field(self);
+        *slot = slot.saturating_add(money.minor_units());
+    }
+
+    /// Whether the order is unsettled (see [`OrderTally::matter`]); allocation-free.
+    fn is_open(&self, require_payment: bool) -> bool {
+        if self.mixed_currency || self.currency.is_none() {
+            return false;
+        }
+        if self.cancelled {
+            let owed = if require_payment {
+                self.paid
+            } else if self.purchased {
+                self.amount
+            } else {
+                0
+            };
+            owed > self.refunded
+        } else {
+            require_payment && self.purchased && self.paid < self.amount
+        }
+    }
+
+    fn matter(&self, order_id: &str, require_payment: bool) -> Option<OpenMatter> {
+        if self.mixed_currency {
+            return None;
+        }
+        let currency = self.currency?;
+        let money = |minor| Money::from_minor(minor, currency);
+        if self.cancelled {
+            let owed = if require_payment {
+                self.paid
+            } else if self.purchased {
+                self.amount
+            } else {
+                0
+            };
+            (owed > self.refunded).then(|| OpenMatter::RefundOutstanding {
+                order_id: order_id.to_owned(),
+                owed: money(owed),
+                refunded: money(self.refunded),
+            })
+        } else if require_payment && self.purchased && self.paid < self.amount {
+            Some(OpenMatter::Unpaid {
+                order_id: order_id.to_owned(),
+                amount: money(self.amount),
+                paid: money(self.paid),
+            })
+        } else {
+            None
+        }
+    }
+}
+
+/// A policy held: its latest cover (insurer renewals, 001 L5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PolicyTerm {
+    /// Latest `valid_until`, as days from the common era (None: not given).
+    valid_until: Option<i32>,
+    /// Business time (µs) of the purchase that set it.
+    bought_at: i64,
+    /// The latest calendar year a purchase named this policy (retention).
+    seen_year: i32,
+}
+
+/// The latest stated renewal intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct IntentMark {
+    intent: RenewalIntent,
+    at: i64,
+}
+
+/// An explicit churn not followed by a win-back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ChurnMark {
+    event: EventId,
+    reason: String,
+    voluntary: bool,
+}
+
+/// Spending fell (evaluated at each purchase).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SpendDropMark {
+    recent_average: Money,
+    earlier_average: Money,
+}
+
+/// The current relationship: reset by a win-back from exit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Relationship {
+    purchases: u32,
+    referrals: u32,
+    first_purchase_at: Option<i64>,
+    last_purchase_at: Option<i64>,
+    /// The last purchase or reactivation: inactivity is counted from here.
+    activity: Option<(i64, EventId)>,
+    /// The most recent inter-purchase gaps, in seconds (≤ `rhythm_window`).
+    gaps: Vec<i64>,
+    /// The typical gap in seconds (None: fewer than two purchases).
+    typical_gap: Option<i64>,
+    /// The latest purchase amounts in one currency (minor units).
+    spend: Vec<i64>,
+    /// Their currency.
+    spend_currency: Option<Currency>,
+    /// Consecutive purchases in that currency.
+    spend_count: u32,
+    spend_drop: Option<SpendDropMark>,
+}
+
+/// The lifecycle state of one customer: what the projection stores.
+///
+/// Plain structs, vectors and `BTreeMap`s, so postcard bytes are deterministic.
+/// Obtain views with [`LifecycleState::view`]; the fields are private so that
+/// the facts and the recorded stage cannot drift apart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleState {
+    stage: Option<Stage>,
+    exit_pending: bool,
+    /// µs of the last stage change.
+    since: i64,
+    /// µs of the last assessment (an event's time or a deadline).
+    assessed_at: i64,
+    /// µs of the last event folded.
+    last_event_at: Option<i64>,
+    ever_purchased: bool,
+    referrals: u32,
+    relationship: Relationship,
+    churn: Option<ChurnMark>,
+    complaints: BTreeMap<String, ComplaintTrack>,
+    open_complaints: u32,
+    orders: BTreeMap<String, OrderTally>,
+    open_orders: u32,
+    identity: Identity,
+    policies: BTreeMap<String, PolicyTerm>,
+    renewal_intent: Option<IntentMark>,
+    changes: Vec<StageChange>,
+}
+
+/// What an elapsed-time deadline is.
+struct Deadline {
+    at: i64,
+    rule: ElapsedRule,
+    threshold_secs: i64,
+    reference: EventId,
+}
+
+impl LifecycleState {
+    /// The stage after the last folded event or deadline (None: no event yet).
+    pub fn stage(&self) -> Option<Stage> {
+        self.stage
+    }
+
+    /// The business time of the last event folded.
+    pub fn last_event_at(&self) -> Option<DateTime<Utc>> {
+        self.last_event_at.map(to_time)
+    }
+
+    /// The audit timeline so far: every stage change with its cause.
+    pub fn changes(&self) -> &[StageChange] {
+        &self.changes
+    }
+
+    /// The customer's current identifiers (normalised).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Policies held with their latest `valid_until`.
+    pub fn policies(&self) -> impl Iterator<Item = (&str, Option<NaiveDate>)> {
+        self.policies
+            .iter()
+            .map(|(k, p)| (k.as_str(), p.valid_until.and_then(date_from_days)))
+    }
+
+    /// The latest renewal intent stated in a contact, with its time.
+    pub fn renewal_intent(&self) -> Option<(RenewalIntent, DateTime<Utc>)> {
+        self.renewal_intent
+            .as_ref()
+            .map(|m| (m.intent, to_time(m.at)))
+    }
+
+    /// Folds one event (called in business-time order by the runtime).
+    pub(crate) fn apply(&mut self, policy: &LifecyclePolicy, event: &RecordedEvent) {
+        let t = micros(event.occurred_at);
+        self.advance(policy, t);
+        let wins_back = self.stage == Some(Stage::Exit)
+            && matches!(
+                event.payload,
+                EventPayload::Purchase(_) | EventPayload::Reactivation(_)
+            );
+        if wins_back {
+            // Win-back (000 L332): a new relationship starts from growth.
+            self.churn = None;
+            self.relationship = Relationship::default();
+        }
+        match &event.payload {
+            EventPayload::Purchase(p) => {
+                self.on_purchase(policy, t, event.event_id, p);
+            }
+            EventPayload::Reactivation(_) => {
+                self.relationship.activity = Some((t, event.event_id));
+            }
+            EventPayload::Referral(_) => {
+                self.referrals = self.referrals.saturating_add(1);
+                self.relationship.referrals = self.relationship.referrals.saturating_add(1);
+            }
+            EventPayload::Churn(c) => {
+                self.churn = Some(ChurnMark {
+                    event: event.event_id,
+                    reason: c.reason.clone(),
+                    voluntary: c.voluntary,
+                });
+            }
+            EventPayload::Complaint(c) => self.on_complaint(policy, t, event.event_id, c),
+            EventPayload::Refund(r) => {
+                if let Ok(money) = r.money() {
+                    self.update_order(policy, &r.order_id, |o| o.add(money, |o| &mut o.refunded));
+                }
+            }
+            EventPayload::Cancellation(c) => {
+                self.update_order(policy, &c.order_id, |o| o.cancelled = true);
+            }
+            EventPayload::Payment(p) => {
+                if policy.orders_require_payment {
+                    if let Ok(money) = p.money() {
+                        self.update_order(policy, &p.reference, |o| o.add(money, |o| &mut o.paid));
+                    }
+                }
+            }
+            EventPayload::Contact(c) => {
+                if let Some(intent) = c.renewal_intent {
+                    self.renewal_intent = Some(IntentMark { intent, at: t });
+                }
+            }
+            EventPayload::Profile(p) => self.identity.update(p, year_of(event.occurred_at)),
+            EventPayload::Erasure(e) => self.on_erasure(e),
+        }
+        self.last_event_at = Some(t);
+        self.assessed_at = t;
+        self.reassess(policy, t, || Cause::Event {
+            event_id: event.event_id,
+            kind: event.kind(),
+            summary: summary(&event.payload),
+        });
+    }
+
+    fn on_purchase(
+        &mut self,
+        policy: &LifecyclePolicy,
+        t: i64,
+        id: EventId,
+        p: &clientele_core::event::Purchase,
+    ) {
+        self.ever_purchased = true;
+        let r = &mut self.relationship;
+        if let Some(last) = r.last_purchase_at {
+            r.gaps.push(t.saturating_sub(last) / MICROS);
+            let window = policy.rhythm_window.max(1) as usize;
+            if r.gaps.len() > window {
+                let excess = r.gaps.len() - window;
+                r.gaps.drain(..excess);
+            }
+            r.typical_gap = typical(&r.gaps, policy.typical_gap);
+        }
+        r.purchases = r.purchases.saturating_add(1);
+        r.first_purchase_at.get_or_insert(t);
+        r.last_purchase_at = Some(t);
+        r.activity = Some((t, id));
+        let money = p.money().ok();
+        if let Some(m) = money {
+            if r.spend_currency != Some(m.currency()) {
+                r.spend.clear();
+                r.spend_count = 0;
+                r.spend_currency = Some(m.currency());
+            }
+            r.spend.push(m.minor_units());
+            r.spend_count = r.spend_count.saturating_add(1);
+            r.spend_drop = None;
+            if let Some(rule) = &policy.spend_drop {
+                let keep = (rule.recent_purchases as usize)
+                    .saturating_add(rule.earlier_purchases as usize);
+                if r.spend.len() > keep {
+                    let excess = r.spend.len() - keep;
+                    r.spend.drain(..excess);
+                }
+                let recent_n = rule.recent_purchases as usize;
+                if r.spend_count >= rule.min_purchases && recent_n > 0 && r.spend.len() > recent_n {
+                    let split = r.spend.len() - recent_n;
+                    let avg = |xs: &[i64]| {
+                        xs.iter().map(|&x| x as f64).sum::<f64>() / xs.len().max(1) as f64
+                    };
+                    let recent = avg(&r.spend[split..]);
+                    let earlier = avg(&r.spend[..split]);
+                    if recent < rule.ratio * earlier {
+                        r.spend_drop = Some(SpendDropMark {
+                            recent_average: Money::from_minor(recent.round() as i64, m.currency()),
+                            earlier_average: Money::from_minor(
+                                earlier.round() as i64,
+                                m.currency(),
+                            ),
+                        });
+                    }
+                }
+            }
+            self.update_order(policy, &p.order_id, |o| {
+                o.purchased = true;
+                o.add(m, |o| &mut o.amount);
+            });
+        } else {
+            self.update_order(policy, &p.order_id, |o| o.purchased = true);
+        }
+        if let Some(number) = p
+            .policy_number
+            .as_deref()
+            .and_then(|n| crate::IdentifierKind::PolicyNumber.normalise(n))
+        {
+            let days = p
+                .valid_until
+                .map(|d| chrono::Datelike::num_days_from_ce(&d));
+            let year = year_of(to_time(t));
+            let term = self.policies.entry(number).or_insert(PolicyTerm {
+                valid_until: None,
+                bought_at: t,
+                seen_year: year,
+            });
+            term.seen_year = term.seen_year.max(year);
+            if days.is_some() && days >= term.valid_until {
+                term.valid_until = days;
+                term.bought_at = t;
+            }
+        }
+    }
+
+    /// Personal data was erased: drop the identifiers derived from it, so the
+    /// index forgets them too (crypto-shredding, see `docs/privacy.md`).
+    fn on_erasure(&mut self, erasure: &clientele_core::event::Erasure) {
+        use clientele_core::event::ErasureScope;
+        use clientele_core::privacy::DataClass;
+        match &erasure.scope {
+            ErasureScope::Customer => {
+                self.identity = Identity::default();
+                self.policies.clear();
+            }
+            ErasureScope::Retention { class, before_year } => {
+                let before = i32::from(*before_year);
+                match class {
+                    DataClass::Identity => self.identity.erase_before(before),
+                    DataClass::PolicyIdentifier => {
+                        self.policies.retain(|_, p| p.seen_year >= before)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn on_complaint(
+        &mut self,
+        policy: &LifecyclePolicy,
+        t: i64,
+        id: EventId,
+        c: &clientele_core::event::Complaint,
+    ) {
+        let settled = policy.complaint_settled_step;
+        let (was_open, is_open) = match self.complaints.get_mut(&c.complaint_id) {
+            Some(track) => {
+                let was_open = track.step < settled;
+                track.step = track.step.max(c.step);
+                (was_open, track.step < settled)
+            }
+            None => {
+                self.complaints.insert(
+                    c.complaint_id.clone(),
+                    ComplaintTrack {
+                        received_at: t,
+                        received_event: id,
+                        step: c.step,
+                    },
+                );
+                (false, c.step < settled)
+            }
+        };
+        match (was_open, is_open) {
+            (false, true) => self.open_complaints = self.open_complaints.saturating_add(1),
+            (true, false) => self.open_complaints = self.open_complaints.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    fn update_order(
+        &mut self,
+        policy: &LifecyclePolicy,
+        order_id: &str,
+        change: impl FnOnce(&mut OrderTally),
+    ) {
+        let require = policy.orders_require_payment;
+        let tally = match self.orders.get_mut(order_id) {
+            Some(t) => t,
+            None => self.orders.entry(order_id.to_owned()).or_default(),
+        };
+        let was_open = tally.is_open(require);
+        change(tally);
+        let is_open = tally.is_open(require);
+        match (was_open, is_open) {
+            (false, true) => self.open_orders = self.open_orders.saturating_add(1),
+            (true, false) => self.open_orders = self.open_orders.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// Whether a matter keeps exit from being final.
+    fn has_open_matters(&self) -> bool {
+        self.open_complaints > 0 || self.open_orders > 0
+    }
+
+    /// Re-assesses at `t`; records a change (with `cause`) if stage or
+    /// exit-pending differ from the recorded ones.
+    fn reassess(&mut self, policy: &LifecyclePolicy, t: i64, cause: impl FnOnce() -> Cause) {
+        let stage = self.assess(policy, t);
+        let exit_pending = stage == Stage::Exit && self.has_open_matters();
+        if self.stage != Some(stage) || self.exit_pending != exit_pending {
+            self.changes.push(StageChange {
+                at: to_time(t),
+                from: self.stage,
+                to: stage,
+                exit_pending,
+                cause: cause(),
+            });
+            self.stage = Some(stage);
+            self.exit_pending = exit_pending;
+            self.since = t;
+        }
+    }
+
+    fn decline_deadline(&self, policy: &LifecyclePolicy) -> Option<Deadline> {
+        if !self.ever_purchased {
+            return None;
+        }
+        let (at, reference) = self.relationship.activity?;
+        let secs = policy.decline_after_secs(self.relationship.typical_gap);
+        Some(Deadline {
+            at: after(at, secs),
+            rule: ElapsedRule::InactivityDecline,
+            threshold_secs: secs,
+            reference,
+        })
+    }
+
+    fn exit_deadline(&self, policy: &LifecyclePolicy) -> Option<Deadline> {
+        if !self.ever_purchased || self.churn.is_some() {
+            return None;
+        }
+        let (at, reference) = self.relationship.activity?;
+        let secs = policy.exit_after_secs(self.relationship.typical_gap);
+        Some(Deadline {
+            at: after(at, secs),
+            rule: ElapsedRule::InactivityExit,
+            threshold_secs: secs,
+            reference,
+        })
+    }
+
+    /// Reply deadlines of complaints still unanswered, in complaint-id order.
+    fn complaint_deadlines<'a>(
+        &'a self,
+        policy: &LifecyclePolicy,
+    ) -> impl Iterator<Item = (&'a str, &'a ComplaintTrack, Deadline)> + 'a {
+        let secs = policy.complaint_reply_secs();
+        self.complaints
+            .iter()
+            .filter(move |(_, c)| secs.is_some() && !c.step.is_resolved())
+            .map(move |(id, c)| {
+                let secs = secs.unwrap_or(0);
+                (
+                    id.as_str(),
+                    c,
+                    Deadline {
+                        at: after(c.received_at, secs),
+                        rule: ElapsedRule::ComplaintReply,
+                        threshold_secs: secs,
+                        reference: c.received_event,
+                    },
+                )
+            })
+    }
+
+    /// The earliest deadline after `after`, with the rule that explains it
+    /// (exit before decline before complaints when several fall together).
+    fn next_deadline(&self, policy: &LifecyclePolicy, after: i64) -> Option<Deadline> {
+        let mut best: Option<Deadline> = None;
+        let mut consider = |d: Deadline| {
+            if d.at > after && best.as_ref().is_none_or(|b| d.at < b.at) {
+                best = Some(d);
+            }
+        };
+        if let Some(d) = self.exit_deadline(policy) {
+            consider(d);
+        }
+        if let Some(d) = self.decline_deadline(policy) {
+            consider(d);
+        }
+        if !self.complaints.is_empty() {
+            for (_, _, d) in self.complaint_deadlines(policy) {
+                consider(d);
+            }
+        }
+        best
+    }
+
+    /// Applies every elapsed-time rule whose threshold falls in
+    /// `(assessed_at, t]`, in time order.
+    fn advance(&mut self, policy: &LifecyclePolicy, t: i64) {
+        if self.stage.is_none() {
+            return;
+        }
+        while let Some(d) = self.next_deadline(policy, self.assessed_at) {
+            if d.at > t {
+                break;
+            }
+            self.assessed_at = d.at;
+            self.reassess(policy, d.at, || Cause::Elapsed {
+                rule: d.rule,
+                threshold_secs: d.threshold_secs,
+                reference: d.reference,
+            });
+        }
+    }
+
+    /// This state advanced to `as_of` (the state itself is unchanged).
+    pub fn advanced_to(&self, policy: &LifecyclePolicy, as_of: DateTime<Utc>) -> LifecycleState {
+        let mut s = self.clone();
+        s.advance(policy, micros(as_of));
+        s
+    }
+
+    fn mature(&self, policy: &LifecyclePolicy) -> Option<Reason> {
+        let r = &self.relationship;
+        let m = &policy.maturity;
+        let span_days = match (r.first_purchase_at, r.last_purchase_at) {
+            (Some(a), Some(b)) => b.saturating_sub(a) / MICROS / DAY_SECS,
+            _ => 0,
+        };
+        if r.purchases >= m.min_purchases && span_days >= i64::from(m.min_span_days) {
+            return Some(Reason::SteadyRepeatBuying {
+                purchases: r.purchases,
+                span_days,
+            });
+        }
+        if m.referral_min_purchases > 0
+            && r.referrals >= 1
+            && r.purchases >= m.referral_min_purchases
+        {
+            return Some(Reason::ReferralAndRepeat {
+                referrals: r.referrals,
+                purchases: r.purchases,
+            });
+        }
+        None
+    }
+
+    /// The stage the facts imply at `t` (no allocation on the hot path).
+    fn assess(&self, policy: &LifecyclePolicy, t: i64) -> Stage {
+        if self.churn.is_some() {
+            return Stage::Exit;
+        }
+        if self.exit_deadline(policy).is_some_and(|d| t >= d.at) {
+            return Stage::Exit;
+        }
+        let declining = self.decline_deadline(policy).is_some_and(|d| t >= d.at)
+            || self.relationship.spend_drop.is_some()
+            || self.complaint_deadlines(policy).any(|(_, _, d)| t >= d.at);
+        if declining {
+            Stage::Decline
+        } else if !self.ever_purchased {
+            Stage::Acquisition
+        } else if self.mature(policy).is_some() {
+            Stage::Maturity
+        } else {
+            Stage::Growth
+        }
+    }
+
+    /// The reasons for the stage the facts imply at `t`.
+    fn reasons(&self, policy: &LifecyclePolicy, t: i64) -> Vec<Reason> {
+        let mut out = Vec::new();
+        let last_activity =
+            |at: i64, reference, threshold_secs| (to_time(at), reference, threshold_secs);
+        if let Some(c) = &self.churn {
+            out.push(Reason::Churned {
+                event_id: c.event,
+                reason: c.reason.clone(),
+                voluntary: c.voluntary,
+            });
+        }
+        if let (Some(d), Some((at, _))) = (self.exit_deadline(policy), self.relationship.activity) {
+            if t >= d.at {
+                let (last_activity, reference, threshold_secs) =
+                    last_activity(at, d.reference, d.threshold_secs);
+                out.push(Reason::InactiveBeyondExitHorizon {
+                    last_activity,
+                    reference,
+                    threshold_secs,
+                });
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        if let (Some(d), Some((at, _))) =
+            (self.decline_deadline(policy), self.relationship.activity)
+        {
+            if t >= d.at {
+                let (last_activity, reference, threshold_secs) =
+                    last_activity(at, d.reference, d.threshold_secs);
+                out.push(Reason::Inactive {
+                    last_activity,
+                    reference,
+                    threshold_secs,
+                });
+            }
+        }
+        if let Some(s) = &self.relationship.spend_drop {
+            out.push(Reason::SpendDrop {
+                recent_average: s.recent_average,
+                earlier_average: s.earlier_average,
+            });
+        }
+        for (id, c, d) in self.complaint_deadlines(policy) {
+            if t >= d.at {
+                out.push(Reason::ComplaintUnanswered {
+                    complaint_id: id.to_owned(),
+                    step: c.step,
+                    deadline: to_time(d.at),
+                });
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+        if !self.ever_purchased {
+            out.push(Reason::NoPurchaseYet);
+        } else if let Some(m) = self.mature(policy) {
+            out.push(m);
+        } else {
+            out.push(Reason::HasPurchased {
+                purchases: self.relationship.purchases,
+            });
+        }
+        out
+    }
+
+    /// Open complaints and unsettled orders, in id order.
+    pub fn open_matters(&self, policy: &LifecyclePolicy) -> Vec<OpenMatter> {
+        let mut out = Vec::new();
+        if self.open_complaints > 0 {
+            for (id, c) in &self.complaints {
+                if c.step < policy.complaint_settled_step {
+                    out.push(OpenMatter::Complaint {
+                        complaint_id: id.clone(),
+                        step: c.step,
+                        received_at: to_time(c.received_at),
+                    });
+                }
+            }
+        }
+        if self.open_orders > 0 {
+            for (id, o) in &self.orders {
+                if let Some(m) = o.matter(id, policy.orders_require_payment) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
+    /// The view of this state as of `as_of` (advancing it to that time); None
+    /// if no event is folded in.
+    pub fn view(
+        &self,
+        policy: &LifecyclePolicy,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+    ) -> Option<CustomerStage> {
+        let s = self.advanced_to(policy, as_of);
+        let stage = s.stage?;
+        let t = micros(as_of).max(s.assessed_at);
+        Some(CustomerStage {
+            customer,
+            as_of,
+            stage,
+            since: to_time(s.since),
+            exit_pending: s.exit_pending,
+            open_matters: s.open_matters(policy),
+            reasons: s.reasons(policy, t),
+            purchases: s.relationship.purchases,
+            referrals: s.referrals,
+            last_change: s.changes.last().cloned(),
+        })
+    }
+
+    /// Consumes the state advanced to `as_of` into its timeline.
+    pub(crate) fn timeline(
+        &self,
+        policy: &LifecyclePolicy,
+        as_of: DateTime<Utc>,
+    ) -> Vec<StageChange> {
+        self.advanced_to(policy, as_of).changes
+    }
+
+    /// Index terms: identifiers and `renewal_due:YYYY-MM-DD` per policy.
+    pub(crate) fn index_terms(&self) -> Vec<String> {
+        let mut terms = Vec::new();
+        self.identity.terms(&mut terms);
+        for (number, p) in &self.policies {
+            terms.push(crate::IdentifierKind::PolicyNumber.term(number));
+            if let Some(date) = p.valid_until.and_then(date_from_days) {
+                terms.push(format!("{RENEWAL_DUE}{}", date.format("%Y-%m-%d")));
+            }
+        }
+        terms
+    }
+
+    /// Policies whose latest `valid_until` is in `from..=to`, with the intent
+    /// stated after each was bought.
+    pub(crate) fn renewals(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(String, NaiveDate, Option<RenewalIntent>)> {
+        self.policies
+            .iter()
+            .filter_map(|(number, p)| {
+                let date = p.valid_until.and_then(date_from_days)?;
+                if date < from || date > to {
+                    return None;
+                }
+                let intent = self
+                    .renewal_intent
+                    .as_ref()
+                    .filter(|m| m.at >= p.bought_at)
+                    .map(|m| m.intent);
+                Some((number.clone(), date, intent))
+            })
+            .collect()
+    }
+}
+
+/// The snake_case name of a complaint step.
+pub(crate) fn step_name(step: ComplaintStep) -> &'static str {
+    match step {
+        ComplaintStep::Received => "received",
+        ComplaintStep::Classified => "classified",
+        ComplaintStep::Investigated => "investigated",
+        ComplaintStep::Resolved => "resolved",
+        ComplaintStep::FeedbackGiven => "feedback_given",
+        ComplaintStep::Archived => "archived",
+    }
+}
+
+fn date_from_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days)
+}
+
+/// The typical gap of `gaps` (seconds), or None if there are none.
+fn typical(gaps: &[i64], statistic: GapStatistic) -> Option<i64> {
+    if gaps.is_empty() {
+        return None;
+    }
+    match statistic {
+        GapStatistic::Mean => {
+            let sum: i128 = gaps.iter().map(|&g| i128::from(g)).sum();
+            i64::try_from(sum / gaps.len() as i128).ok()
+        }
+        GapStatistic::Median => {
+            // Small windows are sorted on the stack (no allocation per purchase).
+            let mut stack = [0i64; 32];
+            let mut heap = Vec::new();
+            let sorted: &mut [i64] = if gaps.len() <= stack.len() {
+                let slot = &mut stack[..gaps.len()];
+                slot.copy_from_slice(gaps);
+                slot
+            } else {
+                heap.extend_from_slice(gaps);
+                &mut heap
+            };
+            sorted.sort_unstable();
+            let n = sorted.len();
+            if n % 2 == 1 {
+                Some(sorted[n / 2])
+            } else {
+                let (a, b) = (i128::from(sorted[n / 2 - 1]), i128::from(sorted[n / 2]));
+                i64::try_from((a + b) / 2).ok()
+            }
+        }
+    }
+}
+
+/// A short summary of an event for the audit trail. Never personal data:
+/// profile fields and referred prospects are not quoted.
+fn summary(payload: &EventPayload) -> String {
+    let money = |amount: clientele_core::Decimal, currency: Currency| {
+        Money::from_decimal(amount, currency)
+            .map(|m| m.to_string())
+            .unwrap_or_else(|_| format!("{amount} {currency}"))
+    };
+    match payload {
+        EventPayload::Contact(c) => format!(
+            "contact {} {} {}",
+            c.channel,
+            match c.direction {
+                clientele_core::event::Direction::Inbound => "inbound",
+                clientele_core::event::Direction::Outbound => "outbound",
+            },
+            c.purpose
+        ),
+        EventPayload::Purchase(p) => {
+            format!("purchase {} {}", p.order_id, money(p.amount, p.currency))
+        }
+        EventPayload::Refund(r) => format!("refund {} {}", r.order_id, money(r.amount, r.currency)),
+        EventPayload::Cancellation(c) => format!("cancellation {}", c.order_id),
+        EventPayload::Payment(p) => {
+            format!("payment {} {}", p.reference, money(p.amount, p.currency))
+        }
+        EventPayload::Complaint(c) => {
+            format!("complaint {} {}", c.complaint_id, step_name(c.step))
+        }
+        EventPayload::Referral(_) => "referral".to_owned(),
+        EventPayload::Churn(c) => format!("churn: {}", c.reason),
+        EventPayload::Reactivation(r) => match &r.campaign {
+            Some(campaign) => format!("reactivation ({campaign})"),
+            None => "reactivation".to_owned(),
+        },
+        EventPayload::Profile(_) => "profile updated".to_owned(),
+        EventPayload::Erasure(_) => "personal data erased".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_mean() {
+        assert_eq!(typical(&[], GapStatistic::Median), None);
+        assert_eq!(typical(&[5, 1, 3], GapStatistic::Median), Some(3));
+        assert_eq!(typical(&[4, 1, 3, 10], GapStatistic::Median), Some(3));
+        assert_eq!(typical(&[4, 1, 3, 10], GapStatistic::Mean), Some(4));
+    }
+
+    #[test]
+    fn extreme_times_do_not_panic() {
+        assert_eq!(to_time(i64::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(to_time(i64::MIN), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(after(i64::MAX - 1, 10), i64::MAX);
+    }
+}
