@@ -6,19 +6,26 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use clientele_churn::{ChurnProjection, ModelContext, RiskPolicy};
-use clientele_core::projection::Projector;
-use clientele_core::{CustomerId, Store};
+use clientele_core::projection::{fold, Projector};
+use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, Stage};
 use clientele_loyalty::{Loyalty, LoyaltyPolicy};
 use clientele_value::{historic_value, TimeUnit, Value};
 
 use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
+use crate::commands::lifecycle::{describe_matter, describe_reason};
 use crate::error::{CliError, CliResult};
 use crate::report::ReportData;
 
 fn failed(doing: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::runtime(format!("{doing}: {e}"), "run `clientele verify`; `clientele rebuild` rebuilds the projections")
+    CliError::runtime(
+        format!("{doing}: {e}"),
+        "run `clientele verify`; `clientele rebuild` rebuilds the projections",
+    )
 }
+
+/// The projections `clientele rebuild` knows, in rebuild order.
+pub const PROJECTIONS: [&str; 5] = ["lifecycle", "loyalty", "value", "churn", "identifiers"];
 
 /// Every projection of the engine, caught up on `store` (which must be writable).
 pub struct Analytics {
@@ -35,87 +42,153 @@ pub struct Analytics {
 impl Analytics {
     /// Opens and catches up every projection.
     pub fn open(store: &Store) -> CliResult<Self> {
-        let mut lifecycle = Lifecycle::open(store, LifecyclePolicy::default()).map_err(|e| failed("lifecycle", e))?;
+        let mut lifecycle = Lifecycle::open(store, LifecyclePolicy::default())
+            .map_err(|e| failed("lifecycle", e))?;
         lifecycle.catch_up().map_err(|e| failed("lifecycle", e))?;
-        let mut loyalty = Loyalty::open(store, LoyaltyPolicy::default()).map_err(|e| failed("loyalty", e))?;
+        let mut loyalty =
+            Loyalty::open(store, LoyaltyPolicy::default()).map_err(|e| failed("loyalty", e))?;
         loyalty.catch_up().map_err(|e| failed("loyalty", e))?;
         let mut value = Value::open(store).map_err(|e| failed("value", e))?;
         value.catch_up().map_err(|e| failed("value", e))?;
         let mut churn = Projector::open(store, ChurnProjection).map_err(|e| failed("churn", e))?;
         churn.catch_up().map_err(|e| failed("churn", e))?;
-        Ok(Self { lifecycle, loyalty, value, churn })
+        Ok(Self {
+            lifecycle,
+            loyalty,
+            value,
+            churn,
+        })
     }
 
-    /// Rebuilds every projection (or the one named) from zero.
-    pub fn rebuild(store: &Store, which: Option<&str>) -> CliResult<Vec<(String, u64)>> {
+    /// Rebuilds every projection (or the one named) from zero: each one's
+    /// name, the log position reached and the seconds it took.
+    pub fn rebuild(store: &Store, which: Option<&str>) -> CliResult<Vec<(String, u64, f64)>> {
+        if let Some(name) = which {
+            if !PROJECTIONS.contains(&name) {
+                return Err(CliError::usage(
+                    format!("unknown projection {name:?}"),
+                    format!("one of: {}", PROJECTIONS.join(", ")),
+                ));
+            }
+        }
         let mut done = Vec::new();
-        let all = which.is_none();
-        let wants = |name: &str| all || which == Some(name);
-        if wants("lifecycle") {
-            let mut p = Lifecycle::open(store, LifecyclePolicy::default()).map_err(|e| failed("lifecycle", e))?;
-            done.push(("lifecycle".into(), p.rebuild().map_err(|e| failed("lifecycle", e))?));
-        }
-        if wants("loyalty") {
-            let mut p = Loyalty::open(store, LoyaltyPolicy::default()).map_err(|e| failed("loyalty", e))?;
-            done.push(("loyalty".into(), p.rebuild().map_err(|e| failed("loyalty", e))?));
-        }
-        if wants("value") {
-            let mut p = Projector::open(store, clientele_value::ValueProjection).map_err(|e| failed("value", e))?;
-            done.push(("value".into(), p.rebuild().map_err(|e| failed("value", e))?));
-        }
-        if wants("churn") {
-            let mut p = Projector::open(store, ChurnProjection).map_err(|e| failed("churn", e))?;
-            done.push(("churn".into(), p.rebuild().map_err(|e| failed("churn", e))?));
-        }
-        if wants("identifiers") {
-            let mut p = Projector::open(store, crate::identity::Identifiers::default()).map_err(|e| failed("identifiers", e))?;
-            done.push(("identifiers".into(), p.rebuild().map_err(|e| failed("identifiers", e))?));
-        }
-        if done.is_empty() {
-            return Err(CliError::usage(
-                format!("unknown projection {:?}", which.unwrap_or_default()),
-                "one of: lifecycle, loyalty, value, churn, identifiers",
-            ));
+        for name in PROJECTIONS {
+            if which.is_some_and(|w| w != name) {
+                continue;
+            }
+            let started = std::time::Instant::now();
+            let position = match name {
+                "lifecycle" => Lifecycle::open(store, LifecyclePolicy::default())
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+                "loyalty" => Loyalty::open(store, LoyaltyPolicy::default())
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+                "value" => Projector::open(store, clientele_value::ValueProjection)
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+                "churn" => Projector::open(store, ChurnProjection)
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+                _ => Projector::open(store, crate::identity::Identifiers::default())
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+            };
+            done.push((name.to_owned(), position, started.elapsed().as_secs_f64()));
         }
         Ok(done)
     }
 
     /// The population model and a churn model context as of `as_of`.
-    pub fn churn_model(&self, store: &Store, as_of: DateTime<Utc>, horizon_days: i64) -> CliResult<ModelContext> {
+    pub fn churn_model(
+        &self,
+        store: &Store,
+        as_of: DateTime<Utc>,
+        horizon_days: i64,
+    ) -> CliResult<ModelContext> {
         let mut states = Vec::new();
-        for c in store.customers().map_err(|e| failed("listing customers", e))? {
-            states.push(self.churn.state_as_of(c, as_of).map_err(|e| failed("churn", e))?);
+        for c in store
+            .customers()
+            .map_err(|e| failed("listing customers", e))?
+        {
+            states.push(
+                self.churn
+                    .state_as_of(c, as_of)
+                    .map_err(|e| failed("churn", e))?,
+            );
         }
-        Ok(ModelContext { bg_nbd: clientele_churn::backtest::fit_population(&states, as_of), horizon_days: horizon_days as f64 })
+        Ok(ModelContext {
+            bg_nbd: clientele_churn::backtest::fit_population(&states, as_of),
+            horizon_days: horizon_days as f64,
+        })
     }
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
-    pub fn enrich(&self, store: &Store, as_of: DateTime<Utc>, data: &mut ReportData) -> CliResult<()> {
-        let dist = self.lifecycle.stage_distribution(as_of).map_err(|e| failed("stage distribution", e))?;
-        data.stage_funnel = Stage::ALL.iter().map(|s| (s.to_string(), dist.count(*s))).collect();
+    pub fn enrich(
+        &self,
+        store: &Store,
+        as_of: DateTime<Utc>,
+        data: &mut ReportData,
+    ) -> CliResult<()> {
+        let dist = self
+            .lifecycle
+            .stage_distribution(as_of)
+            .map_err(|e| failed("stage distribution", e))?;
+        data.stage_funnel = Stage::ALL
+            .iter()
+            .map(|s| (s.to_string(), dist.count(*s)))
+            .collect();
         // Stage flow: the distribution at the end of each of the last 12 months.
         let mut flow = Vec::new();
         for k in (0..12).rev() {
             let t = as_of - Duration::days(30 * k);
-            let d = self.lifecycle.stage_distribution(t).map_err(|e| failed("stage distribution", e))?;
+            let d = self
+                .lifecycle
+                .stage_distribution(t)
+                .map_err(|e| failed("stage distribution", e))?;
             if d.total > 0 {
-                flow.push((t.format("%Y-%m").to_string(), Stage::ALL.iter().map(|s| (s.to_string(), d.count(*s))).collect()));
+                flow.push((
+                    t.format("%Y-%m").to_string(),
+                    Stage::ALL
+                        .iter()
+                        .map(|s| (s.to_string(), d.count(*s)))
+                        .collect(),
+                ));
             }
         }
         data.stage_flow = flow;
-        data.loyalty_tiers = self.loyalty.tier_counts(as_of).map_err(|e| failed("loyalty tiers", e))?.into_iter().collect();
-        if let Some(currency) = self.value.dominant_currency().map_err(|e| failed("value", e))? {
+        data.loyalty_tiers = self
+            .loyalty
+            .tier_counts(as_of)
+            .map_err(|e| failed("loyalty tiers", e))?
+            .into_iter()
+            .collect();
+        if let Some(currency) = self
+            .value
+            .dominant_currency()
+            .map_err(|e| failed("value", e))?
+        {
             let mut segments: BTreeMap<String, u64> = BTreeMap::new();
-            for (_, s) in self.value.rfm(as_of, &currency).map_err(|e| failed("RFM", e))? {
-                *segments.entry(serde_json::to_string(&s.segment).unwrap_or_default().trim_matches('"').to_owned()).or_default() += 1;
+            for (_, s) in self
+                .value
+                .rfm(as_of, &currency)
+                .map_err(|e| failed("RFM", e))?
+            {
+                *segments.entry(json_name(&s.segment)).or_default() += 1;
             }
             data.rfm_segments = segments.into_iter().collect();
         }
-        let model = self.churn_model(store, as_of, 91)?;
+        let model = self.churn_model(store, as_of, RISK_HORIZON_DAYS)?;
         let policy = RiskPolicy::default();
         let mut risks = Vec::new();
-        for c in store.customers().map_err(|e| failed("listing customers", e))? {
-            let state = self.churn.state_as_of(c, as_of).map_err(|e| failed("churn", e))?;
+        for c in store
+            .customers()
+            .map_err(|e| failed("listing customers", e))?
+        {
+            let state = self
+                .churn
+                .state_as_of(c, as_of)
+                .map_err(|e| failed("churn", e))?;
             if state.first_seen.is_some() && state.churned_at.is_none() {
                 risks.push(policy.score(&state, as_of, &model).risk);
             }
@@ -123,9 +196,14 @@ impl Analytics {
         data.risk_scores = risks;
         // Lift of a backtest that ends at the report's time: frozen 13 weeks earlier.
         let frozen_at = as_of - Duration::days(91);
-        let report = clientele_churn::backtest(store, &self.churn, &policy, frozen_at, 91).map_err(|e| failed("backtest", e))?;
+        let report = clientele_churn::backtest(store, &self.churn, &policy, frozen_at, 91)
+            .map_err(|e| failed("backtest", e))?;
         if report.customers > 0 && report.churned > 0 && report.churned < report.customers {
-            data.backtest_lift = report.lift.iter().map(|d| (d.decile as u32, d.lift)).collect();
+            data.backtest_lift = report
+                .lift
+                .iter()
+                .map(|d| (d.decile as u32, d.lift))
+                .collect();
             data.notes.push(format!(
                 "Backtest: frozen at {}, 13-week horizon, AUC {:.3} over {} customers ({:.0} % churned).",
                 frozen_at.format("%Y-%m-%d"),
@@ -134,9 +212,17 @@ impl Analytics {
                 100.0 * report.churn_rate
             ));
         }
-        data.notes.retain(|n| !n.starts_with("Not available") && !n.contains("not available yet"));
         Ok(())
     }
+}
+
+fn unavailable() -> Option<SectionOutput> {
+    Some(SectionOutput {
+        data: serde_json::Value::Null,
+        lines: vec![
+            "not available: the store is open read-only (another process writes to it)".into(),
+        ],
+    })
 }
 
 /// `stage` in the customer report.
@@ -150,10 +236,10 @@ impl CustomerSection for StageSection {
         "Lifecycle stage"
     }
     fn compute(&self, input: &SectionInput<'_>) -> CliResult<Option<SectionOutput>> {
-        let Ok(mut lifecycle) = Lifecycle::open(input.store, LifecyclePolicy::default()) else { return Ok(None) };
-        if lifecycle.catch_up().is_err() {
-            return Ok(None);
-        }
+        let Some(analytics) = input.analytics else {
+            return Ok(unavailable());
+        };
+        let lifecycle = &analytics.lifecycle;
         let view = match input.known_at {
             Some(r) => lifecycle.view_known_at(input.customer, input.as_of, r),
             None => lifecycle.view(input.customer, input.as_of),
@@ -163,18 +249,36 @@ impl CustomerSection for StageSection {
         let mut lines = vec![format!(
             "{}{} since {}",
             view.stage,
-            if view.exit_pending { " (exit pending: matters still open)" } else { "" },
+            if view.exit_pending {
+                " (exit pending: matters still open)"
+            } else {
+                ""
+            },
             view.since.format("%Y-%m-%d")
         )];
+        for r in &view.reasons {
+            lines.push(format!("because: {}", describe_reason(r)));
+        }
+        for m in &view.open_matters {
+            lines.push(format!("open: {}", describe_matter(m)));
+        }
         if let Some(change) = &view.last_change {
-            lines.push(format!("last change: {}", serde_json::to_string(&change.cause).unwrap_or_default()));
+            lines.push(format!("last change: {}", change.cause));
         }
         lines.push("history with reasons: `clientele explain <customer>`".into());
-        Ok(Some(SectionOutput { data: serde_json::to_value(&view).unwrap_or_default(), lines }))
+        Ok(Some(SectionOutput {
+            data: to_json(&view)?,
+            lines,
+        }))
     }
 }
 
-/// `loyalty` in the customer report.
+fn to_json<T: serde::Serialize>(value: &T) -> CliResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| failed("rendering a section", e))
+}
+
+/// `loyalty` in the customer report: the customer's events in the view
+/// (as of, known at) folded afresh, referral conversions from the population.
 pub struct LoyaltySection;
 
 impl CustomerSection for LoyaltySection {
@@ -185,20 +289,31 @@ impl CustomerSection for LoyaltySection {
         "Loyalty"
     }
     fn compute(&self, input: &SectionInput<'_>) -> CliResult<Option<SectionOutput>> {
-        let Ok(mut loyalty) = Loyalty::open(input.store, LoyaltyPolicy::default()) else { return Ok(None) };
-        if loyalty.catch_up().is_err() {
+        let Some(analytics) = input.analytics else {
+            return Ok(unavailable());
+        };
+        if input.events.is_empty() {
             return Ok(None);
         }
-        let Some(score) = loyalty.score(input.customer, input.as_of).map_err(|e| failed("loyalty", e))? else { return Ok(None) };
+        let loyalty = &analytics.loyalty;
+        let state = fold(loyalty.projection(), input.events.iter());
+        let converted = loyalty
+            .converted_referrals(&state, input.as_of)
+            .map_err(|e| failed("loyalty", e))?;
+        let score = loyalty.projection().score(&state, input.as_of, converted);
         let mut lines = vec![format!("{:.1} / 100 ({})", score.score, score.tier.name)];
         for c in score.components.iter().take(4) {
             lines.push(format!("{:+.1}  {}", c.contribution, c.detail));
         }
-        Ok(Some(SectionOutput { data: serde_json::to_value(&score).unwrap_or_default(), lines }))
+        Ok(Some(SectionOutput {
+            data: to_json(&score)?,
+            lines,
+        }))
     }
 }
 
-/// `value` and `risk` in the customer report.
+/// `value` and churn `risk` in the customer report: the customer's events in
+/// the view folded afresh; the population model fitted as of the view's time.
 pub struct ValueRiskSection;
 
 impl CustomerSection for ValueRiskSection {
@@ -209,34 +324,53 @@ impl CustomerSection for ValueRiskSection {
         "Value and churn risk"
     }
     fn compute(&self, input: &SectionInput<'_>) -> CliResult<Option<SectionOutput>> {
-        let Ok(analytics) = Analytics::open(input.store) else { return Ok(None) };
-        let state = analytics.value.state_as_of(input.customer, input.as_of).map_err(|e| failed("value", e))?;
-        let currency = analytics.value.dominant_currency().map_err(|e| failed("value", e))?.unwrap_or_else(|| "CNY".into());
+        let Some(analytics) = input.analytics else {
+            return Ok(unavailable());
+        };
+        if input.events.is_empty() {
+            return Ok(None);
+        }
+        let state = fold(&clientele_value::ValueProjection, input.events.iter());
+        let currency = analytics
+            .value
+            .dominant_currency()
+            .map_err(|e| failed("value", e))?
+            .unwrap_or_else(|| "CNY".into());
         let history = historic_value(&state, &currency, input.as_of);
-        let model = analytics.churn_model(input.store, input.as_of, 91)?;
-        let churn_state = analytics.churn.state_as_of(input.customer, input.as_of).map_err(|e| failed("churn", e))?;
+        let model = analytics.churn_model(input.store, input.as_of, RISK_HORIZON_DAYS)?;
+        let churn_state = fold(&ChurnProjection, input.events.iter());
         let risk = RiskPolicy::default().score(&churn_state, input.as_of, &model);
         let summary = state.summary(&currency, input.as_of, TimeUnit::Weeks);
-        let minor = 10f64.powi(i32::from(currency.parse::<clientele_core::Currency>().map(|c| c.minor_unit_exponent()).unwrap_or(2)));
+        let minor = 10f64.powi(i32::from(
+            currency
+                .parse::<clientele_core::Currency>()
+                .map(|c| c.minor_unit_exponent())
+                .unwrap_or(2),
+        ));
         let mut lines = vec![format!(
-            "revenue {:.2} {currency} over {} orders (net {:.2}), average order {:.2}",
-            history.revenue as f64 / minor,
-            history.orders,
+            "historic value: {:.2} {currency} net over {} orders",
             history.net as f64 / minor,
-            history.average_order_value as f64 / minor
+            history.orders,
         )];
-        lines.push(format!("churn risk {:.2} over the next 13 weeks", risk.risk));
+        lines.push(format!(
+            "churn risk {:.2} over the next {} weeks",
+            risk.risk,
+            RISK_HORIZON_DAYS / 7
+        ));
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
         }
         let data = serde_json::json!({
-            "history": history,
-            "model_statistics": summary,
-            "risk": risk,
+            "history": to_json(&history)?,
+            "model_statistics": to_json(&summary)?,
+            "risk": to_json(&risk)?,
         });
         Ok(Some(SectionOutput { data, lines }))
     }
 }
+
+/// The horizon of the churn risk shown by `customer` and the report (13 weeks).
+pub const RISK_HORIZON_DAYS: i64 = 91;
 
 /// Population statistics for `stats`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -251,38 +385,116 @@ pub struct Stats {
     pub loyalty_tiers: BTreeMap<String, u64>,
     /// Customers per RFM segment.
     pub rfm_segments: BTreeMap<String, u64>,
-    /// Revenue totals (minor units) per currency, net of refunds.
-    pub revenue: BTreeMap<String, i64>,
+    /// The currency RFM segments are computed in (the store's main one).
+    pub rfm_currency: Option<String>,
+    /// Revenue per currency, net of refunds: an exact decimal string.
+    pub revenue: BTreeMap<String, String>,
     /// Customers with an event by as-of.
     pub customers: u64,
 }
 
-/// Computes `stats`.
-pub fn stats(store: &Store, as_of: DateTime<Utc>) -> CliResult<Stats> {
-    let a = Analytics::open(store)?;
-    let dist = a.lifecycle.stage_distribution(as_of).map_err(|e| failed("stages", e))?;
-    let mut rfm_segments = BTreeMap::new();
-    let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
-    if let Some(currency) = a.value.dominant_currency().map_err(|e| failed("value", e))? {
-        for (_, s) in a.value.rfm(as_of, &currency).map_err(|e| failed("RFM", e))? {
-            *rfm_segments.entry(serde_json::to_string(&s.segment).unwrap_or_default().trim_matches('"').to_owned()).or_default() += 1;
+impl Stats {
+    /// Loyalty tiers, highest first (as the default policy orders them).
+    pub fn tiers_in_order(&self) -> Vec<(String, u64)> {
+        let policy = LoyaltyPolicy::default();
+        let mut names: Vec<&str> = policy.tiers.iter().rev().map(|t| t.name.as_str()).collect();
+        for name in self.loyalty_tiers.keys() {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
         }
+        names
+            .into_iter()
+            .map(|n| {
+                (
+                    n.to_owned(),
+                    self.loyalty_tiers.get(n).copied().unwrap_or(0),
+                )
+            })
+            .collect()
     }
-    for (customer, _) in a.value.states().map_err(|e| failed("value", e))? {
-        let state = a.value.state_as_of(customer, as_of).map_err(|e| failed("value", e))?;
-        let currencies: Vec<String> = state.days.values().flat_map(|d| d.spend.keys().cloned()).collect();
-        for c in currencies.into_iter().collect::<std::collections::BTreeSet<_>>() {
-            *revenue.entry(c.clone()).or_default() += historic_value(&state, &c, as_of).net;
-        }
-    }
-    Ok(Stats {
-        as_of: as_of.to_rfc3339(),
-        stages: dist.counts.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
-        exit_pending: dist.exit_pending,
-        loyalty_tiers: a.loyalty.tier_counts(as_of).map_err(|e| failed("loyalty", e))?,
-        rfm_segments,
-        revenue,
-        customers: dist.total,
-    })
 }
 
+/// Computes `stats`: opens and catches up the projections first.
+pub fn stats(store: &Store, as_of: DateTime<Utc>) -> CliResult<Stats> {
+    Analytics::open(store)?.stats(as_of)
+}
+
+impl Analytics {
+    /// Population statistics as of `as_of`.
+    pub fn stats(&self, as_of: DateTime<Utc>) -> CliResult<Stats> {
+        let a = self;
+        let dist = a
+            .lifecycle
+            .stage_distribution(as_of)
+            .map_err(|e| failed("stages", e))?;
+        let mut rfm_segments = BTreeMap::new();
+        let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
+        let rfm_currency = a
+            .value
+            .dominant_currency()
+            .map_err(|e| failed("value", e))?;
+        if let Some(currency) = &rfm_currency {
+            for (_, s) in a.value.rfm(as_of, currency).map_err(|e| failed("RFM", e))? {
+                *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
+            }
+        }
+        for (customer, _) in a.value.states().map_err(|e| failed("value", e))? {
+            let state = a
+                .value
+                .state_as_of(customer, as_of)
+                .map_err(|e| failed("value", e))?;
+            let currencies: Vec<String> = state
+                .days
+                .values()
+                .flat_map(|d| d.spend.keys().cloned())
+                .collect();
+            for c in currencies
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                *revenue.entry(c.clone()).or_default() += historic_value(&state, &c, as_of).net;
+            }
+        }
+        let revenue = revenue
+            .into_iter()
+            .map(|(currency, minor)| {
+                let amount = currency
+                    .parse::<clientele_core::Currency>()
+                    .map(|c| {
+                        clientele_core::Money::from_minor(minor, c)
+                            .amount()
+                            .to_string()
+                    })
+                    .unwrap_or_else(|_| minor.to_string());
+                (currency, amount)
+            })
+            .collect();
+        Ok(Stats {
+            as_of: crate::output::timestamp(as_of),
+            stages: dist
+                .counts
+                .iter()
+                .map(|(s, n)| (s.to_string(), *n))
+                .collect(),
+            exit_pending: dist.exit_pending,
+            loyalty_tiers: a
+                .loyalty
+                .tier_counts(as_of)
+                .map_err(|e| failed("loyalty", e))?,
+            rfm_segments,
+            rfm_currency,
+            revenue,
+            customers: dist.total,
+        })
+    }
+}
+
+/// A unit enum's name as in JSON (`champions`, `at_risk`, `high`, …).
+pub fn json_name<T: serde::Serialize>(segment: &T) -> String {
+    match serde_json::to_value(segment) {
+        Ok(serde_json::Value::String(name)) => name,
+        Ok(other) => other.to_string(),
+        Err(_) => "unknown".into(),
+    }
+}

@@ -102,6 +102,16 @@ pub enum Command {
     Warnings(commands::churn::WarningsArgs),
     /// Backtest the churn score: freeze the world, score, compare with what happened.
     Backtest(commands::churn::BacktestArgs),
+    /// A customer's lifecycle-stage history with the cause of every change (audit view).
+    Explain(commands::lifecycle::ExplainArgs),
+    /// Find customers by licence plate, policy number, national id, phone, e-mail or external id.
+    Lookup(commands::lifecycle::LookupArgs),
+    /// Policies whose cover ends in a period, with each customer's renewal intent.
+    Renewals(commands::lifecycle::RenewalsArgs),
+    /// Population statistics as of a time: stages, loyalty tiers, RFM segments, revenue.
+    Stats(commands::stats::Args),
+    /// Rebuild the projections (or one of them) from the event log.
+    Rebuild(commands::rebuild::Args),
 }
 
 impl Command {
@@ -123,6 +133,11 @@ impl Command {
             Command::Warn(_) => "warn",
             Command::Warnings(_) => "warnings",
             Command::Backtest(_) => "backtest",
+            Command::Explain(_) => "explain",
+            Command::Lookup(_) => "lookup",
+            Command::Renewals(_) => "renewals",
+            Command::Stats(_) => "stats",
+            Command::Rebuild(_) => "rebuild",
         }
     }
 }

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod cli;
 pub mod commands;
 pub mod error;
@@ -67,6 +68,11 @@ pub fn run(cli: &Cli, output: Output) -> CliResult<CommandOutput> {
         Command::Warn(args) => commands::churn::warn(&ctx, args),
         Command::Warnings(args) => commands::churn::warnings(&ctx, args),
         Command::Backtest(args) => commands::churn::run_backtest(&ctx, args),
+        Command::Explain(args) => commands::lifecycle::explain(&ctx, args),
+        Command::Lookup(args) => commands::lifecycle::lookup(&ctx, args),
+        Command::Renewals(args) => commands::lifecycle::renewals(&ctx, args),
+        Command::Stats(args) => commands::stats::run(&ctx, args),
+        Command::Rebuild(args) => commands::rebuild::run(&ctx, args),
     }
 }
 

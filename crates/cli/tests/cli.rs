@@ -97,14 +97,31 @@ fn help_lists_commands_with_examples() {
     let o = s.run(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for word in [
-        "import", "export", "verify", "backup", "restore", "customer", "demo", "Examples",
-    ] {
+    let commands = [
+        "import",
+        "export",
+        "verify",
+        "backup",
+        "restore",
+        "customer",
+        "demo",
+        "forget",
+        "retention",
+        "report",
+        "churn-scores",
+        "warn",
+        "warnings",
+        "backtest",
+        "explain",
+        "lookup",
+        "renewals",
+        "stats",
+        "rebuild",
+    ];
+    for word in commands.iter().chain(&["model", "Examples"]) {
         assert!(text.contains(word), "help lacks {word}: {text}");
     }
-    for cmd in [
-        "import", "export", "verify", "backup", "restore", "customer", "demo",
-    ] {
+    for cmd in commands {
         let o = s.run(&[cmd, "--help"]);
         assert!(o.status.success());
         assert!(
@@ -142,6 +159,11 @@ fn demo_summarises_and_is_idempotent() {
     assert!(text.contains("Generated 150 customers"), "{text}");
     assert!(text.contains("What to try next"), "{text}");
     assert!(text.contains("complaints:"), "{text}");
+    assert!(text.contains("lifecycle stages: acquisition"), "{text}");
+    assert!(
+        text.contains("Churn-warning job as of 2025-06-30"),
+        "{text}"
+    );
     let first = s.verify_events(&db);
     assert!(first > 1000, "only {first} events");
 
@@ -151,6 +173,20 @@ fn demo_summarises_and_is_idempotent() {
     assert_eq!(doc["result"]["already_present"].as_u64(), Some(first));
     assert_eq!(doc["result"]["stats"]["customers"], 150);
     assert_eq!(s.verify_events(&db), first, "second run duplicated events");
+    // The projections saw everyone; the churn job warned once per episode.
+    let population = &doc["result"]["population"];
+    assert_eq!(population["customers"], 150);
+    let staged: u64 = population["stages"]
+        .as_object()
+        .expect("stages")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(staged, 150);
+    let job = &doc["result"]["churn_job"];
+    assert_eq!(job["raised"], 0, "a rerun raises nothing new");
+    let stored = job["stored"].as_u64().expect("stored");
+    assert!(stored > 0 && stored < 150, "{job}");
 
     // Another seed on the same store is refused.
     let (code, _, _) = s.json(&["--db", &db, "demo", "--customers", "150", "--seed", "4"]);
@@ -414,4 +450,152 @@ fn backup_restore_and_export_round_trips() {
     let (code, doc, _) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
     assert_eq!(code, 0);
     assert_eq!(doc["result"]["events_written"], 0);
+
+    // The same events give the same figures: original, restored, re-imported.
+    let stats = |db: &str| {
+        let (code, doc, stderr) = s.json(&["--db", db, "stats", "--as-of", "2025-06-30"]);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let figures = stats(&db);
+    assert_eq!(figures["customers"], 60);
+    assert_eq!(stats(&restored), figures);
+    assert_eq!(stats(&fresh), figures);
+}
+
+#[test]
+fn explain_lookup_renewals_stats_and_rebuild() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let o = s.run(&["--db", &db, "demo", "--customers", "200", "--seed", "11"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let events = s.verify_events(&db);
+
+    // An insured customer with a licence plate, from the export.
+    let export = s.export(&db, "all.jsonl");
+    let profile: Value = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["licence_plate"].is_string() && e["external_ids"].is_array())
+        .expect("a profile with a plate");
+    let uuid = profile["customer"].as_str().unwrap().to_owned();
+    let plate = profile["licence_plate"].as_str().unwrap().to_owned();
+    let external = profile["external_ids"][0].as_str().unwrap().to_owned();
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", &external]);
+    assert_eq!(code, 0, "{stderr}");
+    let sections = &doc["result"]["sections"];
+    assert!(sections["stage"]["stage"].is_string(), "{sections}");
+    let score = sections["loyalty"]["score"]
+        .as_f64()
+        .expect("loyalty score");
+    assert!((0.0..=100.0).contains(&score), "{sections}");
+    let risk = sections["value"]["risk"]["risk"].as_f64().expect("risk");
+    assert!((0.0..=1.0).contains(&risk), "{sections}");
+
+    // lookup: exact, and by plate suffix.
+    let (code, doc, stderr) = s.json(&["--db", &db, "lookup", &plate]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["customers"][0][0], uuid.as_str());
+    let suffix: String = plate
+        .chars()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let (code, doc, _) = s.json(&["--db", &db, "lookup", "--plate-suffix", &suffix]);
+    assert_eq!(code, 0);
+    assert!(doc["result"]["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c[0] == uuid.as_str()));
+
+    // explain: a timeline that starts from nothing, every change with a cause.
+    let (code, doc, stderr) = s.json(&["--db", &db, "explain", &external, "--as-of", "2025-06-30"]);
+    assert_eq!(code, 0, "{stderr}");
+    let timeline = doc["result"]["timeline"].as_array().expect("timeline");
+    assert!(!timeline.is_empty());
+    assert!(timeline[0]["from"].is_null());
+    for change in timeline {
+        assert!(
+            change["cause"]["event"].is_object() || change["cause"]["elapsed"].is_object(),
+            "{change}"
+        );
+    }
+    assert_eq!(
+        timeline.last().unwrap()["to"],
+        doc["result"]["view"]["stage"]
+    );
+    // As known before anything was recorded: nothing.
+    let (code, doc, _) = s.json(&[
+        "--db",
+        &db,
+        "explain",
+        &external,
+        "--as-of",
+        "2025-06-30",
+        "--known-at",
+        "2000-01-01",
+    ]);
+    assert_eq!(code, 0);
+    assert!(doc["result"]["view"].is_null());
+    assert_eq!(doc["result"]["timeline"].as_array().map(Vec::len), Some(0));
+
+    // renewals: policies due in a year's window, sorted by date, each in range.
+    let (code, doc, stderr) = s.json(&[
+        "--db",
+        &db,
+        "renewals",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let due = doc["result"]["due"].as_array().expect("due");
+    assert!(!due.is_empty());
+    let dates: Vec<&str> = due
+        .iter()
+        .filter_map(|d| d["valid_until"].as_str())
+        .collect();
+    assert_eq!(dates.len(), due.len());
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]));
+    assert!(dates
+        .iter()
+        .all(|d| ("2025-01-01"..="2025-12-31").contains(d)));
+    let (code, _, _) = s.json(&[
+        "--db",
+        &db,
+        "renewals",
+        "--from",
+        "2025-12-31",
+        "--to",
+        "2025-01-01",
+    ]);
+    assert_eq!(code, 2);
+
+    // stats, then rebuild everything: identical figures.
+    let stats = || {
+        let (code, doc, stderr) = s.json(&["--db", &db, "stats", "--as-of", "2025-06-30"]);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let before = stats();
+    assert_eq!(before["customers"], 200);
+    let (code, doc, stderr) = s.json(&["--db", &db, "rebuild"]);
+    assert_eq!(code, 0, "{stderr}");
+    let rebuilt = doc["result"]["rebuilt"].as_array().expect("rebuilt");
+    assert_eq!(rebuilt.len(), 5);
+    assert!(rebuilt
+        .iter()
+        .all(|r| r["position"].as_u64() == Some(events)));
+    assert_eq!(stats(), before);
+    let (code, doc, _) = s.json(&["--db", &db, "rebuild", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("nonsense"));
 }

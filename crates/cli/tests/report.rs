@@ -172,7 +172,8 @@ fn cdnow_report_renders_in_headless_chromium() {
     let doc: Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     assert_eq!(doc["command"], "report");
     let data = &doc["result"];
-    assert_eq!(data["as_of"], "1998-06-30T00:00:00Z");
+    // A date means the end of that day.
+    assert_eq!(data["as_of"], "1998-06-30T23:59:59Z");
     // The CDNOW sample: 2,357 customers acquired in Jan–Mar 1997.
     let sizes = data["cohort_sizes"].as_array().expect("cohort sizes");
     assert_eq!(sizes.len(), 3);
@@ -183,7 +184,31 @@ fn cdnow_report_renders_in_headless_chromium() {
     assert_eq!(first.len(), 18, "Jan 1997 … Jun 1998");
     assert_eq!(first[0], 1.0);
     assert!(first[1].as_f64().is_some_and(|s| s > 0.0 && s < 0.5));
-    assert!(data["stage_funnel"].as_array().is_some_and(Vec::is_empty));
+    // The projections' sections: every customer has a stage, a tier, a
+    // segment and (unless churned) a risk; the backtest lift has 10 deciles.
+    let sum = |key: &str| -> u64 {
+        data[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}"))
+            .iter()
+            .filter_map(|p| p[1].as_u64())
+            .sum()
+    };
+    assert_eq!(sum("stage_funnel"), 2357);
+    assert_eq!(sum("loyalty_tiers"), 2357);
+    assert_eq!(sum("rfm_segments"), 2357);
+    let risks = data["risk_scores"].as_array().expect("risk scores");
+    assert_eq!(risks.len(), 2357);
+    assert!(risks
+        .iter()
+        .all(|r| r.as_f64().is_some_and(|r| (0.0..=1.0).contains(&r))));
+    assert_eq!(data["backtest_lift"].as_array().map(Vec::len), Some(10));
+    let top_lift = data["backtest_lift"][0][1].as_f64().expect("lift");
+    assert!(
+        top_lift > 1.0,
+        "the riskiest decile churns more: {top_lift}"
+    );
+    assert!(!data["stage_flow"].as_array().expect("flow").is_empty());
 
     let page = out.join("index.html");
     let html = std::fs::read_to_string(&page).expect("index.html");
@@ -193,13 +218,18 @@ fn cdnow_report_renders_in_headless_chromium() {
         !html.contains("src=") && !html.contains("<link"),
         "nothing external"
     );
-    assert_eq!(html.matches("Not available yet").count(), 6);
+    assert_eq!(html.matches("Not available yet").count(), 0);
     keep("cdnow.html", &page);
 
     let Some(dom) = dump_dom(&page) else { return };
     assert!(dom.contains("Customer lifecycle report"));
     assert!(dom.contains("1998-06-30"));
-    assert_eq!(dom.matches("<figure").count(), 1, "only cohorts have data");
+    assert_eq!(dom.matches("<figure").count(), 7, "every chart has data");
+    assert_drawn(&dom, "stage-funnel", 5);
+    assert_drawn(&dom, "loyalty-tiers", 3);
+    assert_drawn(&dom, "rfm-segments", 5);
+    assert_drawn(&dom, "churn-risk", 10);
+    assert_drawn(&dom, "backtest-lift", 10);
     // 3 cohorts × 18 months of cells, plus the colour scale.
     assert_drawn(&dom, "cohort-retention", 3 * 18);
     // Every cohort's acquisition month is printed in its cell (plus the scale).

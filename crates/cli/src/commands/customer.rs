@@ -19,10 +19,9 @@ use clientele_core::event::ComplaintStep;
 use clientele_core::{CustomerId, EventPayload, Money, RecordedEvent, Store};
 use serde::{Serialize, Serializer};
 
-use crate::commands::{Context, OpenMode};
+use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity;
-use crate::import::record::parse_time;
 use crate::output::{group_decimal, short_time, timestamp, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
@@ -74,6 +73,9 @@ pub struct SectionInput<'a> {
     pub known_at: Option<DateTime<Utc>>,
     /// The store, for sections that keep projections.
     pub store: &'a Store,
+    /// The projections, caught up — `None` when the store could only be
+    /// opened read-only (another process writes to it).
+    pub analytics: Option<&'a crate::analytics::Analytics>,
 }
 
 /// A computed section.
@@ -97,11 +99,14 @@ pub trait CustomerSection {
 }
 
 /// The registered sections, in display order.
-///
-/// Add yours here, e.g. `Box::new(clientele_lifecycle::cli::StageSection)`
-/// for `stage`, then `loyalty`, `value` and `risk`.
 pub fn sections() -> Vec<Box<dyn CustomerSection>> {
-    vec![Box::new(ActivitySection)]
+    use crate::analytics::{LoyaltySection, StageSection, ValueRiskSection};
+    vec![
+        Box::new(ActivitySection),
+        Box::new(StageSection),
+        Box::new(LoyaltySection),
+        Box::new(ValueRiskSection),
+    ]
 }
 
 /// Counts by kind, first and last event, open complaints.
@@ -433,6 +438,7 @@ pub fn build_report(
     as_of: DateTime<Utc>,
     known_at: Option<DateTime<Utc>>,
     limit: usize,
+    analytics: Option<&crate::analytics::Analytics>,
 ) -> CliResult<CustomerReport> {
     let events_total = all.len() as u64;
     let mut events: Vec<RecordedEvent> = all
@@ -568,6 +574,7 @@ pub fn build_report(
         as_of,
         known_at,
         store,
+        analytics,
     };
     let mut computed = Vec::new();
     for section in sections() {
@@ -743,43 +750,50 @@ impl Render for CustomerReport {
 
 /// Runs the command.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
-    let time = |flag: &str, text: &str| {
-        parse_time(text).map_err(|reason| {
-            CliError::usage(
-                format!("--{flag}: {reason}"),
-                "e.g. 2024-12-31 or 2024-12-31T23:59:59Z",
-            )
-        })
-    };
-    let as_of = match &args.as_of {
-        Some(t) => time("as-of", t)?,
-        // Now, to the second (the view is printed).
-        None => DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default(),
-    };
+    // A plain date means the end of that day, as in every command.
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
     let known_at = args
         .known_at
         .as_deref()
-        .map(|t| time("known-at", t))
+        .map(|t| time_arg("known-at", Some(t)))
         .transpose()?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
-    // Writable, to keep the identifier index; read-only when another process writes.
-    let store = match ctx.open(OpenMode::Write) {
-        Ok(store) => store,
-        Err(_) => ctx.open(OpenMode::ReadOnly)?,
+    // Writable, to keep the identifier index and the projections; read-only
+    // (without stage, loyalty, value and risk) when another process writes.
+    let (store, writable) = match ctx.open(OpenMode::Write) {
+        Ok(store) => (store, true),
+        Err(_) => (ctx.open(OpenMode::ReadOnly)?, false),
     };
     let customer = identity::resolve(&store, &args.id, args.source.as_deref())?;
     let events = store
         .read_stream(customer)
         .map_err(|e| CliError::from_core(e, "reading the customer's stream"))?;
-    let report = build_report(&store, customer, events, as_of, known_at, args.limit)?;
+    let analytics = if writable {
+        Some(crate::analytics::Analytics::open(&store)?)
+    } else {
+        ctx.output.notice(
+            "the store is in use by another process: stage, loyalty, value and risk are left out",
+        );
+        None
+    };
+    let report = build_report(
+        &store,
+        customer,
+        events,
+        as_of,
+        known_at,
+        args.limit,
+        analytics.as_ref(),
+    )?;
     Ok(CommandOutput::new(&report))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::record::parse_time;
     use clientele_core::event::{Purchase, Refund};
     use clientele_core::{Currency, ExpectedVersion, NewEvent};
 
@@ -806,16 +820,16 @@ mod tests {
         ];
         store.append(c, ExpectedVersion::Any, events).unwrap();
         let all = store.read_stream(c).unwrap();
-        let r = build_report(&store, c, all.clone(), t(5), None, 0).unwrap();
+        let r = build_report(&store, c, all.clone(), t(5), None, 0, None).unwrap();
         let cny = &r.purchases.by_currency[0];
         assert_eq!((cny.purchased.as_str(), cny.net.as_str()), ("0.30", "0.25"));
         assert_eq!(r.events_in_view, 3);
         assert_eq!(r.timeline.len(), 3);
         assert_eq!(r.sections[0].0, "activity");
-        let r = build_report(&store, c, all.clone(), t(30), None, 2).unwrap();
+        let r = build_report(&store, c, all.clone(), t(30), None, 2, None).unwrap();
         assert_eq!((r.timeline.len(), r.timeline_omitted), (2, 2));
         let before = all[0].recorded_at - chrono::Duration::seconds(1);
-        let r = build_report(&store, c, all, t(30), Some(before), 0).unwrap();
+        let r = build_report(&store, c, all, t(30), Some(before), 0, None).unwrap();
         assert_eq!(r.events_in_view, 0);
         let json = serde_json::to_value(&r).unwrap();
         assert!(json["sections"].is_object());

@@ -14,6 +14,10 @@ use clientele_core::event::Referred;
 use clientele_core::{CustomerId, EventPayload, Money, Store};
 use serde::Serialize;
 
+use clientele_churn::{CallbackSink, ModelContext, RiskPolicy, Warning, WarningJob, WarningPolicy};
+use clientele_lifecycle::Stage;
+
+use crate::analytics::{json_name, Analytics, Stats, RISK_HORIZON_DAYS};
 use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::generate::{self, DemoConfig, DemoCustomer, Segment};
@@ -250,8 +254,29 @@ pub struct DemoReport {
     pub already_present: u64,
     /// What is in the log now.
     pub stats: LogStats,
+    /// The projections' view of the customer base at the end of the history.
+    pub population: Stats,
+    /// The churn-warning job run at the end of the history.
+    pub churn_job: DemoChurnJob,
     /// Example commands to try next.
     pub try_next: Vec<Example>,
+}
+
+/// What the demo's churn-warning job did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoChurnJob {
+    /// The job's as-of time.
+    pub as_of: String,
+    /// Customers the job evaluated in this run.
+    pub visited: usize,
+    /// Warnings raised by this run (0 on a rerun: once per episode).
+    pub raised: usize,
+    /// Warnings stored in all.
+    pub stored: usize,
+    /// Stored warnings per severity.
+    pub by_severity: BTreeMap<String, usize>,
+    /// The three customers with the highest risk among stored warnings.
+    pub highest: Vec<Warning>,
 }
 
 impl Render for DemoReport {
@@ -317,6 +342,61 @@ impl Render for DemoReport {
             "  churned: {} explicitly; won back: {}",
             s.churned, s.reactivated
         );
+        let p = &self.population;
+        let stages: Vec<String> = Stage::ALL
+            .iter()
+            .map(|st| {
+                let n = p.stages.get(st.as_str()).copied().unwrap_or(0);
+                format!("{st} {}", thousands(n))
+            })
+            .collect();
+        let _ = writeln!(out, "\nAs of {} (the projections):", p.as_of);
+        let _ = writeln!(out, "  lifecycle stages: {}", stages.join(", "));
+        if p.exit_pending > 0 {
+            let _ = writeln!(
+                out,
+                "    of those in exit, {} still have open matters (exit pending)",
+                p.exit_pending
+            );
+        }
+        let tiers: Vec<String> = p
+            .tiers_in_order()
+            .iter()
+            .map(|(t, n)| format!("{t} {}", thousands(*n)))
+            .collect();
+        let _ = writeln!(out, "  loyalty tiers: {}", tiers.join(", "));
+        let mut segments: Vec<_> = p.rfm_segments.iter().collect();
+        segments.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let segments: Vec<String> = segments
+            .iter()
+            .take(4)
+            .map(|(s, n)| format!("{s} {}", thousands(**n)))
+            .collect();
+        let _ = writeln!(out, "  largest RFM segments: {}", segments.join(", "));
+        let j = &self.churn_job;
+        let severity: Vec<String> = j
+            .by_severity
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nChurn-warning job as of {}: {} customers evaluated, {} warnings raised ({} stored: {})",
+            j.as_of,
+            thousands(j.visited as u64),
+            j.raised,
+            j.stored,
+            severity.join(", ")
+        );
+        for w in &j.highest {
+            let _ = writeln!(
+                out,
+                "  risk {:.2} {} — {}",
+                w.risk,
+                w.customer_id,
+                w.reasons.first().map(|r| r.detail.as_str()).unwrap_or("")
+            );
+        }
         let _ = writeln!(out, "\nWhat to try next:");
         for example in &self.try_next {
             let _ = writeln!(out, "  # {}\n  {}", example.what, example.command);
@@ -367,13 +447,45 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
             EventPayload::Profile(p) => p.licence_plate.clone(),
             _ => None,
         });
+        out.push((
+            format!("clientele {db}explain {}", c.external_id),
+            "the stage history with the cause of every change (the audit view)".to_owned(),
+        ));
         if let Some(plate) = plate {
             out.push((
                 format!("clientele {db}customer plate:{plate}"),
                 "found by licence plate".to_owned(),
             ));
+            let suffix: String = plate
+                .chars()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            out.push((
+                format!("clientele {db}lookup --plate-suffix {suffix}"),
+                "every customer whose plate ends like that".to_owned(),
+            ));
         }
     }
+    out.push((
+        format!("clientele {db}renewals --from 2025-07-01 --to 2025-07-31"),
+        "insurance policies due for renewal in July 2025, with intents".to_owned(),
+    ));
+    out.push((
+        format!("clientele {db}stats --as-of 2024-06-30"),
+        "stages, loyalty tiers, RFM segments a year earlier".to_owned(),
+    ));
+    out.push((
+        format!("clientele {db}warnings --from 2025-06-01"),
+        "the churn warnings just raised, with reasons".to_owned(),
+    ));
+    out.push((
+        format!("clientele {db}report --out /tmp/clientele-report --as-of 2025-06-30"),
+        "an HTML page of charts (stage funnel, cohorts, loyalty, RFM, risk, lift)".to_owned(),
+    ));
     if let Some(c) = customers
         .iter()
         .find(|c| has(c, |p| matches!(p, EventPayload::Reactivation(_))))
@@ -481,7 +593,13 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
             "report this as a bug, with the seed and --customers",
         ));
     }
+    store
+        .sync()
+        .map_err(|e| CliError::from_core(e, "syncing the demo data"))?;
     let stats = log_stats(&store, generate::end())?;
+    let as_of = generate::end();
+    let population = Analytics::open(&store)?.stats(as_of)?;
+    let churn_job = run_churn_job(&store, as_of)?;
     Ok(CommandOutput::new(&DemoReport {
         db: ctx.db.display().to_string(),
         seed: args.seed,
@@ -489,6 +607,53 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         events_written: summary.events_written,
         already_present: summary.already_present,
         stats,
+        population,
+        churn_job,
         try_next,
     }))
+}
+
+/// Fits the population model and runs the warning job as of `as_of`.
+fn run_churn_job(store: &Store, as_of: DateTime<Utc>) -> CliResult<DemoChurnJob> {
+    let failed = |e: clientele_churn::Error| {
+        CliError::runtime(
+            format!("the churn-warning job: {e}"),
+            "run `clientele verify`; if it passes, retry",
+        )
+    };
+    let model = ModelContext {
+        bg_nbd: None,
+        horizon_days: RISK_HORIZON_DAYS as f64,
+    };
+    let mut job = WarningJob::open(
+        store,
+        RiskPolicy::default(),
+        WarningPolicy::default(),
+        model,
+    )
+    .map_err(failed)?;
+    job.refit(as_of).map_err(failed)?;
+    // The warnings are stored by the job; the demo only counts them.
+    let mut sink = CallbackSink(|_: &Warning| Ok(()));
+    let run = job.run(as_of, &mut sink).map_err(failed)?;
+    let stored = job
+        .warnings(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+        .map_err(failed)?;
+    let mut by_severity = BTreeMap::new();
+    for w in &stored {
+        *by_severity.entry(json_name(&w.severity)).or_default() += 1;
+    }
+    let mut highest = stored.clone();
+    highest.sort_by(|a, b| b.risk.total_cmp(&a.risk).then(a.id.cmp(&b.id)));
+    let mut seen = std::collections::BTreeSet::new();
+    highest.retain(|w| seen.insert(w.customer_id));
+    highest.truncate(3);
+    Ok(DemoChurnJob {
+        as_of: crate::output::timestamp(as_of),
+        visited: run.visited,
+        raised: run.raised,
+        stored: stored.len(),
+        by_severity,
+        highest,
+    })
 }

@@ -100,9 +100,13 @@ impl Render for ForgetReport {
     }
 }
 
-/// Lets the identifier index fold new erasure events, then purges so their
-/// old entries leave the disk. Returns the terms `customer` had before.
+/// Lets the identifier index and every projection fold new erasure events
+/// (the lifecycle projection keeps plates, policy numbers and ids for lookup),
+/// then purges so their old entries leave the disk. Returns the terms
+/// `customer` had before.
 pub fn update_identifier_index(store: &Store, customer: Option<CustomerId>) -> CliResult<u64> {
+    // Caught up (and refolded where erased) before the purge below.
+    drop(crate::analytics::Analytics::open(store)?);
     let mut projector = Projector::open(store, Identifiers::default())
         .map_err(|e| CliError::from_core(e, "opening the identifier index"))?;
     let before = match customer {

@@ -1,13 +1,108 @@
 //! Lifecycle commands: `explain`, `lookup`, `renewals` (crates/lifecycle).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use clientele_core::Store;
-use clientele_lifecycle::{CustomerStage, Lifecycle, LifecyclePolicy, RenewalDue, StageChange};
+use clientele_lifecycle::{
+    CustomerStage, Lifecycle, LifecyclePolicy, OpenMatter, Reason, RenewalDue, StageChange,
+};
 use serde::Serialize;
 
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::output::{CommandOutput, Render};
+
+/// One line for a reason a customer is in their stage.
+pub fn describe_reason(reason: &Reason) -> String {
+    let days = |secs: i64| secs / 86_400;
+    match reason {
+        Reason::NoPurchaseYet => "known, no purchase yet".into(),
+        Reason::HasPurchased { purchases } => format!("{purchases} purchase(s)"),
+        Reason::SteadyRepeatBuying {
+            purchases,
+            span_days,
+        } => {
+            format!("steady repeat buying: {purchases} purchases over {span_days} days")
+        }
+        Reason::ReferralAndRepeat {
+            referrals,
+            purchases,
+        } => {
+            format!("{referrals} referral(s) and {purchases} purchases")
+        }
+        Reason::Inactive {
+            last_activity,
+            threshold_secs,
+            ..
+        } => format!(
+            "no purchase or win-back since {} (decline horizon {} days)",
+            last_activity.format("%Y-%m-%d"),
+            days(*threshold_secs)
+        ),
+        Reason::SpendDrop {
+            recent_average,
+            earlier_average,
+        } => format!(
+            "spend dropped: recent purchases average {recent_average}, earlier {earlier_average}"
+        ),
+        Reason::ComplaintUnanswered {
+            complaint_id,
+            step,
+            deadline,
+        } => format!(
+            "complaint {complaint_id} still at {} past its reply deadline {}",
+            crate::analytics::json_name(step),
+            deadline.format("%Y-%m-%d %H:%M")
+        ),
+        Reason::InactiveBeyondExitHorizon {
+            last_activity,
+            threshold_secs,
+            ..
+        } => format!(
+            "no purchase or win-back since {} (exit horizon {} days)",
+            last_activity.format("%Y-%m-%d"),
+            days(*threshold_secs)
+        ),
+        Reason::Churned {
+            reason, voluntary, ..
+        } => format!(
+            "churned ({}): {reason}",
+            if *voluntary {
+                "left by choice"
+            } else {
+                "ended by the company"
+            }
+        ),
+    }
+}
+
+/// One line for a matter that keeps an exit from being final.
+pub fn describe_matter(matter: &OpenMatter) -> String {
+    match matter {
+        OpenMatter::Complaint {
+            complaint_id,
+            step,
+            received_at,
+        } => format!(
+            "complaint {complaint_id} open at {} since {}",
+            crate::analytics::json_name(step),
+            received_at.format("%Y-%m-%d")
+        ),
+        OpenMatter::RefundOutstanding {
+            order_id,
+            owed,
+            refunded,
+        } => {
+            format!("order {order_id}: {refunded} of {owed} refunded")
+        }
+        OpenMatter::Unpaid {
+            order_id,
+            amount,
+            paid,
+        } => {
+            format!("order {order_id}: {paid} of {amount} paid")
+        }
+    }
+}
 
 /// Opens the store and the lifecycle projection, caught up.
 pub fn open_lifecycle(ctx: &Context) -> CliResult<(Store, Lifecycle)> {
@@ -15,14 +110,20 @@ pub fn open_lifecycle(ctx: &Context) -> CliResult<(Store, Lifecycle)> {
         return Err(ctx.no_store());
     }
     let store = ctx.open(OpenMode::Write)?;
-    let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default())
-        .map_err(|e| CliError::runtime(format!("opening the lifecycle projection: {e}"), "run `clientele rebuild lifecycle`"))?;
-    lifecycle
-        .catch_up()
-        .map_err(|e| CliError::runtime(format!("updating the lifecycle projection: {e}"), "run `clientele verify`"))?;
+    let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).map_err(|e| {
+        CliError::runtime(
+            format!("opening the lifecycle projection: {e}"),
+            "run `clientele rebuild lifecycle`",
+        )
+    })?;
+    lifecycle.catch_up().map_err(|e| {
+        CliError::runtime(
+            format!("updating the lifecycle projection: {e}"),
+            "run `clientele verify`",
+        )
+    })?;
     Ok((store, lifecycle))
 }
-
 
 fn lifecycle_error(doing: &str) -> impl Fn(clientele_lifecycle::LifecycleError) -> CliError + '_ {
     move |e| CliError::runtime(format!("{doing}: {e}"), "run `clientele verify`")
@@ -75,12 +176,25 @@ impl Render for ExplainOutput {
                 "customer {}: {}{} since {} ({} purchases, {} referrals)\n",
                 self.customer,
                 v.stage,
-                if v.exit_pending { " (exit pending: matters still open)" } else { "" },
+                if v.exit_pending {
+                    " (exit pending: matters still open)"
+                } else {
+                    ""
+                },
                 v.since.format("%Y-%m-%d %H:%M"),
                 v.purchases,
                 v.referrals
             )),
             None => out.push_str(&format!("customer {}: no events by then\n", self.customer)),
+        }
+        if let Some(v) = &self.view {
+            for r in &v.reasons {
+                out.push_str(&format!("  because: {}\n", describe_reason(r)));
+            }
+            for m in &v.open_matters {
+                out.push_str(&format!("  open: {}\n", describe_matter(m)));
+            }
+            out.push_str("history:\n");
         }
         for c in &self.timeline {
             let from = c.from.map(|s| s.to_string()).unwrap_or_else(|| "—".into());
@@ -90,7 +204,7 @@ impl Render for ExplainOutput {
                 from,
                 c.to.to_string(),
                 if c.exit_pending { " (pending)" } else { "" },
-                serde_json::to_string(&c.cause).unwrap_or_default()
+                c.cause
             ));
         }
     }
@@ -99,20 +213,36 @@ impl Render for ExplainOutput {
 /// Runs `explain`.
 pub fn explain(ctx: &Context, args: &ExplainArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args.known_at.as_deref().map(|t| time_arg("known-at", Some(t))).transpose()?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
     let (store, lifecycle) = open_lifecycle(ctx)?;
     let customer = crate::identity::resolve(&store, &args.id, args.source.as_deref())?;
     let (view, timeline) = match known_at {
         Some(r) => (
-            lifecycle.view_known_at(customer, as_of, r).map_err(lifecycle_error("the stage view"))?,
-            lifecycle.explain_known_at(customer, as_of, r).map_err(lifecycle_error("the stage timeline"))?,
+            lifecycle
+                .view_known_at(customer, as_of, r)
+                .map_err(lifecycle_error("the stage view"))?,
+            lifecycle
+                .explain_known_at(customer, as_of, r)
+                .map_err(lifecycle_error("the stage timeline"))?,
         ),
         None => (
-            lifecycle.view(customer, as_of).map_err(lifecycle_error("the stage view"))?,
-            lifecycle.explain(customer, as_of).map_err(lifecycle_error("the stage timeline"))?,
+            lifecycle
+                .view(customer, as_of)
+                .map_err(lifecycle_error("the stage view"))?,
+            lifecycle
+                .explain(customer, as_of)
+                .map_err(lifecycle_error("the stage timeline"))?,
         ),
     };
-    Ok(CommandOutput::new(&ExplainOutput { customer: customer.to_string(), view, timeline }))
+    Ok(CommandOutput::new(&ExplainOutput {
+        customer: customer.to_string(),
+        view,
+        timeline,
+    }))
 }
 
 // ------------------------------------------------------------------ lookup
@@ -163,16 +293,28 @@ impl Render for LookupOutput {
 pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     let (_store, lifecycle) = open_lifecycle(ctx)?;
     let (query, found) = match (&args.identifier, &args.plate_suffix) {
-        (_, Some(suffix)) => (format!("plate suffix {suffix}"), lifecycle.lookup_plate_suffix(suffix)),
+        (_, Some(suffix)) => (
+            format!("plate suffix {suffix}"),
+            lifecycle.lookup_plate_suffix(suffix),
+        ),
         (Some(id), None) => (id.clone(), lifecycle.lookup(id)),
-        (None, None) => return Err(CliError::usage("nothing to look up", "give an identifier or --plate-suffix")),
+        (None, None) => {
+            return Err(CliError::usage(
+                "nothing to look up",
+                "give an identifier or --plate-suffix",
+            ))
+        }
     };
     let found = found.map_err(lifecycle_error("the identifier lookup"))?;
     let now = time_arg("as-of", None)?;
     let customers = found
         .into_iter()
         .map(|c| {
-            let stage = lifecycle.view(c, now).ok().flatten().map(|v| v.stage.to_string());
+            let stage = lifecycle
+                .view(c, now)
+                .ok()
+                .flatten()
+                .map(|v| v.stage.to_string());
             (c.to_string(), stage)
         })
         .collect();
@@ -214,10 +356,24 @@ pub struct RenewalsOutput {
 
 impl Render for RenewalsOutput {
     fn render(&self, out: &mut String) {
-        out.push_str(&format!("{} policies due {} … {}\n", self.due.len(), self.from, self.to));
+        out.push_str(&format!(
+            "{} policies due {} … {}\n",
+            self.due.len(),
+            self.from,
+            self.to
+        ));
         for d in &self.due {
-            let intent = d.intent.map(|i| serde_json::to_string(&i).unwrap_or_default()).unwrap_or_else(|| "(no intent)".into());
-            out.push_str(&format!("{}  {:<16} {}  {}\n", d.valid_until, d.policy_number, d.customer, intent.trim_matches('"')));
+            let intent = d
+                .intent
+                .map(|i| serde_json::to_string(&i).unwrap_or_default())
+                .unwrap_or_else(|| "(no intent)".into());
+            out.push_str(&format!(
+                "{}  {:<16} {}  {}\n",
+                d.valid_until,
+                d.policy_number,
+                d.customer,
+                intent.trim_matches('"')
+            ));
         }
     }
 }
@@ -233,6 +389,8 @@ pub fn renewals(ctx: &Context, args: &RenewalsArgs) -> CliResult<CommandOutput> 
         return Err(CliError::usage("--to is before --from", "swap them"));
     }
     let (_store, lifecycle) = open_lifecycle(ctx)?;
-    let due = lifecycle.renewals_due(from, to).map_err(lifecycle_error("the renewal list"))?;
+    let due = lifecycle
+        .renewals_due(from, to)
+        .map_err(lifecycle_error("the renewal list"))?;
     Ok(CommandOutput::new(&RenewalsOutput { from, to, due }))
 }

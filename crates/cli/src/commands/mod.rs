@@ -8,9 +8,12 @@ pub mod demo;
 pub mod export;
 pub mod forget;
 pub mod import;
+pub mod lifecycle;
 pub mod model;
+pub mod rebuild;
 pub mod report;
 pub mod retention;
+pub mod stats;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use clientele_core::{Store, StoreOptions};
 
-use crate::commands::Context;
+use crate::analytics::Analytics;
+use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::import::record::parse_time;
 use crate::output::{CommandOutput, Render};
 use crate::report::{self, ReportData};
 
@@ -80,15 +79,8 @@ impl Render for Written {
 
 /// Runs the command.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
-    let as_of: DateTime<Utc> = match &args.as_of {
-        Some(t) => parse_time(t).map_err(|reason| {
-            CliError::usage(
-                format!("--as-of: {reason}"),
-                "e.g. 2025-06-30 or 2025-06-30T23:59:59Z",
-            )
-        })?,
-        None => DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default(),
-    };
+    // A plain date means the end of that day, as in every command.
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
     if args.out.exists() && !args.out.is_dir() {
         return Err(CliError::usage(
             format!("--out {} is a file, not a directory", args.out.display()),
@@ -98,11 +90,27 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
-    // Read only and without master keys: the report uses public fields only.
-    let store = Store::open_read_only_with(&ctx.db, StoreOptions::default())
-        .map_err(|e| CliError::from_core(e, &format!("opening {}", ctx.db.display())))?;
+    // The report uses public fields only: no master key is needed. Writable
+    // when possible, to bring the projections (stages, loyalty, RFM, risk)
+    // up to date; read-only, with those sections marked unavailable, when
+    // another process holds the store.
+    let (store, writable) = match ctx.open(OpenMode::Write) {
+        Ok(store) => (store, true),
+        Err(_) => (
+            Store::open_read_only_with(&ctx.db, StoreOptions::default())
+                .map_err(|e| CliError::from_core(e, &format!("opening {}", ctx.db.display())))?,
+            false,
+        ),
+    };
     let mut data =
         report::gather(&store, as_of).map_err(|e| CliError::from_core(e, "reading the log"))?;
+    if writable {
+        Analytics::open(&store)?.enrich(&store, as_of, &mut data)?;
+    } else {
+        let why = "the store was in use by another process, so the projections behind the stage, loyalty, RFM, risk and lift charts could not be brought up to date: they are left out";
+        ctx.output.notice(why);
+        data.notes.push(format!("Not available: {why}."));
+    }
     if let Some(title) = args
         .title
         .as_deref()

@@ -127,9 +127,6 @@ pub fn gather(store: &Store, as_of: DateTime<Utc>) -> clientele_core::Result<Rep
             month_label(month_index(as_of))
         ));
     }
-    data.notes.push(
-        "Lifecycle stages, stage flow, loyalty tiers, RFM segments, churn risk and backtest lift come from the lifecycle, loyalty, value and churn projections, which this report does not compute yet.".into(),
-    );
     Ok(data)
 }
 

@@ -1,0 +1,99 @@
+//! `clientele stats [--as-of T]`: the customer base in numbers — lifecycle
+//! stages, loyalty tiers, RFM segments and revenue — as of any time.
+
+use clientele_lifecycle::Stage;
+
+use crate::analytics::{self, Stats};
+use crate::commands::{time_arg, Context, OpenMode};
+use crate::error::CliResult;
+use crate::output::{thousands, CommandOutput, Render};
+
+const EXAMPLES: &str = "\
+Examples:
+  clientele stats
+  clientele --db /tmp/cdnow stats --as-of 1997-12-31
+  clientele stats --as-of 2025-06-30 --json
+
+Counts customers with at least one event by --as-of (a date means the end of that day;
+default: now) per lifecycle stage (and how many of those in exit still have open matters),
+per loyalty tier and per RFM segment (in the store's main currency), and adds up revenue
+net of refunds per currency. The projections are brought up to date first.";
+
+/// Arguments of `clientele stats`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Business time of the figures: events that occurred by then (default: now).
+    #[arg(long, value_name = "T")]
+    pub as_of: Option<String>,
+}
+
+impl Render for Stats {
+    fn render(&self, out: &mut String) {
+        out.push_str(&format!(
+            "{} customers as of {}\n",
+            thousands(self.customers),
+            self.as_of
+        ));
+        let share = |n: u64| {
+            if self.customers == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / self.customers as f64
+            }
+        };
+        out.push_str("\nlifecycle stage\n");
+        for stage in Stage::ALL {
+            let n = self.stages.get(stage.as_str()).copied().unwrap_or(0);
+            out.push_str(&format!(
+                "  {stage:<12} {:>9}  {:5.1} %\n",
+                thousands(n),
+                share(n)
+            ));
+        }
+        if self.exit_pending > 0 {
+            out.push_str(&format!(
+                "  ({} in exit still have open matters: exit pending)\n",
+                thousands(self.exit_pending)
+            ));
+        }
+        if !self.loyalty_tiers.is_empty() {
+            out.push_str("\nloyalty tier\n");
+            for (tier, n) in self.tiers_in_order() {
+                out.push_str(&format!(
+                    "  {tier:<12} {:>9}  {:5.1} %\n",
+                    thousands(n),
+                    share(n)
+                ));
+            }
+        }
+        if !self.rfm_segments.is_empty() {
+            out.push_str(&format!(
+                "\nRFM segment ({})\n",
+                self.rfm_currency.as_deref().unwrap_or("")
+            ));
+            let mut segments: Vec<_> = self.rfm_segments.iter().collect();
+            segments.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (segment, n) in segments {
+                out.push_str(&format!("  {segment:<20} {:>9}\n", thousands(*n)));
+            }
+        }
+        if !self.revenue.is_empty() {
+            out.push_str("\nrevenue, net of refunds\n");
+            for (currency, amount) in &self.revenue {
+                out.push_str(&format!("  {currency} {amount}\n"));
+            }
+        }
+    }
+}
+
+/// Runs `stats`.
+pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    if !ctx.store_exists() {
+        return Err(ctx.no_store());
+    }
+    let store = ctx.open(OpenMode::Write)?;
+    let stats = analytics::stats(&store, as_of)?;
+    Ok(CommandOutput::new(&stats))
+}
