@@ -16,15 +16,19 @@ moment.";
 const EXAMPLES: &str = "\
 Examples:
   clientele demo                                   # a synthetic customer base to explore
-  clientele customer D-000042                      # one customer's timeline and totals
+  clientele customer D-000042                      # profile, stage, loyalty, value, risk, timeline
+  clientele explain D-000042 --as-of 2024-12-31    # stage history with the cause of each change
+  clientele lookup --plate-suffix 784RP            # find customers by plate, policy, id, phone…
+  clientele renewals --from 2025-07-01 --to 2025-07-31
+  clientele stats --as-of 2025-06-30               # stages, loyalty tiers, RFM, revenue
   clientele --db /tmp/cdnow import ../shared/data/cdnow_sample.txt --format cdnow
-  clientele --db /tmp/cdnow customer 1 --as-of 1997-06-30
+  clientele --db /tmp/cdnow model fit              # BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma
+  clientele --db /tmp/cdnow backtest --as-of 1997-09-30 --horizon 39w
+  clientele warn --as-of 2025-06-30                # raise churn warnings (once per episode)
+  clientele report --out /tmp/report               # static HTML page with charts
   clientele verify                                 # check checksums, hash chain, indexes
-  clientele export --out events.jsonl              # the whole log as JSON Lines
   clientele backup /backups/clientele-2025-06-30
   clientele forget D-000042 --reason \"erasure request #118\"   # crypto-shred one customer
-  clientele retention --class contact_notes --keep-years 3
-  clientele report --out /tmp/report                 # static HTML page with charts
 
 Exit codes: 0 ok, 1 runtime/storage error, 2 usage error, 3 invalid input, 4 integrity failure.
 The store is --db DIR, or $CLIENTELE_DB, or the per-user data directory
