@@ -158,6 +158,26 @@ pub fn observation(state: &ChurnState, as_of_day: i32) -> Option<Observation> {
     .ok()
 }
 
+/// The terms of the logistic model, in the order they are summed: `None`
+/// when the signal is absent (zero and non-finite terms are skipped too).
+const TERMS: [&str; 10] = [
+    "model",
+    "expected",
+    "recency",
+    "frequency",
+    "sla_breach",
+    "open_complaint",
+    "satisfaction_drop",
+    "spend_drop",
+    "renewal",
+    "churned",
+];
+
+/// Whether a term counts (as a reason and in the log-odds).
+fn counts(contribution: f64) -> bool {
+    contribution.is_finite() && contribution != 0.0
+}
+
 impl RiskPolicy {
     /// Extracts the signals of `state` as of `as_of`.
     pub fn signals(
@@ -168,15 +188,18 @@ impl RiskPolicy {
     ) -> Signals {
         let as_of_day = day_of(as_of);
         let now = as_of.timestamp_micros();
-        let purchases: Vec<(i32, i64)> = state.purchases_until(as_of_day).collect();
+        let purchases = || state.purchases_until(as_of_day);
+        let n = purchases().count();
         let mut s = Signals {
-            transactions: purchases.len() as u32,
+            transactions: n as u32,
             ..Signals::default()
         };
-        if let (Some(first), Some(last)) = (purchases.first(), purchases.last()) {
-            s.days_since_last_purchase = Some(f64::from(as_of_day - last.0));
-            let gap = if purchases.len() > 1 {
-                f64::from(last.0 - first.0) / (purchases.len() - 1) as f64
+        let mut ends = state.purchase_days.range(..=as_of_day).map(|(d, _)| *d);
+        let first = ends.next();
+        if let (Some(first), Some(last)) = (first, ends.next_back().or(first)) {
+            s.days_since_last_purchase = Some(f64::from(as_of_day - last));
+            let gap = if n > 1 {
+                f64::from(last - first) / (n - 1) as f64
             } else {
                 0.0
             };
@@ -209,25 +232,31 @@ impl RiskPolicy {
                 s.sla_breaches += 1;
             }
         }
-        let ratings: Vec<f64> = state
-            .ratings
-            .iter()
-            .filter(|(t, _)| *t <= now)
-            .map(|(_, v)| *v)
-            .collect();
-        if let Some((latest, earlier)) = ratings.split_last() {
-            if !earlier.is_empty() {
-                let mean = earlier.iter().sum::<f64>() / earlier.len() as f64;
-                s.satisfaction_drop = Some(mean - latest).filter(|d| *d > 0.0);
-            }
+        let ratings = || {
+            state
+                .ratings
+                .iter()
+                .filter(|(t, _)| *t <= now)
+                .map(|(_, v)| *v)
+        };
+        let rated = ratings().count();
+        if rated >= 2 {
+            let latest = ratings().next_back().unwrap_or(f64::NAN);
+            let mean = ratings().take(rated - 1).sum::<f64>() / (rated - 1) as f64;
+            s.satisfaction_drop = Some(mean - latest).filter(|d| *d > 0.0);
         }
         let w = self.spend_window.max(1);
-        if purchases.len() >= 2 * w {
-            let avg = |xs: &[(i32, i64)]| {
-                xs.iter().map(|(_, a)| *a as f64).sum::<f64>() / xs.len() as f64
+        if n >= 2 * w {
+            let avg = |skip: usize| {
+                purchases()
+                    .skip(skip)
+                    .take(w)
+                    .map(|(_, a)| a as f64)
+                    .sum::<f64>()
+                    / w as f64
             };
-            let recent = avg(&purchases[purchases.len() - w..]);
-            let earlier = avg(&purchases[purchases.len() - 2 * w..purchases.len() - w]);
+            let recent = avg(n - w);
+            let earlier = avg(n - 2 * w);
             if earlier > 0.0 {
                 s.spend_drop = Some(1.0 - recent / earlier).filter(|d| *d > 0.0);
             }
@@ -241,6 +270,66 @@ impl RiskPolicy {
         }
         s.churned = state.churned_at.is_some_and(|t| t <= now);
         s
+    }
+
+    /// Each term's contribution to the log-odds, in the order of [`TERMS`].
+    fn contributions(&self, s: &Signals) -> [Option<f64>; 10] {
+        let model = s.p_no_purchase.map(|p| {
+            let p = p.clamp(1e-6, 1.0 - 1e-6);
+            self.w_model * (p / (1.0 - p)).ln()
+        });
+        let expected = s
+            .expected_purchases
+            .map(|e| -self.w_expected * (e + 0.01).ln());
+        let recency = match (s.days_since_last_purchase, s.typical_gap_days) {
+            (Some(days), Some(gap)) => self.w_recency * (days / gap).ln_1p(),
+            _ => self.w_recency * 3f64.ln_1p(),
+        };
+        let repeats = s.transactions.saturating_sub(1);
+        let renewal = s.renewal_due.map(|(_, intent)| {
+            let factor = match intent {
+                Some(RenewalIntent::NotRenewing) => 1.0,
+                Some(RenewalIntent::Considering) | None => 0.5,
+                Some(RenewalIntent::Continue) => 0.0,
+            };
+            self.w_renewal * factor
+        });
+        [
+            model,
+            expected,
+            Some(recency),
+            Some(self.w_frequency * f64::from(repeats).ln_1p()),
+            Some(self.w_sla_breach * f64::from(s.sla_breaches)),
+            Some(self.w_open_complaint * f64::from(s.open_complaints)),
+            s.satisfaction_drop.map(|d| self.w_satisfaction_drop * d),
+            s.spend_drop.map(|d| self.w_spend_drop * d),
+            renewal,
+            s.churned.then_some(self.w_churned),
+        ]
+    }
+
+    /// The risk of the summed terms.
+    fn risk_of(&self, contributions: &[Option<f64>; 10]) -> f64 {
+        let logit = self.bias
+            + contributions
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|c| counts(*c))
+                .sum::<f64>();
+        let risk = 1.0 / (1.0 + (-logit).exp());
+        if risk.is_finite() {
+            risk
+        } else {
+            1.0
+        }
+    }
+
+    /// The risk of `state` as of `as_of`: [`RiskPolicy::score`]'s `risk`
+    /// without the reasons (cheaper, for scans over time).
+    pub fn risk(&self, state: &ChurnState, as_of: DateTime<Utc>, model: &ModelContext) -> f64 {
+        let signals = self.signals(state, as_of, model);
+        self.risk_of(&self.contributions(&signals))
     }
 
     /// The risk of `state` as of `as_of`.
@@ -265,116 +354,80 @@ impl RiskPolicy {
         model: &ModelContext,
     ) -> RiskScore {
         let signals = self.signals(state, as_of, model);
+        let contributions = self.contributions(&signals);
         let mut reasons = Vec::new();
-        let mut push = |signal: &str, contribution: f64, detail: String| {
-            if contribution.is_finite() && contribution != 0.0 {
-                reasons.push(Reason {
-                    signal: signal.to_owned(),
-                    contribution,
-                    detail,
-                });
-            }
-        };
-        if let Some(p) = signals.p_no_purchase {
-            let p = p.clamp(1e-6, 1.0 - 1e-6);
-            push("model", self.w_model * (p / (1.0 - p)).ln(), format!(
-                "population model: {:.0}% chance of no purchase in the next {:.0} days (P(alive) {:.2})",
-                100.0 * p, model.horizon_days, signals.p_alive.unwrap_or(f64::NAN)
-            ));
-        }
-        if let Some(e) = signals.expected_purchases {
-            push(
-                "expected",
-                -self.w_expected * (e + 0.01).ln(),
-                format!(
-                    "expected to buy {e:.2} times in the next {:.0} days",
-                    model.horizon_days
-                ),
-            );
-        }
-        if let (Some(days), Some(gap)) =
-            (signals.days_since_last_purchase, signals.typical_gap_days)
-        {
-            let ratio = days / gap;
-            push("recency", self.w_recency * ratio.ln_1p(), format!(
-                "{days:.0} days since the last purchase, {ratio:.1}× the customer's usual gap of {gap:.0} days"
-            ));
-        } else {
-            push(
-                "recency",
-                self.w_recency * 3f64.ln_1p(),
-                "has never purchased".to_owned(),
-            );
-        }
-        let repeats = signals.transactions.saturating_sub(1);
-        push(
-            "frequency",
-            self.w_frequency * f64::from(repeats).ln_1p(),
-            format!("{repeats} repeat purchases"),
-        );
-        push(
-            "sla_breach",
-            self.w_sla_breach * f64::from(signals.sla_breaches),
-            format!(
-                "{} complaint(s) not answered within {} h",
-                signals.sla_breaches, self.reply_sla_hours
-            ),
-        );
-        push(
-            "open_complaint",
-            self.w_open_complaint * f64::from(signals.open_complaints),
-            format!("{} complaint(s) still open", signals.open_complaints),
-        );
-        if let Some(drop) = signals.satisfaction_drop {
-            push(
-                "satisfaction_drop",
-                self.w_satisfaction_drop * drop,
-                format!("satisfaction fell by {drop:.1} points"),
-            );
-        }
-        if let Some(drop) = signals.spend_drop {
-            push(
-                "spend_drop",
-                self.w_spend_drop * drop,
-                format!("recent spend {:.0}% below earlier", 100.0 * drop),
-            );
-        }
-        if let Some((days, intent)) = signals.renewal_due {
-            let factor = match intent {
-                Some(RenewalIntent::NotRenewing) => 1.0,
-                Some(RenewalIntent::Considering) | None => 0.5,
-                Some(RenewalIntent::Continue) => 0.0,
+        for (i, (signal, contribution)) in TERMS.iter().zip(contributions).enumerate() {
+            let Some(contribution) = contribution.filter(|c| counts(*c)) else {
+                continue;
             };
-            let said = match intent {
-                Some(RenewalIntent::NotRenewing) => "said not renewing",
-                Some(RenewalIntent::Considering) => "is considering",
-                Some(RenewalIntent::Continue) => "intends to continue",
-                None => "no intent recorded",
-            };
-            push(
-                "renewal",
-                self.w_renewal * factor,
-                format!("renewal due in {days} days; {said}"),
-            );
+            reasons.push(Reason {
+                signal: (*signal).to_owned(),
+                contribution,
+                detail: self.detail(i, &signals, model),
+            });
         }
-        if signals.churned {
-            push(
-                "churned",
-                self.w_churned,
-                "explicit churn recorded, no win-back since".to_owned(),
-            );
-        }
-        let logit = self.bias + reasons.iter().map(|r| r.contribution).sum::<f64>();
-        let risk = 1.0 / (1.0 + (-logit).exp());
+        let risk = self.risk_of(&contributions);
         reasons.sort_by(|a, b| {
             b.contribution
                 .total_cmp(&a.contribution)
                 .then_with(|| a.signal.cmp(&b.signal))
         });
         RiskScore {
-            risk: if risk.is_finite() { risk } else { 1.0 },
+            risk,
             reasons,
             signals,
+        }
+    }
+
+    /// The sentence for term `i` of [`TERMS`].
+    fn detail(&self, i: usize, s: &Signals, model: &ModelContext) -> String {
+        match TERMS[i] {
+            "model" => {
+                let p = s.p_no_purchase.unwrap_or(f64::NAN).clamp(1e-6, 1.0 - 1e-6);
+                format!(
+                    "population model: {:.0}% chance of no purchase in the next {:.0} days (P(alive) {:.2})",
+                    100.0 * p, model.horizon_days, s.p_alive.unwrap_or(f64::NAN)
+                )
+            }
+            "expected" => format!(
+                "expected to buy {:.2} times in the next {:.0} days",
+                s.expected_purchases.unwrap_or(f64::NAN),
+                model.horizon_days
+            ),
+            "recency" => match (s.days_since_last_purchase, s.typical_gap_days) {
+                (Some(days), Some(gap)) => {
+                    let ratio = days / gap;
+                    format!(
+                        "{days:.0} days since the last purchase, {ratio:.1}× the customer's usual gap of {gap:.0} days"
+                    )
+                }
+                _ => "has never purchased".to_owned(),
+            },
+            "frequency" => format!("{} repeat purchases", s.transactions.saturating_sub(1)),
+            "sla_breach" => format!(
+                "{} complaint(s) not answered within {} h",
+                s.sla_breaches, self.reply_sla_hours
+            ),
+            "open_complaint" => format!("{} complaint(s) still open", s.open_complaints),
+            "satisfaction_drop" => format!(
+                "satisfaction fell by {:.1} points",
+                s.satisfaction_drop.unwrap_or(f64::NAN)
+            ),
+            "spend_drop" => format!(
+                "recent spend {:.0}% below earlier",
+                100.0 * s.spend_drop.unwrap_or(f64::NAN)
+            ),
+            "renewal" => {
+                let (days, intent) = s.renewal_due.unwrap_or((0, None));
+                let said = match intent {
+                    Some(RenewalIntent::NotRenewing) => "said not renewing",
+                    Some(RenewalIntent::Considering) => "is considering",
+                    Some(RenewalIntent::Continue) => "intends to continue",
+                    None => "no intent recorded",
+                };
+                format!("renewal due in {days} days; {said}")
+            }
+            _ => "explicit churn recorded, no win-back since".to_owned(),
         }
     }
 }
