@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
-use clientele_value::{BgNbd, FitOptions};
+use clientele_value::{BgNbd, FitOptions, Observation};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{self, AtK, CalibrationBin, Decile};
@@ -46,18 +46,23 @@ pub struct BacktestReport {
 pub fn fit_population(states: &[ChurnState], as_of: DateTime<Utc>) -> Option<BgNbd> {
     let day = day_of(as_of);
     let data: Vec<_> = states.iter().filter_map(|s| observation(s, day)).collect();
+    fit_observations(&data)
+}
+
+/// Fits BG/NBD (weeks) on observations, as [`fit_population`] does.
+pub fn fit_observations(data: &[Observation]) -> Option<BgNbd> {
     if data.is_empty() {
         return None;
     }
     // Unpenalised maximum likelihood first (it reproduces the published
     // fits); if that does not converge — very regular synthetic buyers can
     // push a or b to the boundary — a small L2 penalty keeps it finite.
-    BgNbd::fit(&data, &FitOptions::default())
+    BgNbd::fit(data, &FitOptions::default())
         .or_else(|_| {
             let options = FitOptions::default()
                 .with_penalizer(0.01)
                 .with_require_convergence(false);
-            BgNbd::fit(&data, &options)
+            BgNbd::fit(data, &options)
         })
         .ok()
         .map(|f| f.params)

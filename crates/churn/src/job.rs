@@ -4,22 +4,30 @@
 //! raises warnings once per episode, stores them durably, and delivers them
 //! to a sink at least once with stable ids.
 //!
-//! Exactly-once: a run computes everything, then commits episodes, the due
-//! index, the warning history, the delivery outbox and its own checkpoint in
-//! one atomic write. A crash before the commit leaves nothing; the rerun for
-//! the same as-of decides the same warnings with the same ids. Delivery
-//! happens after the commit from the outbox; a crash mid-delivery redelivers
-//! (same ids) on the next run.
+//! Exactly-once: a run commits the episodes, the due index, the warning
+//! history, the delivery outbox and its own progress in atomic writes, one
+//! per chunk of [`WarningJob::chunk`] customers (a first run visits
+//! everyone: the chunks bound its memory). A crash before a commit leaves
+//! nothing of that chunk; the next run finishes the interrupted run — same
+//! as-of, same customers, the same warnings with the same ids — before its
+//! own. Delivery happens after the commits from the outbox, in batches; a
+//! crash mid-delivery redelivers (same ids) at most the batch in flight.
+//!
+//! Cost follows the due customers: a customer with nothing new is evaluated
+//! from their projected state (no stream replay) — carried, with their
+//! episodes, by their due-index entry, so a due customer costs no lookups —
+//! and the search for their next due time evaluates each day once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use clientele_core::projection::Projector;
-use clientele_core::{CustomerId, Keyspace, Store};
+use clientele_core::projection::{Projection, Projector};
+use clientele_core::{CustomerId, Keyspace, KeyspaceBatch, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::risk::{ModelContext, RiskPolicy};
-use crate::state::{ChurnProjection, ChurnState};
+use crate::record;
+use crate::risk::{observation, ModelContext, RiskPolicy};
+use crate::state::{day_of, ChurnProjection, ChurnState};
 use crate::warning::{Episodes, Warning, WarningPolicy};
 use crate::{Error, Result};
 
@@ -28,6 +36,13 @@ pub trait WarningSink: Send {
     /// Delivers one warning. May be called again with the same warning (same
     /// id) after a crash: consumers deduplicate by `Warning::id`.
     fn deliver(&mut self, warning: &Warning) -> std::result::Result<(), String>;
+
+    /// Makes the warnings delivered so far durable. Called after each batch
+    /// of deliveries and before the batch leaves the outbox. Default: nothing
+    /// to do (every delivery is complete when `deliver` returns).
+    fn flush(&mut self) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Delivers into a tokio channel.
@@ -73,7 +88,10 @@ impl WarningSink for JsonlSink {
         use std::io::Write;
         let mut line = serde_json::to_vec(warning).map_err(|e| e.to_string())?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| e.to_string())?;
+        self.file.write_all(&line).map_err(|e| e.to_string())
+    }
+
+    fn flush(&mut self) -> std::result::Result<(), String> {
         self.file.sync_data().map_err(|e| e.to_string())
     }
 }
@@ -87,6 +105,24 @@ pub struct JobMeta {
     pub last_as_of: Option<DateTime<Utc>>,
     /// Warnings raised so far (sequence for the outbox).
     pub sequence: u64,
+    /// A run committed in part (it commits every [`WarningJob::chunk`]
+    /// customers): the next run finishes it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingRun>,
+}
+
+/// The progress of a run that has committed some of its customers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRun {
+    /// The run's as-of.
+    pub as_of: DateTime<Utc>,
+    /// The last global position it takes new events from.
+    pub head: u64,
+    /// How many of the customers with new events (in id order) are done;
+    /// the due customers done have left the due index.
+    pub fresh_done: usize,
+    /// What the run has done so far.
+    pub report: RunReport,
 }
 
 /// What one run did.
@@ -109,6 +145,16 @@ pub struct RunReport {
 /// How far ahead the due index looks for threshold crossings.
 const HORIZON_DAYS: i64 = 3 * 365;
 
+/// Customers evaluated per atomic commit: bounds a run's memory (a first run
+/// visits everyone) without changing what it decides.
+pub const CHUNK: usize = 16_384;
+
+/// Outbox entries delivered per batch (one flush of the sink and one write).
+const DELIVERY_BATCH: usize = 1_024;
+
+/// A due-index entry: key and value.
+type DueEntry = (Vec<u8>, Vec<u8>);
+
 fn time_key(t: DateTime<Utc>) -> [u8; 8] {
     ((t.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
 }
@@ -128,6 +174,8 @@ pub struct WarningJob {
     pub warnings: WarningPolicy,
     /// Population model and horizon.
     pub model: ModelContext,
+    /// Customers evaluated per atomic commit (default [`CHUNK`]).
+    pub chunk: usize,
 }
 
 impl WarningJob {
@@ -154,6 +202,7 @@ impl WarningJob {
             risk,
             warnings,
             model,
+            chunk: CHUNK,
         })
     }
 
@@ -164,11 +213,13 @@ impl WarningJob {
     /// corrected as customers are next visited.
     pub fn refit(&mut self, as_of: DateTime<Utc>) -> Result<Option<[f64; 4]>> {
         self.projector.catch_up()?;
-        let mut states = Vec::new();
+        let day = day_of(as_of);
+        let mut data = Vec::new();
         for customer in self.store.customers()? {
-            states.push(self.projector.state_as_of(customer, as_of)?);
+            let (state, _, _) = self.state_as_of(customer, as_of)?;
+            data.extend(observation(&state, day));
         }
-        self.model.bg_nbd = crate::backtest::fit_population(&states, as_of);
+        self.model.bg_nbd = crate::backtest::fit_observations(&data);
         let params = self.model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]);
         if let Some(p) = params {
             let mut batch = self.space.batch();
@@ -194,6 +245,28 @@ impl WarningJob {
         }
     }
 
+    /// `customer`'s state as of `as_of`, the stream version behind it, and
+    /// whether it is their whole state (nothing folded happened after
+    /// `as_of`): then the projection's committed state is that state (no
+    /// stream read); otherwise the state is replayed from the nearest snapshot.
+    fn state_as_of(
+        &self,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+    ) -> Result<(ChurnState, u64, bool)> {
+        if let Some(state) = self.projector.state(customer)? {
+            if state
+                .last_seen
+                .is_some_and(|t| t <= as_of.timestamp_micros())
+            {
+                let version = state.version;
+                return Ok((state, version, true));
+            }
+        }
+        let state = self.projector.state_as_of(customer, as_of)?;
+        Ok((state, self.store.stream_version(customer)?, false))
+    }
+
     fn episodes(&self, customer: &CustomerId) -> Result<Episodes> {
         match self.space.get(&key(&[b"ep/", customer.as_bytes()]))? {
             Some(bytes) => {
@@ -207,6 +280,17 @@ impl WarningJob {
     /// earliest threshold crossing (risk level) or breakpoint (SLA expiry,
     /// renewal window) after `as_of`, if any within the look-ahead horizon.
     pub fn next_due(&self, state: &ChurnState, as_of: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let now = self.risk.risk(state, as_of, &self.model);
+        self.next_due_from(state, as_of, now)
+    }
+
+    /// [`WarningJob::next_due`] given the risk as of `as_of`.
+    fn next_due_from(
+        &self,
+        state: &ChurnState,
+        as_of: DateTime<Utc>,
+        now: f64,
+    ) -> Option<DateTime<Utc>> {
         let mut candidates: Vec<DateTime<Utc>> = Vec::new();
         let sla = Duration::hours(self.risk.reply_sla_hours);
         for c in state.complaints.values() {
@@ -229,15 +313,14 @@ impl WarningJob {
             self.warnings.medium_at,
             self.warnings.high_at,
         ];
-        let risk_at = |t: DateTime<Utc>| self.risk.score(state, t, &self.model).risk;
-        let now = risk_at(as_of);
         if let Some(&target) = levels.iter().find(|&&l| l > now) {
+            let mut risk_at = RiskByTime::new(self, state, as_of, now);
             let far = as_of + Duration::days(HORIZON_DAYS);
-            if risk_at(far) >= target {
+            if risk_at.get(far) >= target {
                 let (mut lo, mut hi) = (as_of, far);
                 while hi - lo > Duration::hours(1) {
                     let mid = lo + (hi - lo) / 2;
-                    if risk_at(mid) >= target {
+                    if risk_at.get(mid) >= target {
                         hi = mid;
                     } else {
                         lo = mid;
@@ -249,115 +332,267 @@ impl WarningJob {
         candidates.into_iter().filter(|t| *t > as_of).min()
     }
 
-    /// Evaluates every customer due at `as_of`, commits, then delivers.
+    /// Evaluates every customer due at `as_of`, commits, then delivers. A run
+    /// commits every [`WarningJob::chunk`] customers; if one was interrupted
+    /// (a crash, an error) the next run finishes it first, deciding what it
+    /// would have decided.
     pub fn run(&mut self, as_of: DateTime<Utc>, sink: &mut dyn WarningSink) -> Result<RunReport> {
         self.projector.catch_up()?;
         let mut meta = self.meta()?;
-        let head = self.store.head();
+        if let Some(pending) = meta.pending.as_ref().filter(|p| p.as_of != as_of) {
+            let earlier = pending.as_of;
+            self.evaluate(&mut meta, earlier)?;
+        }
+        let mut report = self.evaluate(&mut meta, as_of)?;
+        report.delivered = self.deliver(sink)?;
+        Ok(report)
+    }
+
+    /// Evaluates (or finishes evaluating) the customers due at `as_of` and
+    /// commits, in chunks; the last chunk advances the checkpoint.
+    fn evaluate(&self, meta: &mut JobMeta, as_of: DateTime<Utc>) -> Result<RunReport> {
+        let resumed = meta.pending.take().filter(|p| p.as_of == as_of);
+        let head = resumed
+            .as_ref()
+            .map_or(self.projector.position(), |p| p.head);
         // Customers with new events since the last run.
         let mut fresh = BTreeSet::new();
         for event in self.store.read_range(meta.position + 1, Some(head))? {
             fresh.insert(event?.customer_id);
         }
-        // Customers whose due time has come.
-        let mut due_keys = Vec::new();
-        let mut due = BTreeSet::new();
+        // Customers whose due time has come, with their due entries.
+        let mut due: BTreeMap<CustomerId, Vec<DueEntry>> = BTreeMap::new();
+        let mut stray = Vec::new();
         let upper = key(&[b"due/", &time_key(as_of + Duration::microseconds(1))]);
-        for (k, _) in self.space.range(b"due/", Some(&upper), usize::MAX)? {
-            if let Ok(id) = <[u8; 16]>::try_from(&k[k.len() - 16..]) {
-                let customer = CustomerId::from_uuid(uuid::Uuid::from_bytes(id));
-                if !fresh.contains(&customer) {
-                    due.insert(customer);
+        for (k, v) in self.space.range(b"due/", Some(&upper), usize::MAX)? {
+            match k
+                .len()
+                .checked_sub(16)
+                .and_then(|at| <[u8; 16]>::try_from(&k[at..]).ok())
+            {
+                Some(id) => due
+                    .entry(CustomerId::from_uuid(uuid::Uuid::from_bytes(id)))
+                    .or_default()
+                    .push((k, v)),
+                None => stray.push(k),
+            }
+        }
+        let mut pending = match resumed {
+            Some(p) => p,
+            None => PendingRun {
+                as_of,
+                head,
+                fresh_done: 0,
+                report: RunReport {
+                    as_of: Some(as_of),
+                    with_new_events: fresh.len(),
+                    due: due.keys().filter(|c| !fresh.contains(c)).count(),
+                    ..RunReport::default()
+                },
+            },
+        };
+        let mut todo = fresh
+            .iter()
+            .skip(pending.fresh_done)
+            .map(|c| (*c, true))
+            .chain(
+                due.keys()
+                    .filter(|c| !fresh.contains(c))
+                    .map(|c| (*c, false)),
+            )
+            .peekable();
+        loop {
+            let mut batch = self.space.batch();
+            for k in stray.drain(..) {
+                batch.delete(&self.space, &k);
+            }
+            for (customer, is_fresh) in todo.by_ref().take(self.chunk.max(1)) {
+                let entries = due.get(&customer).map(Vec::as_slice).unwrap_or_default();
+                self.visit(
+                    customer,
+                    as_of,
+                    is_fresh,
+                    entries,
+                    meta,
+                    &mut pending.report,
+                    &mut batch,
+                )?;
+                if is_fresh {
+                    pending.fresh_done += 1;
                 }
             }
-            due_keys.push(k);
+            let last = todo.peek().is_none();
+            if last {
+                meta.position = pending.head;
+                meta.last_as_of = Some(as_of);
+                meta.pending = None;
+            } else {
+                meta.pending = Some(pending.clone());
+            }
+            let bytes = serde_json::to_vec(&meta).map_err(|e| Error::Corrupt(e.to_string()))?;
+            batch.put(&self.space, b"meta", &bytes);
+            self.store.write_keyspaces(batch)?;
+            if last {
+                return Ok(pending.report);
+            }
         }
-        let mut report = RunReport {
-            as_of: Some(as_of),
-            with_new_events: fresh.len(),
-            due: due.len(),
-            ..RunReport::default()
+    }
+
+    /// Evaluates one customer into `batch`: warnings, episodes, the due index.
+    #[allow(clippy::too_many_arguments)]
+    fn visit(
+        &self,
+        customer: CustomerId,
+        as_of: DateTime<Utc>,
+        is_fresh: bool,
+        due: &[DueEntry],
+        meta: &mut JobMeta,
+        report: &mut RunReport,
+        batch: &mut KeyspaceBatch,
+    ) -> Result<()> {
+        report.visited += 1;
+        let projection = self.projector.projection().version();
+        // A customer due with nothing new: their due entry carries their
+        // episodes and (usually) their whole state.
+        let carried = match due {
+            [(_, value)] if !is_fresh => {
+                record::decode(value).filter(|entry| entry.projection == projection)
+            }
+            _ => None,
         };
-        let mut batch = self.space.batch();
-        for k in &due_keys {
+        let (carried_episodes, carried_state) = match carried {
+            Some(entry) => (Some(entry.episodes), entry.state),
+            None => (None, None),
+        };
+        let (state, version, whole) = match carried_state
+            .filter(|s| s.last_seen.is_some_and(|t| t <= as_of.timestamp_micros()))
+        {
+            Some(state) => {
+                let version = state.version;
+                (state, version, true)
+            }
+            None => self.state_as_of(customer, as_of)?,
+        };
+        let score = self.risk.score(&state, as_of, &self.model);
+        let mut episodes = match carried_episodes {
+            Some(episodes) => episodes,
+            None => self.episodes(&customer)?,
+        };
+        let before = episodes.clone();
+        for warning in self
+            .warnings
+            .decide(customer, &score, version, as_of, &mut episodes)
+        {
+            meta.sequence += 1;
+            let bytes = serde_json::to_vec(&warning).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let at = time_key(warning.as_of);
+            let stored = key(&[b"w/", customer.as_bytes(), &at, warning.id.as_bytes()]);
+            batch.put(&self.space, &stored, &bytes);
+            batch.put(
+                &self.space,
+                &key(&[b"wt/", &at, warning.id.as_bytes()]),
+                customer.as_bytes(),
+            );
+            // The outbox entry points to the stored warning.
+            batch.put(
+                &self.space,
+                &key(&[b"outbox/", &meta.sequence.to_be_bytes()]),
+                &stored,
+            );
+            report.raised += 1;
+        }
+        if episodes != before {
+            let bytes = serde_json::to_vec(&episodes).map_err(|e| Error::Corrupt(e.to_string()))?;
+            batch.put(&self.space, &key(&[b"ep/", customer.as_bytes()]), &bytes);
+        }
+        // Replace the customer's due entry: those that fell due, and the one
+        // `next/` points to (for a customer due only now, the same entry).
+        for (k, _) in due {
             batch.delete(&self.space, k);
         }
-        for customer in fresh.iter().chain(due.iter()) {
-            report.visited += 1;
-            let state = self.projector.state_as_of(*customer, as_of)?;
-            let version = self.store.stream_version(*customer)?;
-            let score = self.risk.score(&state, as_of, &self.model);
-            let mut episodes = self.episodes(customer)?;
-            let before = episodes.clone();
-            for warning in self
-                .warnings
-                .decide(*customer, &score, version, as_of, &mut episodes)
-            {
-                meta.sequence += 1;
-                let bytes =
-                    serde_json::to_vec(&warning).map_err(|e| Error::Corrupt(e.to_string()))?;
-                let at = time_key(warning.as_of);
-                batch.put(
-                    &self.space,
-                    &key(&[b"w/", customer.as_bytes(), &at, warning.id.as_bytes()]),
-                    &bytes,
-                );
-                batch.put(
-                    &self.space,
-                    &key(&[b"wt/", &at, warning.id.as_bytes()]),
-                    customer.as_bytes(),
-                );
-                batch.put(
-                    &self.space,
-                    &key(&[b"outbox/", &meta.sequence.to_be_bytes()]),
-                    &bytes,
-                );
-                report.raised += 1;
-            }
-            if episodes != before {
-                let bytes =
-                    serde_json::to_vec(&episodes).map_err(|e| Error::Corrupt(e.to_string()))?;
-                batch.put(&self.space, &key(&[b"ep/", customer.as_bytes()]), &bytes);
-            }
-            // Replace the customer's due entry.
-            let next_key = key(&[b"next/", customer.as_bytes()]);
+        let next_key = key(&[b"next/", customer.as_bytes()]);
+        if is_fresh || due.is_empty() {
             if let Some(old) = self.space.get(&next_key)? {
                 batch.delete(&self.space, &key(&[b"due/", &old, customer.as_bytes()]));
             }
-            match self.next_due(&state, as_of) {
-                Some(t) => {
-                    batch.put(
-                        &self.space,
-                        &key(&[b"due/", &time_key(t), customer.as_bytes()]),
-                        b"",
-                    );
-                    batch.put(&self.space, &next_key, &time_key(t));
-                }
-                None => batch.delete(&self.space, &next_key),
-            }
         }
-        meta.position = head;
-        meta.last_as_of = Some(as_of);
-        let bytes = serde_json::to_vec(&meta).map_err(|e| Error::Corrupt(e.to_string()))?;
-        batch.put(&self.space, b"meta", &bytes);
-        self.store.write_keyspaces(batch)?;
-        report.delivered = self.deliver(sink)?;
-        Ok(report)
+        match self.next_due_from(&state, as_of, score.risk) {
+            Some(t) => {
+                let entry = record::encode(projection, &episodes, whole.then_some(&state));
+                batch.put(
+                    &self.space,
+                    &key(&[b"due/", &time_key(t), customer.as_bytes()]),
+                    &entry,
+                );
+                batch.put(&self.space, &next_key, &time_key(t));
+            }
+            None => batch.delete(&self.space, &next_key),
+        }
+        Ok(())
     }
 
-    /// Delivers every warning in the outbox, removing each once delivered.
+    /// Delivers every warning in the outbox, oldest first, in batches: each
+    /// batch is delivered, the sink flushed, then the batch leaves the outbox
+    /// in one write. A crash redelivers at most the batch in flight.
     pub fn deliver(&self, sink: &mut dyn WarningSink) -> Result<usize> {
         let mut delivered = 0;
-        for (k, v) in self.space.scan_prefix(b"outbox/", usize::MAX)? {
-            let warning: Warning =
-                serde_json::from_slice(&v).map_err(|e| Error::Corrupt(format!("outbox: {e}")))?;
-            sink.deliver(&warning).map_err(Error::Sink)?;
-            let mut batch = self.space.batch();
-            batch.delete(&self.space, &k);
-            self.store.write_keyspaces(batch)?;
-            delivered += 1;
+        // Where the outbox starts: seeking there skips the deleted entries
+        // before it (RocksDB keeps their tombstones until compaction).
+        let mut from = match self.space.get(b"delivered")? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+                .map_err(|_| Error::Corrupt("delivered".to_owned()))?,
+            None => [0; 8],
+        };
+        loop {
+            let entries =
+                self.space
+                    .range(&key(&[b"outbox/", &from]), Some(b"outbox0"), DELIVERY_BATCH)?;
+            let mut done = self.space.batch();
+            let mut failed = None;
+            for (k, v) in &entries {
+                let outcome = self
+                    .outbox_warning(v)
+                    .and_then(|w| sink.deliver(&w).map_err(Error::Sink));
+                if let Err(e) = outcome {
+                    failed = Some(e);
+                    break;
+                }
+                done.delete(&self.space, k);
+                delivered += 1;
+                if let Some(sequence) = k
+                    .get(b"outbox/".len()..)
+                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                {
+                    from = u64::from_be_bytes(sequence).saturating_add(1).to_be_bytes();
+                }
+            }
+            if !done.is_empty() {
+                done.put(&self.space, b"delivered", &from);
+                sink.flush().map_err(Error::Sink)?;
+                self.store.write_keyspaces(done)?;
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if entries.len() < DELIVERY_BATCH {
+                return Ok(delivered);
+            }
         }
-        Ok(delivered)
+    }
+
+    /// The warning an outbox entry stands for: the key of the stored
+    /// warning, or (entries written by earlier versions) the warning itself.
+    fn outbox_warning(&self, value: &[u8]) -> Result<Warning> {
+        let corrupt = |e: &dyn std::fmt::Display| Error::Corrupt(format!("outbox: {e}"));
+        if value.starts_with(b"w/") {
+            let bytes = self
+                .space
+                .get(value)?
+                .ok_or_else(|| corrupt(&"the warning is not stored"))?;
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))
+        } else {
+            serde_json::from_slice(value).map_err(|e| corrupt(&e))
+        }
     }
 
     /// Stored warnings raised in `[from, to)`, oldest first.
@@ -423,5 +658,44 @@ impl WarningJob {
             }
         }
         Ok(reports)
+    }
+}
+
+/// A customer's risk over future times with no new events, for the search of
+/// the next crossing. When the state holds nothing dated after the start
+/// (complaints aside), the risk depends on the day alone: each day is
+/// evaluated once.
+struct RiskByTime<'a> {
+    job: &'a WarningJob,
+    state: &'a ChurnState,
+    by_day: Option<Vec<(i32, f64)>>,
+}
+
+impl<'a> RiskByTime<'a> {
+    fn new(job: &'a WarningJob, state: &'a ChurnState, from: DateTime<Utc>, risk: f64) -> Self {
+        let t = from.timestamp_micros();
+        let by_day = (state.complaints.is_empty()
+            && state.ratings.iter().all(|(at, _)| *at <= t)
+            && state.intent.is_none_or(|(_, at)| at <= t)
+            && state.churned_at.is_none_or(|at| at <= t))
+        .then(|| vec![(day_of(from), risk)]);
+        Self { job, state, by_day }
+    }
+
+    /// The risk at `t` (≥ the start).
+    fn get(&mut self, t: DateTime<Utc>) -> f64 {
+        let risk = |t| self.job.risk.risk(self.state, t, &self.job.model);
+        match &mut self.by_day {
+            None => risk(t),
+            Some(known) => {
+                let day = day_of(t);
+                if let Some((_, r)) = known.iter().find(|(d, _)| *d == day) {
+                    return *r;
+                }
+                let r = risk(t);
+                known.push((day, r));
+                r
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod backtest;
 pub mod calibrate;
 pub mod job;
 pub mod metrics;
+mod record;
 pub mod risk;
 pub mod state;
 pub mod warning;

@@ -52,6 +52,12 @@ pub struct ChurnState {
     pub churned_at: Option<i64>,
     /// Last reactivation (µs).
     pub reactivated_at: Option<i64>,
+    /// Latest business time of any event folded (µs): the state holds for
+    /// every as-of from then on, until new events arrive.
+    pub last_seen: Option<i64>,
+    /// Highest stream version folded (the events behind the state are those
+    /// up to it).
+    pub version: u64,
 }
 
 /// How many satisfaction observations are kept.
@@ -62,6 +68,8 @@ impl ChurnState {
     pub fn apply(&mut self, event: &RecordedEvent) {
         let at = event.occurred_at.timestamp_micros();
         self.first_seen.get_or_insert(at);
+        self.last_seen = Some(self.last_seen.map_or(at, |l| l.max(at)));
+        self.version = self.version.max(event.version);
         match &event.payload {
             EventPayload::Purchase(p) => {
                 *self
@@ -141,7 +149,7 @@ impl Projection for ChurnProjection {
     }
 
     fn version(&self) -> u64 {
-        1
+        2
     }
 
     fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {

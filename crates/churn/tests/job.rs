@@ -201,7 +201,116 @@ fn a_recovered_customer_is_warned_again_in_a_new_episode() {
     assert_eq!((report.with_new_events, report.raised), (1, 0));
 }
 
+/// Everything the job keeps (warnings, episodes, due index, checkpoint…).
+fn kept(store: &Store) -> Vec<(Vec<u8>, Vec<u8>)> {
+    store
+        .keyspace("churn-job")
+        .unwrap()
+        .range(b"", None, usize::MAX)
+        .unwrap()
+}
+
+#[test]
+fn a_run_broken_off_between_chunks_is_finished_as_if_whole() {
+    let runs = [day(210), day(240)];
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = {
+        let store = Store::open(reference_dir.path()).unwrap();
+        population(&store, 300);
+        let mut job = job(&store);
+        job.refit(runs[0]).unwrap();
+        let (mut sink, _) = collect();
+        for t in runs {
+            job.run(t, &mut sink).unwrap();
+        }
+        kept(&store)
+    };
+    // Broken off in the fourth chunk (a record that does not decode), then
+    // finished by rerunning the same as-of, or by the next run.
+    for resume_with in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        population(&store, 300);
+        let mut job = job(&store);
+        job.chunk = 50;
+        job.refit(runs[0]).unwrap();
+        let space = store.keyspace("churn-job").unwrap();
+        let victim = store.customers().unwrap()[175];
+        let record = [&b"ep/"[..], victim.as_bytes()].concat();
+        let mut batch = space.batch();
+        batch.put(&space, &record, b"not json");
+        store.write_keyspaces(batch).unwrap();
+        let (mut sink, seen) = collect();
+        assert!(job.run(runs[0], &mut sink).is_err());
+        let meta = job.meta().unwrap();
+        let pending = meta.pending.expect("a run in progress");
+        assert_eq!((pending.as_of, pending.fresh_done), (runs[0], 150));
+        assert_eq!((meta.last_as_of, meta.position), (None, 0));
+        let mut batch = space.batch();
+        batch.delete(&space, &record);
+        store.write_keyspaces(batch).unwrap();
+        let report = job.run(resume_with, &mut sink).unwrap();
+        if resume_with == runs[0] {
+            assert_eq!((report.visited, report.with_new_events), (300, 300));
+            job.run(runs[1], &mut sink).unwrap();
+        }
+        assert_eq!(kept(&store), reference, "resumed with {resume_with}");
+        let delivered: BTreeSet<_> = seen.lock().unwrap().iter().map(|w| w.id).collect();
+        assert_eq!(
+            delivered,
+            job.warnings(day(0), day(1000))
+                .unwrap()
+                .iter()
+                .map(|w| w.id)
+                .collect()
+        );
+    }
+}
+
+/// Due entries carry the customer's episodes and state; runs that must look
+/// them up instead (entries written without them) decide the same.
+#[test]
+fn due_entries_decide_what_lookups_decide() {
+    let runs: Vec<_> = (0..30).map(|k| day(150 + 10 * k)).collect();
+    let mut kept_by = Vec::new();
+    for carried in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        population(&store, 400);
+        let mut job = job(&store);
+        job.refit(runs[0]).unwrap();
+        let space = store.keyspace("churn-job").unwrap();
+        let (mut sink, _) = collect();
+        let mut due = 0;
+        for &t in &runs {
+            if !carried {
+                let mut batch = space.batch();
+                for (k, _) in space.scan_prefix(b"due/", usize::MAX).unwrap() {
+                    batch.put(&space, &k, b"");
+                }
+                store.write_keyspaces(batch).unwrap();
+            }
+            due += job.run(t, &mut sink).unwrap().due;
+        }
+        assert!(due > 300, "{due} due visits");
+        // Everything but the due entries' values (blanked in one of the two).
+        let mut all = kept(&store);
+        for (k, v) in &mut all {
+            if k.starts_with(b"due/") {
+                v.clear();
+            }
+        }
+        kept_by.push(all);
+    }
+    assert!(
+        kept_by[0] == kept_by[1],
+        "carried and looked-up inputs decide differently"
+    );
+}
+
 const CHILD: &str = "CLIENTELE_CHURN_CHILD";
+/// The child's chunk size, if not the default.
+const CHILD_CHUNK: &str = "CLIENTELE_CHURN_CHILD_CHUNK";
 const RUNS: [i64; 6] = [120, 150, 180, 210, 240, 270];
 
 fn runs_after(last: Option<DateTime<Utc>>) -> Vec<DateTime<Utc>> {
@@ -219,6 +328,9 @@ fn churn_child() {
     };
     let store = Store::open_with(format!("{dir}/db"), StoreOptions::default()).unwrap();
     let mut job = job(&store);
+    if let Ok(chunk) = std::env::var(CHILD_CHUNK) {
+        job.chunk = chunk.parse().unwrap();
+    }
     let mut sink = JsonlSink::open(format!("{dir}/warnings.jsonl")).unwrap();
     loop {
         let pending = runs_after(job.meta().unwrap().last_as_of);
@@ -301,4 +413,65 @@ fn sigkill_during_runs_neither_loses_nor_duplicates_warnings() {
         );
     }
     assert_eq!(by_id.len(), stored.len());
+}
+
+/// The same with commits every 64 customers: kills land between a run's
+/// chunks, and the next run must finish the run it broke off.
+#[test]
+fn sigkill_between_chunks_neither_loses_nor_duplicates_warnings() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let reference_dir = tempfile::tempdir().unwrap();
+    let reference = {
+        let store = Store::open(reference_dir.path()).unwrap();
+        population(&store, 1500);
+        let mut job = job(&store);
+        job.refit(day(RUNS[0])).unwrap();
+        let (mut sink, _) = collect();
+        for t in runs_after(None) {
+            job.run(t, &mut sink).unwrap();
+        }
+        kept(&store)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path().join("db")).unwrap();
+        population(&store, 1500);
+        job(&store).refit(day(RUNS[0])).unwrap();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let child = || {
+        let mut command = Command::new(&exe);
+        command
+            .args(["churn_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, dir.path())
+            .env(CHILD_CHUNK, "64")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..10 {
+        let mut running = child().spawn().unwrap();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(std::time::Duration::from_millis(100 + rng % 900));
+        running.kill().unwrap();
+        running.wait().unwrap();
+    }
+    assert!(child().status().unwrap().success());
+    let store = Store::open(dir.path().join("db")).unwrap();
+    // Byte for byte what clean runs keep (the outbox is empty in both).
+    assert_eq!(kept(&store), reference);
+    let stored = job(&store).warnings(day(0), day(1000)).unwrap();
+    let delivered: BTreeSet<uuid::Uuid> =
+        std::fs::read_to_string(dir.path().join("warnings.jsonl"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Warning>(l).ok())
+            .map(|w| w.id)
+            .collect();
+    assert_eq!(delivered, stored.iter().map(|w| w.id).collect());
 }
