@@ -115,6 +115,7 @@ fn build(dir: &std::path::Path, customers: u64) -> (Store, DateTime<Utc>) {
         started.elapsed()
     );
     let mut sink = CallbackSink(|_: &clientele_churn::Warning| Ok(()));
+    let started = Instant::now();
     let first = job.run(day(400), &mut sink).unwrap();
     eprintln!(
         "first run over everyone: {first:?} in {:?}",
