@@ -51,7 +51,7 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
@@ -67,8 +67,20 @@ use crate::store::Store;
 /// A snapshot of a customer's state is kept every this many folded events.
 pub const SNAPSHOT_EVERY: u64 = 64;
 
-/// Events folded between two commits of state and checkpoint during catch-up.
+/// Events folded between two commits of state and checkpoint while following.
 const CHUNK: usize = 50_000;
+
+/// Catch-up commits once this many customers have changed since the last
+/// commit. Every commit rewrites each changed state, and in a log where
+/// customers interleave nearly all of them change between two commits, so
+/// catch-up (and a rebuild) commits by changed customers, not by events: each
+/// state is written about once per this many customers, not once per
+/// [`CHUNK`] events.
+const DIRTY_LIMIT: usize = 100_000;
+
+/// Catch-up also commits after this many events (bounds the work redone after
+/// a crash and the snapshots held in memory).
+const MAX_PENDING: u64 = 1_000_000;
 
 /// Most customer states kept in memory between commits.
 const CACHE_LIMIT: usize = 500_000;
@@ -200,15 +212,96 @@ fn meta_key(name: &str) -> Vec<u8> {
     format!("projection:{name}").into_bytes()
 }
 
+/// An entry held in memory by the runtime.
+struct Slot<S> {
+    customer: CustomerId,
+    /// Changed since the last commit (then its index is in `Projector::dirty`).
+    dirty: bool,
+    entry: Entry<S>,
+}
+
+/// The entries held in memory: a small index (customer → slot) over a dense
+/// vector, so finding a customer touches little memory besides the entry.
+struct Cache<S> {
+    index: HashMap<CustomerId, u32>,
+    slots: Vec<Slot<S>>,
+    /// Slots changed since the last commit, once each.
+    dirty: Vec<u32>,
+}
+
+impl<S> Cache<S> {
+    fn new() -> Self {
+        Self {
+            index: HashMap::new(),
+            slots: Vec::new(),
+            dirty: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn clear(&mut self) {
+        self.index.clear();
+        self.slots.clear();
+        self.dirty.clear();
+    }
+
+    fn get(&self, customer: &CustomerId) -> Option<&Entry<S>> {
+        let i = *self.index.get(customer)?;
+        self.slots.get(i as usize).map(|s| &s.entry)
+    }
+
+    /// The slot of `customer`, if cached.
+    fn slot(&mut self, customer: &CustomerId) -> Option<u32> {
+        self.index.get(customer).copied()
+    }
+
+    /// Marks slot `i` as changed since the last commit.
+    fn touch(&mut self, i: u32) {
+        if let Some(slot) = self.slots.get_mut(i as usize) {
+            if !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(i);
+            }
+        }
+    }
+
+    /// Caches `entry` for `customer` (replacing any cached one) as changed.
+    fn put_dirty(&mut self, customer: CustomerId, entry: Entry<S>) {
+        let i = match self.index.get(&customer) {
+            Some(&i) => {
+                if let Some(slot) = self.slots.get_mut(i as usize) {
+                    slot.entry = entry;
+                }
+                i
+            }
+            None => {
+                let i = self.slots.len() as u32;
+                self.slots.push(Slot {
+                    customer,
+                    dirty: false,
+                    entry,
+                });
+                self.index.insert(customer, i);
+                i
+            }
+        };
+        self.touch(i);
+    }
+}
+
 /// Keeps one projection up to date in the store's database.
 pub struct Projector<P: Projection> {
     store: Store,
     projection: P,
     position: u64,
     /// Entries folded (committed or not), bounded by `CACHE_LIMIT`.
-    entries: HashMap<CustomerId, Entry<P::State>>,
-    /// Customers whose entry changed since the last commit.
-    dirty: HashSet<CustomerId>,
+    entries: Cache<P::State>,
+    /// Every stored state is in `entries` (from a reset until the cache is
+    /// dropped), so a customer missing there has no stored state.
+    complete: bool,
     snapshots: Vec<(Vec<u8>, Vec<u8>)>,
     dropped_snapshots: Vec<(Vec<u8>, Vec<u8>)>,
     pending: u64,
@@ -224,8 +317,8 @@ impl<P: Projection> Projector<P> {
             store: store.clone(),
             projection,
             position: 0,
-            entries: HashMap::new(),
-            dirty: HashSet::new(),
+            entries: Cache::new(),
+            complete: false,
             snapshots: Vec::new(),
             dropped_snapshots: Vec::new(),
             pending: 0,
@@ -271,7 +364,7 @@ impl<P: Projection> Projector<P> {
         self.store.db().write(batch)?;
         self.position = 0;
         self.entries.clear();
-        self.dirty.clear();
+        self.complete = true;
         self.snapshots.clear();
         self.dropped_snapshots.clear();
         self.pending = 0;
@@ -287,17 +380,19 @@ impl<P: Projection> Projector<P> {
 
     /// Folds every event committed after the checkpoint; returns the new position.
     pub fn catch_up(&mut self) -> Result<u64> {
+        let store = self.store.clone();
         loop {
-            let mut n = 0usize;
             let from = self.position + self.pending + 1;
-            let store = self.store.clone();
-            for event in store.read_range(from, None)?.take(CHUNK) {
-                let event = event?;
-                self.fold_event(&event)?;
-                n += 1;
+            let mut reached_end = true;
+            for event in store.read_range(from, None)? {
+                self.fold_event(&event?)?;
+                if self.entries.dirty.len() >= DIRTY_LIMIT || self.pending >= MAX_PENDING {
+                    reached_end = false;
+                    break;
+                }
             }
             self.commit()?;
-            if n < CHUNK {
+            if reached_end {
                 return Ok(self.position);
             }
         }
@@ -370,13 +465,83 @@ impl<P: Projection> Projector<P> {
         Ok(entry)
     }
 
+    /// Folds `event` into an entry that holds every earlier event of its
+    /// stream; keeps a snapshot every [`SNAPSHOT_EVERY`] events.
+    fn fold_next(
+        projection: &P,
+        snapshots: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        entry: &mut Entry<P::State>,
+        event: &RecordedEvent,
+        key: (i64, [u8; 16]),
+    ) {
+        projection.apply(&mut entry.state, event);
+        entry.version = event.version;
+        entry.last_key = key;
+        entry.folded += 1;
+        if entry.folded % SNAPSHOT_EVERY == 0 {
+            if let Ok(bytes) = postcard::to_allocvec(&*entry) {
+                snapshots.push((
+                    snapshot_key(projection.name(), &event.customer_id, key),
+                    bytes,
+                ));
+            }
+        }
+    }
+
     fn fold_event(&mut self, event: &RecordedEvent) -> Result<()> {
         let customer = event.customer_id;
-        let entry = match self.entries.remove(&customer) {
-            Some(e) => Some(e),
+        let key = key_of(event);
+        if !matches!(event.payload, EventPayload::Erasure(_)) {
+            // The common cases, without moving the entry: the next event of a
+            // cached stream in business-time order, or the first event of a
+            // stream with no state yet.
+            if let Some(i) = self.entries.slot(&customer) {
+                if let Some(slot) = self.entries.slots.get_mut(i as usize) {
+                    let e = &slot.entry;
+                    if e.version + 1 == event.version && key >= e.last_key {
+                        Self::fold_next(
+                            &self.projection,
+                            &mut self.snapshots,
+                            &mut slot.entry,
+                            event,
+                            key,
+                        );
+                        self.entries.touch(i);
+                        self.pending += 1;
+                        return Ok(());
+                    }
+                }
+            } else if event.version == 1 && (self.complete || self.load(&customer)?.is_none()) {
+                let mut entry = Entry {
+                    version: 0,
+                    last_key: (i64::MIN, [0; 16]),
+                    folded: 0,
+                    terms: Vec::new(),
+                    state: P::State::default(),
+                };
+                Self::fold_next(
+                    &self.projection,
+                    &mut self.snapshots,
+                    &mut entry,
+                    event,
+                    key,
+                );
+                self.entries.put_dirty(customer, entry);
+                self.pending += 1;
+                return Ok(());
+            }
+        }
+        self.fold_event_slow(event, key)
+    }
+
+    /// Erasures, late events, replays, and entries not in memory.
+    fn fold_event_slow(&mut self, event: &RecordedEvent, key: (i64, [u8; 16])) -> Result<()> {
+        let customer = event.customer_id;
+        let entry = match self.entries.get(&customer) {
+            Some(e) => Some(e.clone()),
+            None if self.complete => None,
             None => self.load(&customer)?,
         };
-        let key = key_of(event);
         if let EventPayload::Erasure(_) = event.payload {
             // Personal data was erased: snapshots may hold what was derived from
             // it, so drop them all and refold from the (now erased) events.
@@ -387,23 +552,13 @@ impl<P: Projection> Projector<P> {
             self.dropped_snapshots.push((from, to));
             let mut fresh = self.refold(customer, event.version)?;
             fresh.terms = entry.map(|e| e.terms).unwrap_or_default();
-            self.entries.insert(customer, fresh);
-            self.dirty.insert(customer);
+            self.entries.put_dirty(customer, fresh);
             self.pending += 1;
             return Ok(());
         }
         let entry = match entry {
             Some(mut e) if e.version + 1 == event.version && key >= e.last_key => {
-                self.projection.apply(&mut e.state, event);
-                e.version = event.version;
-                e.last_key = key;
-                e.folded += 1;
-                if e.folded % SNAPSHOT_EVERY == 0 {
-                    if let Ok(bytes) = postcard::to_allocvec(&e) {
-                        self.snapshots
-                            .push((snapshot_key(self.projection.name(), &customer, key), bytes));
-                    }
-                }
+                Self::fold_next(&self.projection, &mut self.snapshots, &mut e, event, key);
                 e
             }
             Some(e) if e.version >= event.version => e, // already folded (replay after a crash)
@@ -426,8 +581,7 @@ impl<P: Projection> Projector<P> {
                 fresh
             }
         };
-        self.entries.insert(customer, entry);
-        self.dirty.insert(customer);
+        self.entries.put_dirty(customer, entry);
         self.pending += 1;
         Ok(())
     }
@@ -444,10 +598,17 @@ impl<P: Projection> Projector<P> {
         for (from, to) in self.dropped_snapshots.drain(..) {
             batch.delete_range_cf(cf, from, to);
         }
-        for customer in &self.dirty {
-            let Some(entry) = self.entries.get_mut(customer) else {
+        // In key order: RocksDB inserts ascending keys into its memtable
+        // without searching from the top each time.
+        let Cache { slots, dirty, .. } = &mut self.entries;
+        dirty.sort_unstable_by_key(|&i| slots.get(i as usize).map(|s| s.customer));
+        let mut bytes = Vec::new();
+        for &i in dirty.iter() {
+            let Some(slot) = slots.get_mut(i as usize) else {
                 continue;
             };
+            let customer = &slot.customer;
+            let entry = &mut slot.entry;
             let mut terms = self.projection.index_terms(&entry.state);
             terms.sort();
             terms.dedup();
@@ -460,10 +621,11 @@ impl<P: Projection> Projector<P> {
                 }
                 entry.terms = terms;
             }
-            let bytes = postcard::to_allocvec(entry).map_err(|e| {
+            bytes.clear();
+            bytes = postcard::to_extend(&*entry, bytes).map_err(|e| {
                 Error::Incompatible(format!("projection {name}: state does not encode: {e}"))
             })?;
-            batch.put_cf(cf, state_key(&name, customer), bytes);
+            batch.put_cf(cf, state_key(&name, customer), &bytes);
         }
         for (k, v) in self.snapshots.drain(..) {
             batch.put_cf(cf, k, v);
@@ -478,17 +640,23 @@ impl<P: Projection> Projector<P> {
         self.store.db().write_opt(batch, &options)?;
         self.position = position;
         self.pending = 0;
-        self.dirty.clear();
+        let Cache { slots, dirty, .. } = &mut self.entries;
+        for i in dirty.drain(..) {
+            if let Some(slot) = slots.get_mut(i as usize) {
+                slot.dirty = false;
+            }
+        }
         if self.entries.len() > CACHE_LIMIT {
             self.entries.clear();
+            self.complete = false;
         }
         Ok(())
     }
 
     /// The committed state of `customer` (None: no events folded).
     pub fn state(&self, customer: CustomerId) -> Result<Option<P::State>> {
-        if let Some(e) = self.entries.get(&customer) {
-            return Ok(Some(e.state.clone()));
+        if let Some(entry) = self.entries.get(&customer) {
+            return Ok(Some(entry.state.clone()));
         }
         match self.load(&customer)? {
             Some(e) => Ok(Some(e.state)),
