@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::envelope::{Metadata, RecordedEvent};
 use crate::error::IntegrityError;
-use crate::event::EventKind;
+use crate::event::{EventKind, EventPayload};
 use crate::ids::{CustomerId, EventId};
 use crate::privacy::{self, DataClass, PersonalData, PersonalPart};
 use crate::schema;
@@ -325,6 +325,440 @@ impl<'a> RawRecord<'a> {
     }
 }
 
+impl RawRecord<'_> {
+    /// [`RawRecord::decode`] into `out`, reusing its allocations: the
+    /// payload's strings when `out` (or a spare in `buffers`) holds a payload
+    /// of the same kind. The result equals what `decode` returns. On error
+    /// `out` is left partly overwritten.
+    pub(crate) fn decode_into(
+        &self,
+        position: u64,
+        unseal: &dyn Fn(&RawRecord<'_>, &Sealed<'_>) -> Result<Unsealed, String>,
+        out: &mut RecordedEvent,
+        buffers: &mut DecodeBuffers,
+    ) -> Result<(), IntegrityError> {
+        if self.sealed.is_some() || self.schema_version != schema::CURRENT_SCHEMA_VERSION {
+            // Sealed parts and upcasts need the owned path.
+            *out = self.decode(position, unseal)?;
+            return Ok(());
+        }
+        let malformed = |reason: String| IntegrityError::Malformed { position, reason };
+        // The same checks in the same order as `decode`, so errors are the same.
+        if self.metadata.is_empty() {
+            if out.metadata != Metadata::default() {
+                out.metadata = Metadata::default();
+            }
+        } else {
+            out.metadata = postcard::from_bytes(self.metadata)
+                .map_err(|e| malformed(format!("metadata: {e}")))?;
+        }
+        if out.payload.kind() != self.kind {
+            buffers.swap(&mut out.payload, self.kind);
+        }
+        if !inplace::decode(self.kind, self.payload, &mut out.payload) {
+            out.payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
+                .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
+        }
+        out.occurred_at = micros_to_time(self.occurred_micros)
+            .ok_or_else(|| malformed("occurred_at out of range".into()))?;
+        out.recorded_at = micros_to_time(self.recorded_micros)
+            .ok_or_else(|| malformed("recorded_at out of range".into()))?;
+        out.event_id = self.event_id;
+        out.customer_id = self.customer_id;
+        out.version = self.version;
+        out.position = position;
+        out.schema_version = self.schema_version;
+        out.personal_data = PersonalData::None;
+        Ok(())
+    }
+}
+
+/// Payloads kept between [`RawRecord::decode_into`] calls, at most one per
+/// kind, so that a log mixing kinds still reuses each kind's strings.
+#[derive(Debug, Default)]
+pub(crate) struct DecodeBuffers {
+    spares: Vec<EventPayload>,
+}
+
+impl DecodeBuffers {
+    /// Puts a payload of `kind` into `payload` (a spare, or an empty one) and
+    /// keeps the one it held as a spare.
+    fn swap(&mut self, payload: &mut EventPayload, kind: EventKind) {
+        let next = match self.spares.iter().position(|p| p.kind() == kind) {
+            Some(i) => self.spares.swap_remove(i),
+            None => match inplace::empty(kind) {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let previous = std::mem::replace(payload, next);
+        if inplace::empty(previous.kind()).is_some() {
+            self.spares.push(previous);
+        }
+    }
+}
+
+/// A recorded event to decode into with [`RawRecord::decode_into`].
+pub(crate) fn blank_event() -> RecordedEvent {
+    RecordedEvent {
+        event_id: EventId::from_uuid(uuid::Uuid::nil()),
+        customer_id: CustomerId::from_uuid(uuid::Uuid::nil()),
+        version: 0,
+        position: 0,
+        occurred_at: DateTime::<Utc>::UNIX_EPOCH,
+        recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+        schema_version: schema::CURRENT_SCHEMA_VERSION,
+        metadata: Metadata::default(),
+        payload: EventPayload::Cancellation(crate::event::Cancellation {
+            order_id: String::new(),
+            reason: None,
+        }),
+        personal_data: PersonalData::None,
+    }
+}
+
+/// Decoding of current-schema payloads into an existing payload of the same
+/// kind, reusing its strings.
+///
+/// It reads postcard exactly as the serde derive of the payload types does
+/// (same field order, same encodings, same parsing of vocabularies, dates,
+/// currencies and referred customers), but it only accepts what it can decode
+/// with certainty: on anything else (malformed input, an unexpected tag) it
+/// gives up and the caller decodes with serde, which also reports the error.
+mod inplace {
+    use chrono::NaiveDate;
+
+    use crate::event::{
+        Cancellation, Channel, Churn, Complaint, ComplaintStep, Contact, Direction, EventKind,
+        EventPayload, Payment, Purchase, Purpose, Reactivation, Referral, Referred, Refund,
+        RenewalIntent, Severity,
+    };
+    use crate::ids::CustomerId;
+    use crate::money::{Currency, Decimal};
+
+    /// An empty payload of `kind`, for the kinds decoded here.
+    pub(super) fn empty(kind: EventKind) -> Option<EventPayload> {
+        let decimal = Decimal::new(0, 0)?;
+        Some(match kind {
+            EventKind::Contact => EventPayload::Contact(Contact::new(
+                Channel::Phone,
+                Direction::Inbound,
+                Purpose::Inquiry,
+            )),
+            EventKind::Purchase => {
+                EventPayload::Purchase(Purchase::new(String::new(), decimal, Currency::CNY))
+            }
+            EventKind::Refund => EventPayload::Refund(Refund {
+                order_id: String::new(),
+                amount: decimal,
+                currency: Currency::CNY,
+                reason: None,
+            }),
+            EventKind::Cancellation => EventPayload::Cancellation(Cancellation {
+                order_id: String::new(),
+                reason: None,
+            }),
+            EventKind::Payment => EventPayload::Payment(Payment {
+                reference: String::new(),
+                amount: decimal,
+                currency: Currency::CNY,
+                due_date: None,
+                late: false,
+            }),
+            EventKind::Complaint => {
+                EventPayload::Complaint(Complaint::new(String::new(), ComplaintStep::Received))
+            }
+            EventKind::Referral => EventPayload::Referral(Referral {
+                referred: Referred::Prospect(String::new()),
+                channel: None,
+            }),
+            EventKind::Churn => EventPayload::Churn(Churn {
+                reason: String::new(),
+                voluntary: true,
+            }),
+            EventKind::Reactivation => EventPayload::Reactivation(Reactivation {
+                campaign: None,
+                channel: None,
+            }),
+            EventKind::Profile | EventKind::Erasure => return None,
+        })
+    }
+
+    /// Decodes `bytes`, a current-schema payload of `kind`, into `out`, which
+    /// holds a payload of that kind. False: not decoded (`out` may be partly
+    /// overwritten), decode with serde instead.
+    pub(super) fn decode(kind: EventKind, bytes: &[u8], out: &mut EventPayload) -> bool {
+        let mut r = Reader { bytes };
+        let done = match (kind, out) {
+            (EventKind::Contact, EventPayload::Contact(c)) => r.contact(c),
+            (EventKind::Purchase, EventPayload::Purchase(p)) => r.purchase(p),
+            (EventKind::Refund, EventPayload::Refund(p)) => r.refund(p),
+            (EventKind::Cancellation, EventPayload::Cancellation(p)) => r.cancellation(p),
+            (EventKind::Payment, EventPayload::Payment(p)) => r.payment(p),
+            (EventKind::Complaint, EventPayload::Complaint(p)) => r.complaint(p),
+            (EventKind::Referral, EventPayload::Referral(p)) => r.referral(p),
+            (EventKind::Churn, EventPayload::Churn(p)) => r.churn(p),
+            (EventKind::Reactivation, EventPayload::Reactivation(p)) => r.reactivation(p),
+            _ => None,
+        };
+        // Like `postcard::from_bytes`, trailing bytes are ignored.
+        done.is_some()
+    }
+
+    /// Reads postcard primitives; None on anything postcard would reject (or
+    /// that this reader does not handle).
+    struct Reader<'a> {
+        bytes: &'a [u8],
+    }
+
+    impl<'a> Reader<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            if n > self.bytes.len() {
+                return None;
+            }
+            let (head, rest) = self.bytes.split_at(n);
+            self.bytes = rest;
+            Some(head)
+        }
+
+        fn byte(&mut self) -> Option<u8> {
+            let (&b, rest) = self.bytes.split_first()?;
+            self.bytes = rest;
+            Some(b)
+        }
+
+        /// An unsigned varint of at most `max` bytes whose last byte is at
+        /// most `last_max` (postcard's bounds for the integer's width).
+        fn varint(&mut self, max: u32, last_max: u8) -> Option<u64> {
+            let mut out = 0u64;
+            for i in 0..max {
+                let b = self.byte()?;
+                out |= u64::from(b & 0x7f) << (7 * i);
+                if b & 0x80 == 0 {
+                    return (i + 1 < max || b <= last_max).then_some(out);
+                }
+            }
+            None
+        }
+
+        fn u32(&mut self) -> Option<u32> {
+            self.varint(5, 0x0f).and_then(|v| u32::try_from(v).ok())
+        }
+
+        fn u64(&mut self) -> Option<u64> {
+            self.varint(10, 0x01)
+        }
+
+        fn i64(&mut self) -> Option<i64> {
+            let n = self.u64()?;
+            Some(((n >> 1) as i64) ^ -((n & 1) as i64))
+        }
+
+        fn bool(&mut self) -> Option<bool> {
+            match self.byte()? {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            }
+        }
+
+        /// An option's tag: whether a value follows.
+        fn some(&mut self) -> Option<bool> {
+            self.bool()
+        }
+
+        fn str(&mut self) -> Option<&'a str> {
+            let len = usize::try_from(self.u64()?).ok()?;
+            std::str::from_utf8(self.take(len)?).ok()
+        }
+
+        fn string(&mut self, out: &mut String) -> Option<()> {
+            let s = self.str()?;
+            out.clear();
+            out.push_str(s);
+            Some(())
+        }
+
+        fn opt_string(&mut self, out: &mut Option<String>) -> Option<()> {
+            if self.some()? {
+                let s = self.str()?;
+                match out {
+                    Some(o) => {
+                        o.clear();
+                        o.push_str(s);
+                    }
+                    None => *out = Some(s.to_owned()),
+                }
+            } else {
+                *out = None;
+            }
+            Some(())
+        }
+
+        fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+            if self.some()? {
+                f(self).map(Some)
+            } else {
+                Some(None)
+            }
+        }
+
+        /// A unit enum's variant index.
+        fn variant(&mut self) -> Option<u32> {
+            self.u32()
+        }
+
+        fn decimal(&mut self) -> Option<Decimal> {
+            let units = self.i64()?;
+            let scale = self.byte()?;
+            Decimal::new(units, scale)
+        }
+
+        fn currency(&mut self) -> Option<Currency> {
+            std::str::from_utf8(self.take(3)?).ok()?.parse().ok()
+        }
+
+        fn date(&mut self) -> Option<NaiveDate> {
+            self.str()?.parse().ok()
+        }
+
+        fn channel(&mut self) -> Option<Channel> {
+            let Ok(c) = self.str()?.parse();
+            Some(c)
+        }
+
+        fn purpose(&mut self) -> Option<Purpose> {
+            let Ok(p) = self.str()?.parse();
+            Some(p)
+        }
+
+        fn severity(&mut self) -> Option<Severity> {
+            let Ok(s) = self.str()?.parse();
+            Some(s)
+        }
+
+        fn direction(&mut self) -> Option<Direction> {
+            match self.variant()? {
+                0 => Some(Direction::Inbound),
+                1 => Some(Direction::Outbound),
+                _ => None,
+            }
+        }
+
+        fn renewal_intent(&mut self) -> Option<RenewalIntent> {
+            match self.variant()? {
+                0 => Some(RenewalIntent::Continue),
+                1 => Some(RenewalIntent::NotRenewing),
+                2 => Some(RenewalIntent::Considering),
+                _ => None,
+            }
+        }
+
+        fn step(&mut self) -> Option<ComplaintStep> {
+            let i = usize::try_from(self.variant()?).ok()?;
+            ComplaintStep::ALL.get(i).copied()
+        }
+
+        fn f64(&mut self) -> Option<f64> {
+            let b: [u8; 8] = self.take(8)?.try_into().ok()?;
+            Some(f64::from_le_bytes(b))
+        }
+
+        fn contact(&mut self, c: &mut Contact) -> Option<()> {
+            c.channel = self.channel()?;
+            c.direction = self.direction()?;
+            c.purpose = self.purpose()?;
+            self.opt_string(&mut c.outcome)?;
+            self.opt_string(&mut c.note)?;
+            self.opt_string(&mut c.department)?;
+            c.rating = self.opt(Self::byte)?;
+            c.perceived = self.opt(Self::f64)?;
+            c.expected = self.opt(Self::f64)?;
+            c.renewal_intent = self.opt(Self::renewal_intent)?;
+            Some(())
+        }
+
+        fn purchase(&mut self, p: &mut Purchase) -> Option<()> {
+            self.string(&mut p.order_id)?;
+            p.amount = self.decimal()?;
+            p.currency = self.currency()?;
+            self.opt_string(&mut p.category)?;
+            p.quantity = self.opt(Self::u32)?;
+            p.channel = self.opt(Self::channel)?;
+            p.margin = self.opt(Self::decimal)?;
+            p.renewal = self.bool()?;
+            self.opt_string(&mut p.policy_number)?;
+            p.coverage_start = self.opt(Self::date)?;
+            p.valid_until = self.opt(Self::date)?;
+            Some(())
+        }
+
+        fn refund(&mut self, p: &mut Refund) -> Option<()> {
+            self.string(&mut p.order_id)?;
+            p.amount = self.decimal()?;
+            p.currency = self.currency()?;
+            self.opt_string(&mut p.reason)
+        }
+
+        fn cancellation(&mut self, p: &mut Cancellation) -> Option<()> {
+            self.string(&mut p.order_id)?;
+            self.opt_string(&mut p.reason)
+        }
+
+        fn payment(&mut self, p: &mut Payment) -> Option<()> {
+            self.string(&mut p.reference)?;
+            p.amount = self.decimal()?;
+            p.currency = self.currency()?;
+            p.due_date = self.opt(Self::date)?;
+            p.late = self.bool()?;
+            Some(())
+        }
+
+        fn complaint(&mut self, p: &mut Complaint) -> Option<()> {
+            self.string(&mut p.complaint_id)?;
+            p.step = self.step()?;
+            self.opt_string(&mut p.category)?;
+            self.opt_string(&mut p.cause)?;
+            p.severity = self.opt(Self::severity)?;
+            p.harms_customer_interest = self.bool()?;
+            self.opt_string(&mut p.owner)?;
+            self.opt_string(&mut p.resolution)?;
+            p.feedback_rating = self.opt(Self::byte)?;
+            p.channel = self.opt(Self::channel)?;
+            Some(())
+        }
+
+        fn referral(&mut self, p: &mut Referral) -> Option<()> {
+            let text = self.str()?;
+            p.referred = match text.parse::<CustomerId>() {
+                Ok(id) => Referred::Customer(id),
+                Err(_) => match &mut p.referred {
+                    Referred::Prospect(s) => {
+                        s.clear();
+                        s.push_str(text);
+                        Referred::Prospect(std::mem::take(s))
+                    }
+                    Referred::Customer(_) => Referred::Prospect(text.to_owned()),
+                },
+            };
+            p.channel = self.opt(Self::channel)?;
+            Some(())
+        }
+
+        fn churn(&mut self, p: &mut Churn) -> Option<()> {
+            self.string(&mut p.reason)?;
+            p.voluntary = self.bool()?;
+            Some(())
+        }
+
+        fn reactivation(&mut self, p: &mut Reactivation) -> Option<()> {
+            self.opt_string(&mut p.campaign)?;
+            p.channel = self.opt(Self::channel)?;
+            Some(())
+        }
+    }
+}
+
 /// The outcome of opening a sealed part.
 pub(crate) enum Unsealed {
     /// Decrypted.
@@ -351,4 +785,323 @@ pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<Vec<u8>, String> {
         return Ok(Vec::new());
     }
     postcard::to_allocvec(metadata).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::event::*;
+    use crate::money::{Currency, Decimal};
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            "[a-z0-9_-]{1,12}",
+            ".{0,8}",
+            Just("sms".to_owned()),
+            Just("Call Centre".to_owned()),
+        ]
+    }
+
+    fn channel() -> impl Strategy<Value = Channel> {
+        text().prop_map(Channel::Other).boxed().prop_union(
+            prop_oneof![Just(Channel::Sms), Just(Channel::Web), Just(Channel::Store)].boxed(),
+        )
+    }
+
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        (any::<i64>(), 0u8..=18).prop_filter_map("scale", |(u, s)| Decimal::new(u, s))
+    }
+
+    fn currency() -> impl Strategy<Value = Currency> {
+        "[A-Z]{3}".prop_filter_map("currency", |s| s.parse().ok())
+    }
+
+    fn date() -> impl Strategy<Value = chrono::NaiveDate> {
+        (-100_000i32..1_000_000)
+            .prop_filter_map("date", chrono::NaiveDate::from_num_days_from_ce_opt)
+    }
+
+    fn payload() -> impl Strategy<Value = EventPayload> {
+        let contact = (
+            channel(),
+            any::<bool>(),
+            text(),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(any::<u8>()),
+            proptest::option::of(any::<f64>()),
+            proptest::option::of(any::<f64>()),
+            proptest::option::of(0..3u8),
+        )
+            .prop_map(
+                |(ch, inbound, purpose, outcome, note, department, rating, p, e, intent)| {
+                    let Ok(purpose) = purpose.parse::<Purpose>();
+                    let mut c = Contact::new(
+                        ch,
+                        if inbound {
+                            Direction::Inbound
+                        } else {
+                            Direction::Outbound
+                        },
+                        purpose,
+                    );
+                    c.outcome = outcome;
+                    c.note = note;
+                    c.department = department;
+                    c.rating = rating;
+                    c.perceived = p;
+                    c.expected = e;
+                    c.renewal_intent = intent.map(|i| match i {
+                        0 => RenewalIntent::Continue,
+                        1 => RenewalIntent::NotRenewing,
+                        _ => RenewalIntent::Considering,
+                    });
+                    EventPayload::Contact(c)
+                },
+            );
+        let purchase = (
+            text(),
+            decimal(),
+            currency(),
+            proptest::option::of(text()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(channel()),
+            proptest::option::of(decimal()),
+            any::<bool>(),
+            proptest::option::of(text()),
+            proptest::option::of(date()),
+            proptest::option::of(date()),
+        )
+            .prop_map(
+                |(
+                    id,
+                    amount,
+                    cur,
+                    category,
+                    quantity,
+                    ch,
+                    margin,
+                    renewal,
+                    policy,
+                    start,
+                    until,
+                )| {
+                    let mut p = Purchase::new(id, amount, cur);
+                    p.category = category;
+                    p.quantity = quantity;
+                    p.channel = ch;
+                    p.margin = margin;
+                    p.renewal = renewal;
+                    p.policy_number = policy;
+                    p.coverage_start = start;
+                    p.valid_until = until;
+                    EventPayload::Purchase(p)
+                },
+            );
+        let refund = (text(), decimal(), currency(), proptest::option::of(text())).prop_map(
+            |(order_id, amount, currency, reason)| {
+                EventPayload::Refund(Refund {
+                    order_id,
+                    amount,
+                    currency,
+                    reason,
+                })
+            },
+        );
+        let cancellation = (text(), proptest::option::of(text())).prop_map(|(order_id, reason)| {
+            EventPayload::Cancellation(Cancellation { order_id, reason })
+        });
+        let payment = (
+            text(),
+            decimal(),
+            currency(),
+            proptest::option::of(date()),
+            any::<bool>(),
+        )
+            .prop_map(|(reference, amount, currency, due_date, late)| {
+                EventPayload::Payment(Payment {
+                    reference,
+                    amount,
+                    currency,
+                    due_date,
+                    late,
+                })
+            });
+        let complaint = (
+            text(),
+            0..6usize,
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            any::<bool>(),
+            proptest::option::of(text()),
+            proptest::option::of(any::<u8>()),
+            proptest::option::of(channel()),
+        )
+            .prop_map(
+                |(id, step, category, cause, severity, harms, owner, rating, ch)| {
+                    let mut c = Complaint::new(id, ComplaintStep::ALL[step]);
+                    c.category = category;
+                    c.cause = cause;
+                    c.severity = severity.map(|s| {
+                        let Ok(s) = s.parse::<Severity>();
+                        s
+                    });
+                    c.harms_customer_interest = harms;
+                    c.owner = owner.clone();
+                    c.resolution = owner;
+                    c.feedback_rating = rating;
+                    c.channel = ch;
+                    EventPayload::Complaint(c)
+                },
+            );
+        let referral = (any::<bool>(), text(), proptest::option::of(channel())).prop_map(
+            |(customer, prospect, channel)| {
+                let referred = if customer {
+                    Referred::Customer(CustomerId::from_external("t", &prospect))
+                } else {
+                    Referred::Prospect(prospect)
+                };
+                EventPayload::Referral(Referral { referred, channel })
+            },
+        );
+        let churn = (text(), any::<bool>())
+            .prop_map(|(reason, voluntary)| EventPayload::Churn(Churn { reason, voluntary }));
+        let reactivation = (
+            proptest::option::of(text()),
+            proptest::option::of(channel()),
+        )
+            .prop_map(|(campaign, channel)| {
+                EventPayload::Reactivation(Reactivation { campaign, channel })
+            });
+        prop_oneof![
+            contact,
+            purchase,
+            refund,
+            cancellation,
+            payment,
+            complaint,
+            referral,
+            churn,
+            reactivation
+        ]
+    }
+
+    fn encode(p: &EventPayload) -> Vec<u8> {
+        let mut out = Vec::new();
+        schema::encode_payload(p, &mut out).unwrap();
+        out
+    }
+
+    /// Decodes in place into `out` (swapped to `kind` as `decode_into` does).
+    fn in_place(
+        kind: EventKind,
+        bytes: &[u8],
+        out: &mut EventPayload,
+        buffers: &mut DecodeBuffers,
+    ) -> Option<EventPayload> {
+        if out.kind() != kind {
+            buffers.swap(out, kind);
+        }
+        inplace::decode(kind, bytes, out).then(|| out.clone())
+    }
+
+    fn serde(kind: EventKind, bytes: &[u8]) -> Result<EventPayload, String> {
+        schema::decode_payload(kind, schema::CURRENT_SCHEMA_VERSION, bytes)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Valid payloads decode in place exactly as serde decodes them, into
+        /// a fresh payload and into one holding an earlier payload.
+        #[test]
+        fn in_place_equals_serde(payloads in proptest::collection::vec(payload(), 1..8)) {
+            let mut out = blank_event().payload;
+            let mut buffers = DecodeBuffers::default();
+            for p in &payloads {
+                let bytes = encode(p);
+                let expected = serde(p.kind(), &bytes).unwrap();
+                let got = in_place(p.kind(), &bytes, &mut out, &mut buffers);
+                prop_assert_eq!(got.as_ref(), Some(&expected));
+                // With trailing bytes, as postcard::from_bytes ignores them.
+                let mut longer = bytes.clone();
+                longer.extend_from_slice(&[0xff, 0, 1]);
+                prop_assert_eq!(in_place(p.kind(), &longer, &mut out, &mut buffers), Some(expected));
+            }
+        }
+
+        /// Whatever the bytes, the in-place decoder only accepts what serde
+        /// accepts, with the same result.
+        #[test]
+        fn in_place_accepts_only_what_serde_accepts(
+            p in payload(),
+            cut in any::<prop::sample::Index>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+            noise in proptest::collection::vec(any::<u8>(), 0..40),
+            kind_code in 1u8..=9,
+        ) {
+            let mut mutated = encode(&p);
+            for (at, byte) in &flips {
+                if !mutated.is_empty() {
+                    let i = at.index(mutated.len());
+                    mutated[i] = *byte;
+                }
+            }
+            let truncated = if mutated.is_empty() { mutated.clone() } else { mutated[..cut.index(mutated.len() + 1).min(mutated.len())].to_vec() };
+            let kind = EventKind::from_code(kind_code).unwrap();
+            for (k, bytes) in [(p.kind(), &mutated), (p.kind(), &truncated), (kind, &noise), (kind, &mutated)] {
+                let mut out = blank_event().payload;
+                let mut buffers = DecodeBuffers::default();
+                if let Some(got) = in_place(k, bytes, &mut out, &mut buffers) {
+                    prop_assert_eq!(Ok(got), serde(k, bytes));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decode_into_equals_decode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(dir.path()).unwrap();
+        let customer = CustomerId::new_random();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut contact = Contact::new(Channel::Sms, Direction::Outbound, Purpose::Care);
+        contact.outcome = Some("delivered".into());
+        let purchase = Purchase::new("A-1", "12.50".parse().unwrap(), Currency::CNY);
+        let meta = crate::Metadata {
+            source: Some("crm".into()),
+            ..crate::Metadata::default()
+        };
+        let events = vec![
+            crate::NewEvent::new(at, contact.clone()),
+            crate::NewEvent::new(at, purchase.clone()).with_metadata(meta),
+            crate::NewEvent::new(
+                at,
+                Churn {
+                    reason: "moved".into(),
+                    voluntary: true,
+                },
+            ),
+            crate::NewEvent::new(at, purchase),
+            crate::NewEvent::new(at, contact),
+        ];
+        store
+            .append(customer, crate::ExpectedVersion::Any, events)
+            .unwrap();
+        let expected: Vec<RecordedEvent> = store.read_all(1).unwrap().map(|e| e.unwrap()).collect();
+        let mut out = blank_event();
+        let mut buffers = DecodeBuffers::default();
+        let mut iter = store.read_all(1).unwrap();
+        let mut got = Vec::new();
+        while let Some(r) = iter.next_into(&mut out, &mut buffers) {
+            r.unwrap();
+            got.push(out.clone());
+        }
+        assert_eq!(got, expected);
+    }
 }

@@ -381,11 +381,16 @@ impl<P: Projection> Projector<P> {
     /// Folds every event committed after the checkpoint; returns the new position.
     pub fn catch_up(&mut self) -> Result<u64> {
         let store = self.store.clone();
+        // One event decoded into again and again: its strings are reused.
+        let mut event = crate::codec::blank_event();
+        let mut buffers = crate::codec::DecodeBuffers::default();
         loop {
             let from = self.position + self.pending + 1;
             let mut reached_end = true;
-            for event in store.read_range(from, None)? {
-                self.fold_event(&event?)?;
+            let mut events = store.read_range(from, None)?;
+            while let Some(decoded) = events.next_into(&mut event, &mut buffers) {
+                decoded?;
+                self.fold_event(&event)?;
                 if self.entries.dirty.len() >= DIRTY_LIMIT || self.pending >= MAX_PENDING {
                     reached_end = false;
                     break;

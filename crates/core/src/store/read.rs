@@ -6,6 +6,7 @@ use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
 
 use super::keys;
 use super::Store;
+use crate::codec::{DecodeBuffers, RawRecord};
 use crate::envelope::RecordedEvent;
 use crate::error::{Error, IntegrityError, Result};
 use crate::ids::CustomerId;
@@ -47,6 +48,63 @@ impl Iterator for EventIter<'_> {
         self.raw.next();
         Some(item)
     }
+}
+
+impl EventIter<'_> {
+    /// Like [`Iterator::next`], but decodes the event into `out`, reusing its
+    /// allocations (see [`RawRecord::decode_into`]): `Some(Ok(()))` when `out`
+    /// holds the next event.
+    pub(crate) fn next_into(
+        &mut self,
+        out: &mut RecordedEvent,
+        buffers: &mut DecodeBuffers,
+    ) -> Option<Result<()>> {
+        if self.done {
+            return None;
+        }
+        if !self.raw.valid() {
+            self.done = true;
+            return self.raw.status().err().map(|e| Err(e.into()));
+        }
+        let item = match (self.raw.key(), self.raw.value()) {
+            (Some(key), Some(value)) => {
+                decode_into_at(self.store, self.next, key, value, out, buffers)
+            }
+            _ => Err(Error::Integrity(IntegrityError::Malformed {
+                position: self.next,
+                reason: "iterator entry without key or value".into(),
+            })),
+        };
+        if item.is_err() {
+            self.done = true;
+        }
+        self.next += 1;
+        if self.end.is_some_and(|end| self.next > end) {
+            self.done = true;
+        }
+        self.raw.next();
+        Some(item)
+    }
+}
+
+fn decode_into_at(
+    store: &Store,
+    expected: u64,
+    key: &[u8],
+    value: &[u8],
+    out: &mut RecordedEvent,
+    buffers: &mut DecodeBuffers,
+) -> Result<()> {
+    let position = keys::read_u64(key).unwrap_or(0);
+    if position != expected {
+        return Err(IntegrityError::Gap {
+            expected,
+            found: Some(position),
+        }
+        .into());
+    }
+    let raw = RawRecord::parse(position, value)?;
+    Ok(raw.decode_into(position, &|r, s| store.unseal(r, s, position), out, buffers)?)
 }
 
 fn decode_at(store: &Store, expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
