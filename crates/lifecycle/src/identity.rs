@@ -117,6 +117,16 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// No identifiers.
+    pub(crate) const EMPTY: Identity = Identity {
+        licence_plate: None,
+        national_id: None,
+        phone: None,
+        email: None,
+        policy_numbers: None,
+        external_ids: None,
+    };
+
     /// Licence plate (normalised).
     pub fn licence_plate(&self) -> Option<&str> {
         self.licence_plate.as_ref().map(|t| t.value.as_str())

@@ -145,6 +145,160 @@ impl OrderTally {
     }
 }
 
+/// The orders of a customer by id, with their tallies.
+///
+/// In memory the ids are packed into one string and each order carries a
+/// hash of its id: finding an order compares hashes in one vector (and the id
+/// only when a hash matches), and a new order allocates nothing of its own.
+/// Serialised as a map in id order: the same bytes as the
+/// `BTreeMap<String, OrderTally>` it stands for. Equality ignores the order
+/// in which the orders were first seen.
+#[derive(Debug, Clone, Default)]
+struct Orders {
+    /// Every id, concatenated in first-seen order.
+    ids: String,
+    /// In first-seen order.
+    entries: Vec<OrderEntry>,
+}
+
+#[derive(Debug, Clone)]
+struct OrderEntry {
+    /// Where the id ends in `Orders::ids` (it starts where the previous ends).
+    end: usize,
+    /// [`id_hash`] of the id.
+    hash: u32,
+    tally: OrderTally,
+}
+
+/// FNV-1a (32 bits): only narrows the ids to compare.
+fn id_hash(id: &str) -> u32 {
+    id.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+impl Orders {
+    fn id(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.entries.get(prev).map_or(0, |e| e.end),
+            None => 0,
+        };
+        let end = self.entries.get(i).map_or(start, |e| e.end);
+        self.ids.get(start..end).unwrap_or_default()
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        let hash = id_hash(id);
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.hash == hash)
+            .map(|(i, _)| i)
+            .find(|&i| self.id(i) == id)
+    }
+
+    /// The tally of order `id`, created empty if new (always `Some`).
+    fn tally_mut(&mut self, id: &str) -> Option<&mut OrderTally> {
+        let entry = match self.position(id) {
+            Some(i) => self.entries.get_mut(i),
+            None => {
+                self.ids.push_str(id);
+                self.entries.push(OrderEntry {
+                    end: self.ids.len(),
+                    hash: id_hash(id),
+                    tally: OrderTally::default(),
+                });
+                self.entries.last_mut()
+            }
+        };
+        entry.map(|e| &mut e.tally)
+    }
+
+    /// (id, tally) in id order.
+    fn sorted(&self) -> Vec<(&str, &OrderTally)> {
+        let mut out: Vec<(&str, &OrderTally)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (self.id(i), &e.tally))
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out
+    }
+}
+
+impl PartialEq for Orders {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len() && self.sorted() == other.sorted()
+    }
+}
+
+impl Eq for Orders {}
+
+impl Serialize for Orders {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.sorted())
+    }
+}
+
+impl<'de> Deserialize<'de> for Orders {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, OrderTally>::deserialize(deserializer)?;
+        let mut orders = Orders::default();
+        for (id, tally) in map {
+            if let Some(slot) = orders.tally_mut(&id) {
+                *slot = tally;
+            }
+        }
+        Ok(orders)
+    }
+}
+
+/// A customer's identifiers, boxed and absent while there are none (most
+/// states never hold any). Serialised as the [`Identity`] itself.
+#[derive(Debug, Clone, Default)]
+struct IdentitySlot(Option<Box<Identity>>);
+
+/// What an absent [`IdentitySlot`] stands for.
+static NO_IDENTITY: Identity = Identity::EMPTY;
+
+impl IdentitySlot {
+    fn get(&self) -> &Identity {
+        self.0.as_deref().unwrap_or(&NO_IDENTITY)
+    }
+
+    fn get_mut(&mut self) -> &mut Identity {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    fn erase_before(&mut self, before_year: i32) {
+        if let Some(identity) = &mut self.0 {
+            identity.erase_before(before_year);
+        }
+    }
+}
+
+impl PartialEq for IdentitySlot {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for IdentitySlot {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentitySlot {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let identity = Identity::deserialize(deserializer)?;
+        Ok(IdentitySlot(
+            (identity != NO_IDENTITY).then(|| Box::new(identity)),
+        ))
+    }
+}
+
 /// A policy held: its latest cover (insurer renewals, 001 L5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct PolicyTerm {
@@ -197,7 +351,8 @@ struct Relationship {
     spend_currency: Option<Currency>,
     /// Consecutive purchases in that currency.
     spend_count: u32,
-    spend_drop: Option<SpendDropMark>,
+    /// Boxed: rare, and the relationship is read on every event.
+    spend_drop: Option<Box<SpendDropMark>>,
 }
 
 /// The lifecycle state of one customer: what the projection stores.
@@ -218,12 +373,14 @@ pub struct LifecycleState {
     ever_purchased: bool,
     referrals: u32,
     relationship: Relationship,
-    churn: Option<ChurnMark>,
+    /// Boxed (as are other rarely set parts) to keep the state small: it is
+    /// read on every event.
+    churn: Option<Box<ChurnMark>>,
     complaints: BTreeMap<String, ComplaintTrack>,
     open_complaints: u32,
-    orders: BTreeMap<String, OrderTally>,
+    orders: Orders,
     open_orders: u32,
-    identity: Identity,
+    identity: IdentitySlot,
     policies: BTreeMap<String, PolicyTerm>,
     renewal_intent: Option<IntentMark>,
     changes: Vec<StageChange>,
@@ -255,7 +412,7 @@ impl LifecycleState {
 
     /// The customer's current identifiers (normalised).
     pub fn identity(&self) -> &Identity {
-        &self.identity
+        self.identity.get()
     }
 
     /// Policies held with their latest `valid_until`.
@@ -298,11 +455,11 @@ impl LifecycleState {
                 self.relationship.referrals = self.relationship.referrals.saturating_add(1);
             }
             EventPayload::Churn(c) => {
-                self.churn = Some(ChurnMark {
+                self.churn = Some(Box::new(ChurnMark {
                     event: event.event_id,
                     reason: c.reason.clone(),
                     voluntary: c.voluntary,
-                });
+                }));
             }
             EventPayload::Complaint(c) => self.on_complaint(policy, t, event.event_id, c),
             EventPayload::Refund(r) => {
@@ -325,7 +482,10 @@ impl LifecycleState {
                     self.renewal_intent = Some(IntentMark { intent, at: t });
                 }
             }
-            EventPayload::Profile(p) => self.identity.update(p, year_of(event.occurred_at)),
+            EventPayload::Profile(p) => self
+                .identity
+                .get_mut()
+                .update(p, year_of(event.occurred_at)),
             EventPayload::Erasure(e) => self.on_erasure(e),
         }
         self.last_event_at = Some(t);
@@ -385,13 +545,13 @@ impl LifecycleState {
                     let recent = avg(&r.spend[split..]);
                     let earlier = avg(&r.spend[..split]);
                     if recent < rule.ratio * earlier {
-                        r.spend_drop = Some(SpendDropMark {
+                        r.spend_drop = Some(Box::new(SpendDropMark {
                             recent_average: Money::from_minor(recent.round() as i64, m.currency()),
                             earlier_average: Money::from_minor(
                                 earlier.round() as i64,
                                 m.currency(),
                             ),
-                        });
+                        }));
                     }
                 }
             }
@@ -431,7 +591,7 @@ impl LifecycleState {
         use clientele_core::privacy::DataClass;
         match &erasure.scope {
             ErasureScope::Customer => {
-                self.identity = Identity::default();
+                self.identity = IdentitySlot::default();
                 self.policies.clear();
             }
             ErasureScope::Retention { class, before_year } => {
@@ -487,9 +647,8 @@ impl LifecycleState {
         change: impl FnOnce(&mut OrderTally),
     ) {
         let require = policy.orders_require_payment;
-        let tally = match self.orders.get_mut(order_id) {
-            Some(t) => t,
-            None => self.orders.entry(order_id.to_owned()).or_default(),
+        let Some(tally) = self.orders.tally_mut(order_id) else {
+            return;
         };
         let was_open = tally.is_open(require);
         change(tally);
@@ -592,7 +751,8 @@ impl LifecycleState {
         if let Some(d) = self.decline_deadline(policy) {
             consider(d);
         }
-        if !self.complaints.is_empty() {
+        // An unanswered complaint is open (the settled step is `resolved` or later).
+        if self.open_complaints > 0 {
             for (_, _, d) in self.complaint_deadlines(policy) {
                 consider(d);
             }
@@ -661,7 +821,8 @@ impl LifecycleState {
         }
         let declining = self.decline_deadline(policy).is_some_and(|d| t >= d.at)
             || self.relationship.spend_drop.is_some()
-            || self.complaint_deadlines(policy).any(|(_, _, d)| t >= d.at);
+            || (self.open_complaints > 0
+                && self.complaint_deadlines(policy).any(|(_, _, d)| t >= d.at));
         if declining {
             Stage::Decline
         } else if !self.ever_purchased {
@@ -757,7 +918,7 @@ impl LifecycleState {
             }
         }
         if self.open_orders > 0 {
-            for (id, o) in &self.orders {
+            for (id, o) in self.orders.sorted() {
                 if let Some(m) = o.matter(id, policy.orders_require_payment) {
                     out.push(m);
                 }
@@ -803,7 +964,7 @@ impl LifecycleState {
     /// Index terms: identifiers and `renewal_due:YYYY-MM-DD` per policy.
     pub(crate) fn index_terms(&self) -> Vec<String> {
         let mut terms = Vec::new();
-        self.identity.terms(&mut terms);
+        self.identity.get().terms(&mut terms);
         for (number, p) in &self.policies {
             terms.push(crate::IdentifierKind::PolicyNumber.term(number));
             if let Some(date) = p.valid_until.and_then(date_from_days) {
@@ -938,6 +1099,54 @@ mod tests {
         assert_eq!(typical(&[5, 1, 3], GapStatistic::Median), Some(3));
         assert_eq!(typical(&[4, 1, 3, 10], GapStatistic::Median), Some(3));
         assert_eq!(typical(&[4, 1, 3, 10], GapStatistic::Mean), Some(4));
+    }
+
+    /// `Orders` and `IdentitySlot` keep the bytes of the types they stand for.
+    #[test]
+    fn compact_parts_serialise_as_before() {
+        let mut orders = Orders::default();
+        let mut map = BTreeMap::new();
+        for (i, id) in ["o-9", "A-1", "", "o-10", "订单-3", "o-1"]
+            .iter()
+            .enumerate()
+        {
+            let tally = OrderTally {
+                currency: Some(Currency::CNY),
+                purchased: i % 2 == 0,
+                amount: i as i64 * 100,
+                paid: 0,
+                refunded: i as i64,
+                cancelled: i == 3,
+                mixed_currency: false,
+            };
+            if let Some(t) = orders.tally_mut(id) {
+                *t = tally.clone();
+            }
+            map.insert((*id).to_owned(), tally);
+        }
+        assert_eq!(orders.tally_mut("o-9").map(|t| t.amount), Some(0));
+        assert_eq!(orders.entries.len(), map.len());
+        let bytes = postcard::to_allocvec(&orders).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&map).unwrap());
+        let back: Orders = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, orders);
+        assert_eq!(postcard::to_allocvec(&back).unwrap(), bytes);
+
+        let none = postcard::to_allocvec(&IdentitySlot::default()).unwrap();
+        assert_eq!(none, postcard::to_allocvec(&Identity::default()).unwrap());
+        let back: IdentitySlot = postcard::from_bytes(&none).unwrap();
+        assert!(back.0.is_none());
+        let mut some = IdentitySlot::default();
+        some.get_mut().update(
+            &clientele_core::event::Profile {
+                phone: Some("+86 138".into()),
+                ..Default::default()
+            },
+            2024,
+        );
+        let bytes = postcard::to_allocvec(&some).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(some.get()).unwrap());
+        assert_eq!(postcard::from_bytes::<IdentitySlot>(&bytes).unwrap(), some);
     }
 
     #[test]
