@@ -51,7 +51,6 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
@@ -220,10 +219,16 @@ struct Slot<S> {
     entry: Entry<S>,
 }
 
-/// The entries held in memory: a small index (customer → slot) over a dense
-/// vector, so finding a customer touches little memory besides the entry.
+/// The entries held in memory: a dense vector of slots behind an
+/// open-addressing index (8 bytes a customer, so it stays in cache): each
+/// bucket holds a slot number and 32 bits of the customer's hash, and the
+/// key itself is compared in the slot, which is read next anyway.
 struct Cache<S> {
-    index: HashMap<CustomerId, u32>,
+    /// Per bucket: hash tag << 32 | (slot number + 1); 0 is empty. The
+    /// length is 0 or a power of two.
+    index: Vec<u64>,
+    /// Keys the hash (random per process, like `HashMap`'s).
+    seed: u64,
     slots: Vec<Slot<S>>,
     /// Slots changed since the last commit, once each.
     dirty: Vec<u32>,
@@ -231,8 +236,10 @@ struct Cache<S> {
 
 impl<S> Cache<S> {
     fn new() -> Self {
+        use std::hash::BuildHasher;
         Self {
-            index: HashMap::new(),
+            index: Vec::new(),
+            seed: std::collections::hash_map::RandomState::new().hash_one(0x636c_6965_6e74u64),
             slots: Vec::new(),
             dirty: Vec::new(),
         }
@@ -248,14 +255,72 @@ impl<S> Cache<S> {
         self.dirty.clear();
     }
 
-    fn get(&self, customer: &CustomerId) -> Option<&Entry<S>> {
-        let i = *self.index.get(customer)?;
-        self.slots.get(i as usize).map(|s| &s.entry)
+    fn hash(&self, customer: &CustomerId) -> u64 {
+        let b = customer.as_bytes();
+        let half = |i: usize| {
+            let mut h = [0u8; 8];
+            h.copy_from_slice(b.get(i..i + 8).unwrap_or(&[0; 8]));
+            u64::from_le_bytes(h)
+        };
+        // Multiply-xorshift mixing of both halves under the seed.
+        let mut h = (half(0) ^ self.seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 29) ^ half(8)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^ (h >> 32)
     }
 
     /// The slot of `customer`, if cached.
-    fn slot(&mut self, customer: &CustomerId) -> Option<u32> {
-        self.index.get(customer).copied()
+    fn slot(&self, customer: &CustomerId) -> Option<u32> {
+        let mask = self.index.len().checked_sub(1)?;
+        let hash = self.hash(customer);
+        let tag = hash >> 32;
+        let mut b = hash as usize & mask;
+        loop {
+            let bucket = *self.index.get(b)?;
+            let slot = (bucket as u32).checked_sub(1)?;
+            if bucket >> 32 == tag
+                && self
+                    .slots
+                    .get(slot as usize)
+                    .is_some_and(|s| s.customer == *customer)
+            {
+                return Some(slot);
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Indexes slot `slot`, the last one (its customer is not indexed yet).
+    fn index_slot(&mut self, slot: u32) {
+        if self.slots.len() * 2 > self.index.len() {
+            // Grow to keep the load at most 1/2, and reindex.
+            let size = (self.slots.len() * 4).next_power_of_two().max(64);
+            self.index = vec![0; size];
+            for i in 0..slot {
+                self.insert_bucket(i);
+            }
+        }
+        self.insert_bucket(slot);
+    }
+
+    fn insert_bucket(&mut self, slot: u32) {
+        let Some(customer) = self.slots.get(slot as usize).map(|s| s.customer) else {
+            return;
+        };
+        let mask = self.index.len().saturating_sub(1);
+        let hash = self.hash(&customer);
+        let mut b = hash as usize & mask;
+        while let Some(bucket) = self.index.get_mut(b) {
+            if *bucket == 0 {
+                *bucket = (hash >> 32) << 32 | u64::from(slot + 1);
+                return;
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    fn get(&self, customer: &CustomerId) -> Option<&Entry<S>> {
+        let i = self.slot(customer)?;
+        self.slots.get(i as usize).map(|s| &s.entry)
     }
 
     /// Marks slot `i` as changed since the last commit.
@@ -270,8 +335,8 @@ impl<S> Cache<S> {
 
     /// Caches `entry` for `customer` (replacing any cached one) as changed.
     fn put_dirty(&mut self, customer: CustomerId, entry: Entry<S>) {
-        let i = match self.index.get(&customer) {
-            Some(&i) => {
+        let i = match self.slot(&customer) {
+            Some(i) => {
                 if let Some(slot) = self.slots.get_mut(i as usize) {
                     slot.entry = entry;
                 }
@@ -284,7 +349,7 @@ impl<S> Cache<S> {
                     dirty: false,
                     entry,
                 });
-                self.index.insert(customer, i);
+                self.index_slot(i);
                 i
             }
         };
@@ -603,11 +668,13 @@ impl<P: Projection> Projector<P> {
         for (from, to) in self.dropped_snapshots.drain(..) {
             batch.delete_range_cf(cf, from, to);
         }
-        // In key order: RocksDB inserts ascending keys into its memtable
-        // without searching from the top each time.
+        // Encoded in memory order into one buffer, then written in key order
+        // (RocksDB inserts ascending keys into its memtable without searching
+        // from the top each time).
         let Cache { slots, dirty, .. } = &mut self.entries;
-        dirty.sort_unstable_by_key(|&i| slots.get(i as usize).map(|s| s.customer));
-        let mut bytes = Vec::new();
+        dirty.sort_unstable();
+        let mut encoded = Vec::with_capacity(dirty.len() * 256);
+        let mut states: Vec<(CustomerId, usize, usize)> = Vec::with_capacity(dirty.len());
         for &i in dirty.iter() {
             let Some(slot) = slots.get_mut(i as usize) else {
                 continue;
@@ -626,11 +693,16 @@ impl<P: Projection> Projector<P> {
                 }
                 entry.terms = terms;
             }
-            bytes.clear();
-            bytes = postcard::to_extend(&*entry, bytes).map_err(|e| {
+            let start = encoded.len();
+            postcard::serialize_with_flavor(&*entry, Append(&mut encoded)).map_err(|e| {
                 Error::Incompatible(format!("projection {name}: state does not encode: {e}"))
             })?;
-            batch.put_cf(cf, state_key(&name, customer), &bytes);
+            states.push((*customer, start, encoded.len()));
+        }
+        states.sort_unstable_by_key(|s| s.0);
+        for (customer, start, end) in states {
+            let bytes = encoded.get(start..end).unwrap_or_default();
+            batch.put_cf(cf, state_key(&name, &customer), bytes);
         }
         for (k, v) in self.snapshots.drain(..) {
             batch.put_cf(cf, k, v);
@@ -834,6 +906,27 @@ impl<P: Projection> Projector<P> {
     }
 }
 
+/// A postcard flavor appending to a vector (one buffer for a whole commit).
+struct Append<'a>(&'a mut Vec<u8>);
+
+impl postcard::ser_flavors::Flavor for Append<'_> {
+    type Output = ();
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.0.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
 fn encode_meta(position: u64, version: u64) -> [u8; 16] {
     let mut v = [0u8; 16];
     v[..8].copy_from_slice(&position.to_be_bytes());
@@ -848,4 +941,43 @@ fn decode_meta(bytes: &[u8]) -> Option<(u64, u64)> {
     let a: [u8; 8] = bytes[..8].try_into().ok()?;
     let b: [u8; 8] = bytes[8..].try_into().ok()?;
     Some((u64::from_be_bytes(a), u64::from_be_bytes(b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(state: u32) -> Entry<u32> {
+        Entry {
+            version: 1,
+            last_key: (0, [0; 16]),
+            folded: 1,
+            terms: Vec::new(),
+            state,
+        }
+    }
+
+    #[test]
+    fn cache_finds_every_customer() {
+        let mut cache: Cache<u32> = Cache::new();
+        let customers: Vec<CustomerId> = (0..5_000)
+            .map(|i| CustomerId::from_external("t", &i.to_string()))
+            .collect();
+        for (n, c) in customers.iter().enumerate() {
+            assert_eq!(cache.slot(c), None);
+            cache.put_dirty(*c, entry(n as u32));
+        }
+        for (n, c) in customers.iter().enumerate() {
+            assert_eq!(cache.get(c).map(|e| e.state), Some(n as u32));
+        }
+        assert_eq!(cache.slot(&CustomerId::new_random()), None);
+        // Replacing keeps the slot and marks it changed once.
+        cache.put_dirty(customers[7], entry(99));
+        assert_eq!(cache.get(&customers[7]).map(|e| e.state), Some(99));
+        assert_eq!((cache.len(), cache.dirty.len()), (5_000, 5_000));
+        cache.clear();
+        assert_eq!(cache.slot(&customers[0]), None);
+        cache.put_dirty(customers[0], entry(1));
+        assert_eq!(cache.get(&customers[0]).map(|e| e.state), Some(1));
+    }
 }

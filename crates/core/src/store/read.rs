@@ -116,7 +116,8 @@ fn decode_at(store: &Store, expected: u64, key: &[u8], value: &[u8]) -> Result<R
         }
         .into());
     }
-    store.decode_record(position, value)
+    let raw = RawRecord::parse(position, value)?;
+    Ok(raw.decode_fresh(position, &|r, s| store.unseal(r, s, position))?)
 }
 
 /// Iterator over one customer's stream in version order.
