@@ -78,8 +78,11 @@ const CHUNK: usize = 50_000;
 const DIRTY_LIMIT: usize = 100_000;
 
 /// Catch-up also commits after this many events (bounds the work redone after
-/// a crash and the snapshots held in memory).
+/// a crash)…
 const MAX_PENDING: u64 = 1_000_000;
+
+/// …or once the snapshots taken since the last commit hold this many bytes.
+const MAX_SNAPSHOT_BYTES: usize = 64 << 20;
 
 /// Most customer states kept in memory between commits.
 const CACHE_LIMIT: usize = 500_000;
@@ -293,7 +296,7 @@ impl<S> Cache<S> {
     fn index_slot(&mut self, slot: u32) {
         if self.slots.len() * 2 > self.index.len() {
             // Grow to keep the load at most 1/2, and reindex.
-            let size = (self.slots.len() * 4).next_power_of_two().max(64);
+            let size = (self.slots.len() * 2 + 1).next_power_of_two().max(64);
             self.index = vec![0; size];
             for i in 0..slot {
                 self.insert_bucket(i);
@@ -368,6 +371,8 @@ pub struct Projector<P: Projection> {
     /// dropped), so a customer missing there has no stored state.
     complete: bool,
     snapshots: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Bytes held in `snapshots`.
+    snapshot_bytes: usize,
     dropped_snapshots: Vec<(Vec<u8>, Vec<u8>)>,
     pending: u64,
     rebuilt: bool,
@@ -385,6 +390,7 @@ impl<P: Projection> Projector<P> {
             entries: Cache::new(),
             complete: false,
             snapshots: Vec::new(),
+            snapshot_bytes: 0,
             dropped_snapshots: Vec::new(),
             pending: 0,
             rebuilt: false,
@@ -431,6 +437,7 @@ impl<P: Projection> Projector<P> {
         self.entries.clear();
         self.complete = true;
         self.snapshots.clear();
+        self.snapshot_bytes = 0;
         self.dropped_snapshots.clear();
         self.pending = 0;
         self.rebuilt = true;
@@ -456,7 +463,10 @@ impl<P: Projection> Projector<P> {
             while let Some(decoded) = events.next_into(&mut event, &mut buffers) {
                 decoded?;
                 self.fold_event(&event)?;
-                if self.entries.dirty.len() >= DIRTY_LIMIT || self.pending >= MAX_PENDING {
+                if self.entries.dirty.len() >= DIRTY_LIMIT
+                    || self.pending >= MAX_PENDING
+                    || self.snapshot_bytes >= MAX_SNAPSHOT_BYTES
+                {
                     reached_end = false;
                     break;
                 }
@@ -536,10 +546,12 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Folds `event` into an entry that holds every earlier event of its
-    /// stream; keeps a snapshot every [`SNAPSHOT_EVERY`] events.
+    /// stream; keeps a snapshot every [`SNAPSHOT_EVERY`] events (and counts
+    /// its bytes in `snapshot_bytes`).
     fn fold_next(
         projection: &P,
         snapshots: &mut Vec<(Vec<u8>, Vec<u8>)>,
+        snapshot_bytes: &mut usize,
         entry: &mut Entry<P::State>,
         event: &RecordedEvent,
         key: (i64, [u8; 16]),
@@ -550,12 +562,18 @@ impl<P: Projection> Projector<P> {
         entry.folded += 1;
         if entry.folded % SNAPSHOT_EVERY == 0 {
             if let Ok(bytes) = postcard::to_allocvec(&*entry) {
-                snapshots.push((
-                    snapshot_key(projection.name(), &event.customer_id, key),
-                    bytes,
-                ));
+                let key = snapshot_key(projection.name(), &event.customer_id, key);
+                *snapshot_bytes += key.len() + bytes.len();
+                snapshots.push((key, bytes));
             }
         }
+    }
+
+    /// Drops the pending snapshots of keys in `from..to`.
+    fn drop_snapshots(&mut self, from: Vec<u8>, to: Vec<u8>) {
+        self.snapshots.retain(|(k, _)| !(*k >= from && *k < to));
+        self.snapshot_bytes = self.snapshots.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.dropped_snapshots.push((from, to));
     }
 
     fn fold_event(&mut self, event: &RecordedEvent) -> Result<()> {
@@ -572,6 +590,7 @@ impl<P: Projection> Projector<P> {
                         Self::fold_next(
                             &self.projection,
                             &mut self.snapshots,
+                            &mut self.snapshot_bytes,
                             &mut slot.entry,
                             event,
                             key,
@@ -592,6 +611,7 @@ impl<P: Projection> Projector<P> {
                 Self::fold_next(
                     &self.projection,
                     &mut self.snapshots,
+                    &mut self.snapshot_bytes,
                     &mut entry,
                     event,
                     key,
@@ -618,8 +638,7 @@ impl<P: Projection> Projector<P> {
             let from = snapshot_prefix(self.projection.name(), &customer);
             let mut to = from.clone();
             to.extend_from_slice(&[0xff; 25]);
-            self.snapshots.retain(|(k, _)| !(*k >= from && *k < to));
-            self.dropped_snapshots.push((from, to));
+            self.drop_snapshots(from, to);
             let mut fresh = self.refold(customer, event.version)?;
             fresh.terms = entry.map(|e| e.terms).unwrap_or_default();
             self.entries.put_dirty(customer, fresh);
@@ -628,7 +647,14 @@ impl<P: Projection> Projector<P> {
         }
         let entry = match entry {
             Some(mut e) if e.version + 1 == event.version && key >= e.last_key => {
-                Self::fold_next(&self.projection, &mut self.snapshots, &mut e, event, key);
+                Self::fold_next(
+                    &self.projection,
+                    &mut self.snapshots,
+                    &mut self.snapshot_bytes,
+                    &mut e,
+                    event,
+                    key,
+                );
                 e
             }
             Some(e) if e.version >= event.version => e, // already folded (replay after a crash)
@@ -641,8 +667,7 @@ impl<P: Projection> Projector<P> {
                         from.push(0);
                         let mut to = snapshot_prefix(self.projection.name(), &customer);
                         to.extend_from_slice(&[0xff; 25]);
-                        self.snapshots.retain(|(k, _)| !(*k >= from && *k < to));
-                        self.dropped_snapshots.push((from, to));
+                        self.drop_snapshots(from, to);
                     }
                 }
                 let terms = other.map(|e| e.terms).unwrap_or_default();
@@ -707,6 +732,7 @@ impl<P: Projection> Projector<P> {
         for (k, v) in self.snapshots.drain(..) {
             batch.put_cf(cf, k, v);
         }
+        self.snapshot_bytes = 0;
         batch.put_cf(
             self.store.checkpoints_cf()?,
             meta_key(&name),

@@ -5,7 +5,11 @@
 //!   RocksDB scan of the same store's `events` column family in the same run,
 //!   plus the two halves of the rebuild: `rebuild/decode` (the core's
 //!   `read_all`: CRC, parse, postcard, upcast) and `rebuild/fold` (the
-//!   projection alone over decoded events, in memory).
+//!   projection alone over decoded events, in memory), and `rebuild/count`:
+//!   the same rebuild with a projection that only counts events (what the
+//!   core runtime costs before any lifecycle work). After the group, the
+//!   median of 7 timed runs of the raw scan and of the lifecycle rebuild is
+//!   printed as events/s with their ratio.
 //! * `view/as_of_200_events`: one customer's as-of view over a 200-event
 //!   stream; p50/p99 over many random times are printed as well.
 //!
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use clientele_core::event::*;
-use clientele_core::projection::Projection;
+use clientele_core::projection::{Projection, Projector};
 use clientele_core::{
     CustomerId, Decimal, Durability, EventId, ExpectedVersion, NewEvent, RecordedEvent, Store,
     StoreOptions,
@@ -140,6 +144,38 @@ fn raw_scan(db: &rocksdb::DB) -> u64 {
     n
 }
 
+/// Counts each customer's events: the runtime's own cost in a rebuild.
+struct Count;
+
+impl Projection for Count {
+    type State = u64;
+
+    fn name(&self) -> &str {
+        "bench_count"
+    }
+
+    fn version(&self) -> u64 {
+        1
+    }
+
+    fn apply(&self, state: &mut u64, _: &RecordedEvent) {
+        *state += 1;
+    }
+}
+
+/// The median wall time of `runs` calls of `f`.
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn rebuild(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     drop(build_store(dir.path()));
@@ -181,10 +217,26 @@ fn rebuild(c: &mut Criterion) {
             states.len()
         })
     });
+    let mut count = Projector::open(&store, Count).expect("count");
+    group.bench_function("count", |b| b.iter(|| count.rebuild().expect("rebuild")));
     group.bench_function("lifecycle", |b| {
         b.iter(|| lifecycle.rebuild().expect("rebuild"))
     });
     group.finish();
+
+    let raw_time = median(7, || {
+        black_box(raw_scan(&raw));
+    });
+    let rebuild_time = median(7, || {
+        black_box(lifecycle.rebuild().expect("rebuild"));
+    });
+    let per_sec = |d: Duration| EVENTS as f64 / d.as_secs_f64();
+    println!(
+        "rebuild/lifecycle vs rebuild/raw_scan, median of 7: {:.2} M events/s vs {:.2} M events/s = {:.3}x",
+        per_sec(rebuild_time) / 1e6,
+        per_sec(raw_time) / 1e6,
+        raw_time.as_secs_f64() / rebuild_time.as_secs_f64()
+    );
 }
 
 fn view(c: &mut Criterion) {
