@@ -688,18 +688,16 @@ impl<P: Projection> Projector<P> {
         }
         let position = self.position + self.pending;
         let cf = self.store.projections_cf()?;
-        let mut batch = WriteBatch::default();
         let name = self.projection.name().to_owned();
-        for (from, to) in self.dropped_snapshots.drain(..) {
-            batch.delete_range_cf(cf, from, to);
-        }
-        // Encoded in memory order into one buffer, then written in key order
-        // (RocksDB inserts ascending keys into its memtable without searching
-        // from the top each time).
+        // States are encoded in memory order into one buffer, then written in
+        // key order (RocksDB inserts ascending keys into its memtable without
+        // searching from the top each time), into a batch sized up front.
         let Cache { slots, dirty, .. } = &mut self.entries;
         dirty.sort_unstable();
         let mut encoded = Vec::with_capacity(dirty.len() * 256);
         let mut states: Vec<(CustomerId, usize, usize)> = Vec::with_capacity(dirty.len());
+        // Index changes: (key, whether it is put; else deleted), in order.
+        let mut index: Vec<(Vec<u8>, bool)> = Vec::new();
         for &i in dirty.iter() {
             let Some(slot) = slots.get_mut(i as usize) else {
                 continue;
@@ -711,10 +709,10 @@ impl<P: Projection> Projector<P> {
             terms.dedup();
             if terms != entry.terms {
                 for old in &entry.terms {
-                    batch.delete_cf(cf, index_key(&name, old, customer));
+                    index.push((index_key(&name, old, customer), false));
                 }
                 for new in &terms {
-                    batch.put_cf(cf, index_key(&name, new, customer), []);
+                    index.push((index_key(&name, new, customer), true));
                 }
                 entry.terms = terms;
             }
@@ -725,9 +723,30 @@ impl<P: Projection> Projector<P> {
             states.push((*customer, start, encoded.len()));
         }
         states.sort_unstable_by_key(|s| s.0);
+        // Each put costs its key, value and a few bytes of framing.
+        let size = encoded.len()
+            + states.len() * (name.len() + 32)
+            + self.snapshot_bytes
+            + (self.snapshots.len() + index.len()) * 16
+            + index.iter().map(|(k, _)| k.len()).sum::<usize>()
+            + 4096;
+        let mut batch = WriteBatch::with_capacity_bytes(size);
+        for (from, to) in self.dropped_snapshots.drain(..) {
+            batch.delete_range_cf(cf, from, to);
+        }
+        for (key, put) in index {
+            if put {
+                batch.put_cf(cf, key, []);
+            } else {
+                batch.delete_cf(cf, key);
+            }
+        }
+        let mut key = state_key(&name, &CustomerId::from_uuid(uuid::Uuid::nil()));
+        let prefix = key.len().saturating_sub(16);
         for (customer, start, end) in states {
-            let bytes = encoded.get(start..end).unwrap_or_default();
-            batch.put_cf(cf, state_key(&name, &customer), bytes);
+            key.truncate(prefix);
+            key.extend_from_slice(customer.as_bytes());
+            batch.put_cf(cf, &key, encoded.get(start..end).unwrap_or_default());
         }
         for (k, v) in self.snapshots.drain(..) {
             batch.put_cf(cf, k, v);
