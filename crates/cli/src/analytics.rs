@@ -302,7 +302,10 @@ impl CustomerSection for LoyaltySection {
             .map_err(|e| failed("loyalty", e))?;
         let score = loyalty.projection().score(&state, input.as_of, converted);
         let mut lines = vec![format!("{:.1} / 100 ({})", score.score, score.tier.name)];
-        for c in score.components.iter().take(4) {
+        // The components that move the score most, penalties included.
+        let mut components: Vec<_> = score.components.iter().collect();
+        components.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        for c in components.iter().filter(|c| c.contribution != 0.0).take(5) {
             lines.push(format!("{:+.1}  {}", c.contribution, c.detail));
         }
         Ok(Some(SectionOutput {

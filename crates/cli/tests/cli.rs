@@ -496,6 +496,10 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     let (code, doc, stderr) = s.json(&["--db", &db, "lookup", &plate]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(doc["result"]["customers"][0][0], uuid.as_str());
+    let typed = format!("plate:{plate}");
+    let (code, doc, _) = s.json(&["--db", &db, "lookup", &typed]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["customers"][0][0], uuid.as_str(), "{doc}");
     let suffix: String = plate
         .chars()
         .rev()

@@ -34,7 +34,7 @@ Examples:
   clientele --db /tmp/cdnow customer 1 --source cdnow
 
 --as-of T keeps the events that occurred at or before T (business time); --known-at R keeps
-those recorded at or before R (append time). Both take RFC 3339 times or dates (midnight UTC).";
+those recorded at or before R (append time). Both take RFC 3339 times or dates (a date means the end of that day, 23:59:59Z).";
 
 /// Arguments of `clientele customer`.
 #[derive(Debug, Clone, clap::Args)]

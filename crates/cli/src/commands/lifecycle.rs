@@ -3,7 +3,8 @@
 use chrono::NaiveDate;
 use clientele_core::Store;
 use clientele_lifecycle::{
-    CustomerStage, Lifecycle, LifecyclePolicy, OpenMatter, Reason, RenewalDue, StageChange,
+    CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason, RenewalDue,
+    StageChange,
 };
 use serde::Serialize;
 
@@ -297,7 +298,27 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
             format!("plate suffix {suffix}"),
             lifecycle.lookup_plate_suffix(suffix),
         ),
-        (Some(id), None) => (id.clone(), lifecycle.lookup(id)),
+        (Some(id), None) => {
+            // `plate:…`, `policy:…`, `phone:…` (as `customer` accepts) or a bare value.
+            let kinds = [
+                ("plate:", IdentifierKind::LicencePlate),
+                ("policy:", IdentifierKind::PolicyNumber),
+                ("national_id:", IdentifierKind::NationalId),
+                ("id:", IdentifierKind::NationalId),
+                ("phone:", IdentifierKind::Phone),
+                ("email:", IdentifierKind::Email),
+                ("external:", IdentifierKind::External),
+                ("ext:", IdentifierKind::External),
+            ];
+            let typed = kinds
+                .iter()
+                .find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|v| (*kind, v)));
+            let found = match typed {
+                Some((kind, value)) => lifecycle.lookup_by(kind, value),
+                None => lifecycle.lookup(id),
+            };
+            (id.clone(), found)
+        }
         (None, None) => {
             return Err(CliError::usage(
                 "nothing to look up",

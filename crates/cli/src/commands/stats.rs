@@ -46,7 +46,8 @@ impl Render for Stats {
         for stage in Stage::ALL {
             let n = self.stages.get(stage.as_str()).copied().unwrap_or(0);
             out.push_str(&format!(
-                "  {stage:<12} {:>9}  {:5.1} %\n",
+                "  {:<12} {:>9}  {:5.1} %\n",
+                stage.as_str(),
                 thousands(n),
                 share(n)
             ));
