@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use clientele_churn::{ChurnProjection, ModelContext, RiskPolicy};
 use clientele_core::projection::{fold, Projector};
 use clientele_core::Store;
@@ -140,8 +140,22 @@ impl Analytics {
             .collect();
         // Stage flow: the distribution at the end of each of the last 12 months.
         let mut flow = Vec::new();
-        for k in (0..12).rev() {
-            let t = as_of - Duration::days(30 * k);
+        for k in (0..12u32).rev() {
+            // The last second of the calendar month k months before as-of's
+            // (as-of itself for its own, possibly partial, month).
+            let t = if k == 0 {
+                as_of
+            } else {
+                let first_of_month = as_of
+                    .date_naive()
+                    .with_day(1)
+                    .and_then(|d| d.checked_sub_months(chrono::Months::new(k - 1)))
+                    .and_then(|d| d.and_hms_opt(0, 0, 0));
+                match first_of_month {
+                    Some(next) => next.and_utc() - Duration::seconds(1),
+                    None => continue,
+                }
+            };
             let d = self
                 .lifecycle
                 .stage_distribution(t)

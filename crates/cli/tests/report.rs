@@ -208,7 +208,16 @@ fn cdnow_report_renders_in_headless_chromium() {
         top_lift > 1.0,
         "the riskiest decile churns more: {top_lift}"
     );
-    assert!(!data["stage_flow"].as_array().expect("flow").is_empty());
+    // Stage flow: the ends of the 12 calendar months up to as-of.
+    let months: Vec<&str> = data["stage_flow"]
+        .as_array()
+        .expect("flow")
+        .iter()
+        .filter_map(|m| m[0].as_str())
+        .collect();
+    assert_eq!(months.first(), Some(&"1997-07"));
+    assert_eq!(months.last(), Some(&"1998-06"));
+    assert_eq!(months.len(), 12);
 
     let page = out.join("index.html");
     let html = std::fs::read_to_string(&page).expect("index.html");
