@@ -91,7 +91,11 @@ fn libclang_present() -> bool {
             entries.flatten().any(|e| {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                name.starts_with("libclang") && name.contains(".so")
+                // libclang-cpp (the C++ API, shipped with LLVM) is not what
+                // bindgen loads: it needs libclang's C API.
+                name.starts_with("libclang")
+                    && !name.starts_with("libclang-cpp")
+                    && name.contains(".so")
             })
         })
     };
