@@ -7,6 +7,67 @@ use clientele_core::event::{ComplaintStep, EventKind, RenewalIntent};
 use clientele_core::{CustomerId, EventId, Money};
 use serde::{Deserialize, Serialize};
 
+/// Times in the stage types: RFC 3339 strings in human-readable formats
+/// (JSON: `"1997-01-18T00:00:00Z"`), integer microseconds since the epoch in
+/// binary ones (postcard: the projection's stored bytes are those of
+/// `chrono::serde::ts_microseconds`, unchanged). Reading JSON accepts both.
+pub mod time_format {
+    use std::fmt;
+
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    /// Serialises `t`: RFC 3339 (UTC, as many fractional digits as needed)
+    /// when the format is human-readable, else i64 microseconds.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        } else {
+            serializer.serialize_i64(t.timestamp_micros())
+        }
+    }
+
+    /// Deserialises a time: an RFC 3339 string or integer microseconds in a
+    /// human-readable format, i64 microseconds in a binary one.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(TimeVisitor)
+        } else {
+            deserializer.deserialize_i64(TimeVisitor)
+        }
+    }
+
+    struct TimeVisitor;
+
+    impl Visitor<'_> for TimeVisitor {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an RFC 3339 time or integer microseconds since 1970-01-01T00:00:00Z")
+        }
+
+        fn visit_i64<E: de::Error>(self, micros: i64) -> Result<Self::Value, E> {
+            DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| E::custom(format!("time out of range: {micros} µs")))
+        }
+
+        fn visit_u64<E: de::Error>(self, micros: u64) -> Result<Self::Value, E> {
+            let micros = i64::try_from(micros)
+                .map_err(|_| E::custom(format!("time out of range: {micros} µs")))?;
+            self.visit_i64(micros)
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| E::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
+        }
+    }
+}
+
 /// A stage of the customer lifecycle: the five-stage model of 000 L326–332
 /// (客户获取 → 客户提升 → 客户成熟 → 客户衰退 → 客户离网).
 ///
@@ -136,7 +197,7 @@ impl fmt::Display for Cause {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageChange {
     /// When: the event's business time, or the exact instant a threshold was crossed.
-    #[serde(with = "chrono::serde::ts_microseconds")]
+    #[serde(with = "time_format")]
     pub at: DateTime<Utc>,
     /// The stage before (None: the customer's first event).
     pub from: Option<Stage>,
@@ -176,7 +237,7 @@ pub enum Reason {
     /// Decline: no purchase or win-back for the decline horizon.
     Inactive {
         /// The last purchase or win-back.
-        #[serde(with = "chrono::serde::ts_microseconds")]
+        #[serde(with = "time_format")]
         last_activity: DateTime<Utc>,
         /// That event.
         reference: EventId,
@@ -197,13 +258,13 @@ pub enum Reason {
         /// Its step.
         step: ComplaintStep,
         /// The reply deadline that passed.
-        #[serde(with = "chrono::serde::ts_microseconds")]
+        #[serde(with = "time_format")]
         deadline: DateTime<Utc>,
     },
     /// Exit: no purchase or win-back for the exit horizon.
     InactiveBeyondExitHorizon {
         /// The last purchase or win-back.
-        #[serde(with = "chrono::serde::ts_microseconds")]
+        #[serde(with = "time_format")]
         last_activity: DateTime<Utc>,
         /// That event.
         reference: EventId,
@@ -232,7 +293,7 @@ pub enum OpenMatter {
         /// The furthest step reached.
         step: ComplaintStep,
         /// When its first step occurred.
-        #[serde(with = "chrono::serde::ts_microseconds")]
+        #[serde(with = "time_format")]
         received_at: DateTime<Utc>,
     },
     /// A cancelled order whose money has not all been refunded (a refund in progress).
@@ -262,12 +323,12 @@ pub struct CustomerStage {
     /// The customer.
     pub customer: CustomerId,
     /// The business time of the view.
-    #[serde(with = "chrono::serde::ts_microseconds")]
+    #[serde(with = "time_format")]
     pub as_of: DateTime<Utc>,
     /// The stage.
     pub stage: Stage,
     /// Since when (the last stage change).
-    #[serde(with = "chrono::serde::ts_microseconds")]
+    #[serde(with = "time_format")]
     pub since: DateTime<Utc>,
     /// In exit, but with matters still open: not a final exit.
     pub exit_pending: bool,
@@ -336,5 +397,111 @@ impl StageDistribution {
             self.exit_pending += 1;
         }
         self.total += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// The encoding before [`time_format`]: what the projection stored.
+    #[derive(Serialize)]
+    struct OldStageChange {
+        #[serde(with = "chrono::serde::ts_microseconds")]
+        at: DateTime<Utc>,
+        from: Option<Stage>,
+        to: Stage,
+        exit_pending: bool,
+        cause: Cause,
+    }
+
+    fn change() -> StageChange {
+        StageChange {
+            at: Utc.with_ymd_and_hms(1997, 4, 18, 0, 0, 0).unwrap()
+                + chrono::Duration::microseconds(1_500),
+            from: Some(Stage::Growth),
+            to: Stage::Decline,
+            exit_pending: false,
+            cause: Cause::Elapsed {
+                rule: ElapsedRule::InactivityDecline,
+                threshold_secs: 90 * 86_400,
+                reference: EventId::from_uuid(uuid::Uuid::from_u128(7)),
+            },
+        }
+    }
+
+    #[test]
+    fn postcard_bytes_are_unchanged() {
+        let c = change();
+        let old = OldStageChange {
+            at: c.at,
+            from: c.from,
+            to: c.to,
+            exit_pending: c.exit_pending,
+            cause: c.cause.clone(),
+        };
+        let bytes = postcard::to_allocvec(&c).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&old).unwrap());
+        let back: StageChange = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn json_times_are_rfc3339_and_both_forms_read() {
+        let c = change();
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["at"], "1997-04-18T00:00:00.001500Z");
+        let back: StageChange = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, c);
+        // The old JSON form (integer microseconds) still reads.
+        let mut old = json;
+        old["at"] = serde_json::json!(c.at.timestamp_micros());
+        let back: StageChange = serde_json::from_value(old).unwrap();
+        assert_eq!(back, c);
+        // Views and reasons too.
+        let view = CustomerStage {
+            customer: CustomerId::from_uuid(uuid::Uuid::from_u128(9)),
+            as_of: Utc.with_ymd_and_hms(1997, 12, 31, 23, 59, 59).unwrap(),
+            stage: Stage::Decline,
+            since: c.at,
+            exit_pending: false,
+            open_matters: vec![OpenMatter::Complaint {
+                complaint_id: "K-1".into(),
+                step: ComplaintStep::Received,
+                received_at: Utc.with_ymd_and_hms(1997, 3, 3, 10, 0, 0).unwrap(),
+            }],
+            reasons: vec![Reason::Inactive {
+                last_activity: Utc.with_ymd_and_hms(1997, 1, 18, 0, 0, 0).unwrap(),
+                reference: EventId::from_uuid(uuid::Uuid::from_u128(7)),
+                threshold_secs: 90 * 86_400,
+            }],
+            purchases: 2,
+            referrals: 0,
+            last_change: Some(c),
+        };
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["as_of"], "1997-12-31T23:59:59Z");
+        assert_eq!(
+            json["open_matters"][0]["complaint"]["received_at"],
+            "1997-03-03T10:00:00Z"
+        );
+        assert_eq!(
+            json["reasons"][0]["inactive"]["last_activity"],
+            "1997-01-18T00:00:00Z"
+        );
+        let back: CustomerStage = serde_json::from_value(json).unwrap();
+        assert_eq!(back, view);
+        assert_eq!(
+            postcard::from_bytes::<CustomerStage>(&postcard::to_allocvec(&view).unwrap()).unwrap(),
+            view
+        );
+    }
+
+    #[test]
+    fn bad_json_times_are_errors() {
+        let mut json = serde_json::to_value(change()).unwrap();
+        json["at"] = serde_json::json!("yesterday");
+        assert!(serde_json::from_value::<StageChange>(json).is_err());
     }
 }
