@@ -28,8 +28,9 @@ pub struct BacktestReport {
     pub churned: usize,
     /// churned ÷ customers.
     pub churn_rate: f64,
-    /// AUC of the combined risk score.
-    pub auc: f64,
+    /// AUC of the combined risk score; `None` when it is undefined: nobody
+    /// churned, or everybody did (e.g. a horizon after the last event).
+    pub auc: Option<f64>,
     /// AUC of single signals, for comparison (`recency`, `expected_purchases`, `p_alive`, `model`).
     pub signal_auc: BTreeMap<String, f64>,
     /// Precision and recall at k (100, 500, 10 %, 25 % of customers).
@@ -40,6 +41,33 @@ pub struct BacktestReport {
     pub calibration: Vec<CalibrationBin>,
     /// BG/NBD fitted on the frozen population (r, α, a, b), if any purchases.
     pub bg_nbd: Option<[f64; 4]>,
+    /// The business time of the latest event in the store (of anyone, known
+    /// now): outcomes after it are not observed. `None` for an empty store.
+    #[serde(default)]
+    pub data_end: Option<DateTime<Utc>>,
+}
+
+impl BacktestReport {
+    /// The end of the outcome window, `as_of + horizon`.
+    pub fn horizon_end(&self) -> DateTime<Utc> {
+        self.as_of + Duration::days(self.horizon_days)
+    }
+
+    /// Whether the data covers the outcome window: the latest event falls on
+    /// or after the window's last day. When it does not, customers without
+    /// events after [`BacktestReport::data_end`] count as churned although
+    /// nothing is known about them, and the figures are biased (or, with the
+    /// window wholly after the data, meaningless).
+    pub fn outcomes_complete(&self) -> bool {
+        self.data_end
+            .is_some_and(|end| day_of(end) >= day_of(self.horizon_end()))
+    }
+
+    /// Whether any outcome at all can be observed: some event happened after
+    /// `as_of`.
+    pub fn outcomes_observed(&self) -> bool {
+        self.data_end.is_some_and(|end| end > self.as_of)
+    }
 }
 
 /// Fits BG/NBD (weeks) on the frozen states.
@@ -89,23 +117,30 @@ pub fn backtest(
 ) -> Result<BacktestReport> {
     let mut frozen = Vec::new();
     let mut outcomes = Vec::new();
+    let mut data_end: Option<i64> = None;
     for customer in store.customers()? {
+        let full = full_state(projector, customer)?;
+        if let Some(last) = full.last_seen {
+            data_end = Some(data_end.map_or(last, |end| end.max(last)));
+        }
         let state = projector.state_as_of(customer, as_of)?;
         if state.first_seen.is_none() {
             continue;
         }
-        let full = full_state(projector, customer)?;
         outcomes.push(churned_in(&full, as_of, horizon_days));
         frozen.push(state);
     }
-    Ok(evaluate(&frozen, &outcomes, policy, as_of, horizon_days))
+    let mut report = evaluate(&frozen, &outcomes, policy, as_of, horizon_days);
+    report.data_end = data_end.and_then(DateTime::from_timestamp_micros);
+    Ok(report)
 }
 
 fn full_state(projector: &Projector<ChurnProjection>, customer: CustomerId) -> Result<ChurnState> {
     Ok(projector.state(customer)?.unwrap_or_default())
 }
 
-/// Scores frozen states and compares with outcomes (the pure part of [`backtest`]).
+/// Scores frozen states and compares with outcomes (the pure part of
+/// [`backtest`]; `data_end` is left `None`).
 pub fn evaluate(
     frozen: &[ChurnState],
     outcomes: &[bool],
@@ -149,7 +184,7 @@ pub fn evaluate(
         customers: n,
         churned,
         churn_rate: churned as f64 / n.max(1) as f64,
-        auc: metrics::auc(&risk, outcomes).unwrap_or(f64::NAN),
+        auc: metrics::auc(&risk, outcomes),
         signal_auc: single
             .into_iter()
             .filter_map(|(k, v)| Some((k.to_owned(), metrics::auc(&v, outcomes)?)))
@@ -158,5 +193,6 @@ pub fn evaluate(
         lift: metrics::lift_by_decile(&risk, outcomes),
         calibration: metrics::calibration(&risk, outcomes, 10),
         bg_nbd: model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]),
+        data_end: None,
     }
 }

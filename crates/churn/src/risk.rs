@@ -75,6 +75,18 @@ impl Default for RiskPolicy {
     }
 }
 
+/// `n` and the noun in the right number (`1 day`, `2 days`).
+fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Whole days for people: `1 day`, `249 days` (rounded as `{:.0}` rounds).
+fn days_text(days: f64) -> String {
+    let n = format!("{days:.0}");
+    let unit = if n == "1" { "day" } else { "days" };
+    format!("{n} {unit}")
+}
+
 /// The fitted population model the risk uses (BG/NBD in weeks), and the horizon.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelContext {
@@ -398,17 +410,27 @@ impl RiskPolicy {
                 (Some(days), Some(gap)) => {
                     let ratio = days / gap;
                     format!(
-                        "{days:.0} days since the last purchase, {ratio:.1}× the customer's usual gap of {gap:.0} days"
+                        "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
+                        days_text(days),
+                        days_text(gap)
                     )
                 }
                 _ => "has never purchased".to_owned(),
             },
-            "frequency" => format!("{} repeat purchases", s.transactions.saturating_sub(1)),
-            "sla_breach" => format!(
-                "{} complaint(s) not answered within {} h",
-                s.sla_breaches, self.reply_sla_hours
+            "frequency" => count(
+                i64::from(s.transactions.saturating_sub(1)),
+                "repeat purchase",
+                "repeat purchases",
             ),
-            "open_complaint" => format!("{} complaint(s) still open", s.open_complaints),
+            "sla_breach" => format!(
+                "{} not answered within {} h",
+                count(i64::from(s.sla_breaches), "complaint", "complaints"),
+                self.reply_sla_hours
+            ),
+            "open_complaint" => format!(
+                "{} still open",
+                count(i64::from(s.open_complaints), "complaint", "complaints")
+            ),
             "satisfaction_drop" => format!(
                 "satisfaction fell by {:.1} points",
                 s.satisfaction_drop.unwrap_or(f64::NAN)
@@ -425,7 +447,7 @@ impl RiskPolicy {
                     Some(RenewalIntent::Continue) => "intends to continue",
                     None => "no intent recorded",
                 };
-                format!("renewal due in {days} days; {said}")
+                format!("renewal due in {}; {said}", count(days, "day", "days"))
             }
             _ => "explicit churn recorded, no win-back since".to_owned(),
         }

@@ -22,6 +22,35 @@ pub enum WarningKind {
     Churned,
 }
 
+impl WarningKind {
+    /// The stable machine name, as in JSON (`high_risk`, `renewal_at_risk`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningKind::HighRisk => "high_risk",
+            WarningKind::RenewalAtRisk => "renewal_at_risk",
+            WarningKind::ComplaintSla => "complaint_sla",
+            WarningKind::Churned => "churned",
+        }
+    }
+
+    /// Words for people (`high risk`, `renewal at risk`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            WarningKind::HighRisk => "high risk",
+            WarningKind::RenewalAtRisk => "renewal at risk",
+            WarningKind::ComplaintSla => "complaint past SLA",
+            WarningKind::Churned => "churned",
+        }
+    }
+}
+
+/// Words for people; JSON keeps the machine names of [`WarningKind::as_str`].
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
+}
+
 /// How urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -32,6 +61,24 @@ pub enum Severity {
     Medium,
     /// Act now.
     High,
+}
+
+impl Severity {
+    /// The stable machine name, as in JSON (`low`, `medium`, `high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// Words for people (the same as the machine names: `low`, `medium`, `high`).
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// When risks become warnings. Defaults in `docs/churn.md`.

@@ -42,14 +42,42 @@ fn backtest_on_cdnow_beats_the_best_single_signal() {
         report.signal_auc["p_alive"] < 0.5,
         "P(alive) alone is a poor signal here"
     );
-    assert!(report.auc > 0.78, "combined AUC {}", report.auc);
-    assert!(report.auc > report.signal_auc["expected_purchases"]);
+    let auc = report.auc.expect("both classes present");
+    assert!(auc > 0.78, "combined AUC {auc}");
+    assert!(auc > report.signal_auc["expected_purchases"]);
+    // CDNOW ends on 1998-06-30: the 39 weeks after 1997-09-30 are covered.
+    assert_eq!(
+        report.data_end,
+        Some(Utc.with_ymd_and_hms(1998, 6, 30, 0, 0, 0).unwrap())
+    );
+    assert!(report.outcomes_complete() && report.outcomes_observed());
     // Deterministic for a fixed as-of.
     let again = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
     assert_eq!(
         serde_json::to_string(&report).unwrap(),
         serde_json::to_string(&again).unwrap()
     );
+}
+
+#[test]
+fn backtest_beyond_the_data_says_so_instead_of_nan() {
+    let (_dir, store) = store_with_cdnow();
+    let mut projector = Projector::open(&store, ChurnProjection).unwrap();
+    projector.catch_up().unwrap();
+    // Partly beyond: the window ends after the last event (1998-06-30).
+    let as_of = Utc.with_ymd_and_hms(1998, 3, 31, 23, 59, 59).unwrap();
+    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    assert!(!report.outcomes_complete());
+    assert!(report.outcomes_observed());
+    assert!(report.auc.is_some());
+    // Wholly beyond: everybody "churned", the AUC is undefined (not NaN).
+    let as_of = Utc.with_ymd_and_hms(1998, 6, 30, 23, 59, 59).unwrap();
+    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    assert!(!report.outcomes_observed());
+    assert_eq!(report.churned, report.customers);
+    assert_eq!(report.auc, None);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["auc"].is_null(), "{json}");
 }
 
 /// How the default weights were chosen: logistic regression on a split of the

@@ -15,6 +15,18 @@ use clientele_value::{BgNbd, TransactionModel};
 use proptest::prelude::*;
 
 // ---- the original implementation (crates/churn/src/risk.rs before the optimisation) ----
+// (The reasons' sentences follow the current wording — singular and plural
+// nouns — which is not part of what the optimisation had to preserve.)
+
+fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn days_text(days: f64) -> String {
+    let n = format!("{days:.0}");
+    let unit = if n == "1" { "day" } else { "days" };
+    format!("{n} {unit}")
+}
 
 fn reference_signals(
     policy: &RiskPolicy,
@@ -134,9 +146,15 @@ fn reference_score(
     }
     if let (Some(days), Some(gap)) = (signals.days_since_last_purchase, signals.typical_gap_days) {
         let ratio = days / gap;
-        push("recency", policy.w_recency * ratio.ln_1p(), format!(
-            "{days:.0} days since the last purchase, {ratio:.1}× the customer's usual gap of {gap:.0} days"
-        ));
+        push(
+            "recency",
+            policy.w_recency * ratio.ln_1p(),
+            format!(
+                "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
+                days_text(days),
+                days_text(gap)
+            ),
+        );
     } else {
         push(
             "recency",
@@ -148,20 +166,28 @@ fn reference_score(
     push(
         "frequency",
         policy.w_frequency * f64::from(repeats).ln_1p(),
-        format!("{repeats} repeat purchases"),
+        count(i64::from(repeats), "repeat purchase", "repeat purchases"),
     );
     push(
         "sla_breach",
         policy.w_sla_breach * f64::from(signals.sla_breaches),
         format!(
-            "{} complaint(s) not answered within {} h",
-            signals.sla_breaches, policy.reply_sla_hours
+            "{} not answered within {} h",
+            count(i64::from(signals.sla_breaches), "complaint", "complaints"),
+            policy.reply_sla_hours
         ),
     );
     push(
         "open_complaint",
         policy.w_open_complaint * f64::from(signals.open_complaints),
-        format!("{} complaint(s) still open", signals.open_complaints),
+        format!(
+            "{} still open",
+            count(
+                i64::from(signals.open_complaints),
+                "complaint",
+                "complaints"
+            )
+        ),
     );
     if let Some(drop) = signals.satisfaction_drop {
         push(
@@ -192,7 +218,7 @@ fn reference_score(
         push(
             "renewal",
             policy.w_renewal * factor,
-            format!("renewal due in {days} days; {said}"),
+            format!("renewal due in {}; {said}", count(days, "day", "days")),
         );
     }
     if signals.churned {

@@ -13,7 +13,9 @@ use clientele_loyalty::{Loyalty, LoyaltyPolicy};
 use clientele_value::{historic_value, TimeUnit, Value};
 
 use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
-use crate::commands::lifecycle::{describe_matter, describe_reason};
+use crate::commands::lifecycle::{
+    describe_cause, describe_matter, describe_reason, referenced_events,
+};
 use crate::error::{CliError, CliResult};
 use crate::report::ReportData;
 
@@ -171,12 +173,12 @@ impl Analytics {
             }
         }
         data.stage_flow = flow;
-        data.loyalty_tiers = self
+        let tiers = self
             .loyalty
             .tier_counts(as_of)
-            .map_err(|e| failed("loyalty tiers", e))?
-            .into_iter()
-            .collect();
+            .map_err(|e| failed("loyalty tiers", e))?;
+        // Lowest to highest, as the loyalty policy defines them (not alphabetical).
+        data.loyalty_tiers = tiers_in_order(self.loyalty.policy(), &tiers);
         if let Some(currency) = self
             .value
             .dominant_currency()
@@ -212,17 +214,16 @@ impl Analytics {
         let frozen_at = as_of - Duration::days(91);
         let report = clientele_churn::backtest(store, &self.churn, &policy, frozen_at, 91)
             .map_err(|e| failed("backtest", e))?;
-        if report.customers > 0 && report.churned > 0 && report.churned < report.customers {
+        if let Some(auc) = report.auc {
             data.backtest_lift = report
                 .lift
                 .iter()
                 .map(|d| (d.decile as u32, d.lift))
                 .collect();
             data.notes.push(format!(
-                "Backtest: frozen at {}, 13-week horizon, AUC {:.3} over {} customers ({:.0} % churned).",
+                "Backtest: frozen at {}, 13-week horizon, AUC {auc:.3} over {} ({:.0} % churned).",
                 frozen_at.format("%Y-%m-%d"),
-                report.auc,
-                report.customers,
+                crate::output::count(report.customers, "customer"),
                 100.0 * report.churn_rate
             ));
         }
@@ -277,7 +278,11 @@ impl CustomerSection for StageSection {
             lines.push(format!("open: {}", describe_matter(m)));
         }
         if let Some(change) = &view.last_change {
-            lines.push(format!("last change: {}", change.cause));
+            let references = referenced_events(input.events, &[change]);
+            lines.push(format!(
+                "last change: {}",
+                describe_cause(&change.cause, &references)
+            ));
         }
         lines.push("history with reasons: `clientele explain <customer>`".into());
         Ok(Some(SectionOutput {
@@ -365,14 +370,14 @@ impl CustomerSection for ValueRiskSection {
                 .unwrap_or(2),
         ));
         let mut lines = vec![format!(
-            "historic value: {:.2} {currency} net over {} orders",
-            history.net as f64 / minor,
-            history.orders,
+            "historic value: {} {currency} net over {}",
+            crate::output::group_decimal(&format!("{:.2}", history.net as f64 / minor)),
+            crate::output::count(history.orders, "order"),
         )];
         lines.push(format!(
-            "churn risk {:.2} over the next {} weeks",
+            "churn risk {:.2} over the next {}",
             risk.risk,
-            RISK_HORIZON_DAYS / 7
+            crate::output::count(RISK_HORIZON_DAYS / 7, "week")
         ));
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
@@ -410,25 +415,32 @@ pub struct Stats {
     pub customers: u64,
 }
 
+/// Tier counts in the policy's tier order, lowest first (every tier of the
+/// policy, zero if empty; names the policy does not know last).
+pub fn tiers_in_order(
+    policy: &LoyaltyPolicy,
+    counts: &BTreeMap<String, u64>,
+) -> Vec<(String, u64)> {
+    let mut names: Vec<&str> = policy.tiers.iter().map(|t| t.name.as_str()).collect();
+    for name in counts.keys() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|n| (n.to_owned(), counts.get(n).copied().unwrap_or(0)))
+        .collect()
+}
+
 impl Stats {
     /// Loyalty tiers, highest first (as the default policy orders them).
     pub fn tiers_in_order(&self) -> Vec<(String, u64)> {
         let policy = LoyaltyPolicy::default();
-        let mut names: Vec<&str> = policy.tiers.iter().rev().map(|t| t.name.as_str()).collect();
-        for name in self.loyalty_tiers.keys() {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
-            }
-        }
-        names
-            .into_iter()
-            .map(|n| {
-                (
-                    n.to_owned(),
-                    self.loyalty_tiers.get(n).copied().unwrap_or(0),
-                )
-            })
-            .collect()
+        let mut tiers = tiers_in_order(&policy, &self.loyalty_tiers);
+        let known = policy.tiers.len().min(tiers.len());
+        tiers[..known].reverse();
+        tiers
     }
 }
 
@@ -513,5 +525,42 @@ pub fn json_name<T: serde::Serialize>(segment: &T) -> String {
         Ok(serde_json::Value::String(name)) => name,
         Ok(other) => other.to_string(),
         Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_follow_the_policy_not_the_alphabet() {
+        let counts: BTreeMap<String, u64> =
+            [("bronze", 5), ("gold", 2), ("platinum", 1), ("silver", 3)]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+        let names =
+            |tiers: Vec<(String, u64)>| tiers.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let lowest_first = tiers_in_order(&LoyaltyPolicy::default(), &counts);
+        assert_eq!(
+            names(lowest_first),
+            ["bronze", "silver", "gold", "platinum"]
+        );
+        let mut with_unknown = counts.clone();
+        with_unknown.insert("diamond".into(), 1);
+        let stats = Stats {
+            as_of: String::new(),
+            stages: BTreeMap::new(),
+            exit_pending: 0,
+            loyalty_tiers: with_unknown,
+            rfm_segments: BTreeMap::new(),
+            rfm_currency: None,
+            revenue: BTreeMap::new(),
+            customers: 12,
+        };
+        assert_eq!(
+            names(stats.tiers_in_order()),
+            ["platinum", "gold", "silver", "bronze", "diamond"]
+        );
     }
 }

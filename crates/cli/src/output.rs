@@ -180,10 +180,32 @@ pub fn short_time(t: DateTime<Utc>) -> String {
     }
 }
 
-/// Groups thousands: 1234567 → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+/// An integer that [`thousands`] and [`count`] can print.
+pub trait Integer: Copy {
+    /// The value, widened.
+    fn wide(self) -> i128;
+}
+
+macro_rules! integer {
+    ($($t:ty),*) => {$(
+        impl Integer for $t {
+            fn wide(self) -> i128 {
+                self as i128
+            }
+        }
+    )*};
+}
+integer!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+/// Groups thousands for people: 1234567 → `1,234,567`, -1000 → `-1,000`.
+/// Human text only: CSV and JSON carry plain numbers.
+pub fn thousands(n: impl Integer) -> String {
+    let n = n.wide();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
             out.push(',');
@@ -191,6 +213,30 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// `noun` in the plural unless `n` is 1: `day`/`days`, `policy`/`policies`,
+/// `purchase day`/`purchase days` (the last word takes the ending).
+pub fn plural(n: impl Integer, noun: &str) -> String {
+    if n.wide() == 1 {
+        return noun.to_owned();
+    }
+    let consonant_y = noun.len() > 1
+        && noun.ends_with('y')
+        && !noun[..noun.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u']);
+    if consonant_y {
+        format!("{}ies", &noun[..noun.len() - 1])
+    } else if noun.ends_with(['s', 'x']) || noun.ends_with("ch") || noun.ends_with("sh") {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    }
+}
+
+/// A count for people, grouped, with its noun in the right number:
+/// `count(1, "day")` → `1 day`, `count(2357, "customer")` → `2,357 customers`.
+pub fn count(n: impl Integer, noun: &str) -> String {
+    format!("{} {}", thousands(n), plural(n, noun))
 }
 
 /// Groups the integer part of a decimal text: `2398176.22` → `2,398,176.22`.
@@ -224,6 +270,16 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(-1234_i64), "-1,234");
+        assert_eq!(thousands(2014_usize), "2,014");
+        assert_eq!(count(1_u32, "day"), "1 day");
+        assert_eq!(count(0_u32, "day"), "0 days");
+        assert_eq!(count(2357_u64, "customer"), "2,357 customers");
+        assert_eq!(count(33_usize, "policy"), "33 policies");
+        assert_eq!(count(2_u8, "purchase day"), "2 purchase days");
+        assert_eq!(count(3_i64, "day"), "3 days");
+        assert_eq!(plural(2_u8, "delay"), "delays");
+        assert_eq!(plural(2_u8, "box"), "boxes");
         assert_eq!(group_decimal("2398176.22"), "2,398,176.22");
         assert_eq!(group_decimal("-1000"), "-1,000");
         assert_eq!(group_decimal("0.10"), "0.10");

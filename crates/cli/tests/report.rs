@@ -172,8 +172,8 @@ fn cdnow_report_renders_in_headless_chromium() {
     let doc: Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     assert_eq!(doc["command"], "report");
     let data = &doc["result"];
-    // A date means the end of that day.
-    assert_eq!(data["as_of"], "1998-06-30T23:59:59Z");
+    // A date means the end of that day, to the microsecond.
+    assert_eq!(data["as_of"], "1998-06-30T23:59:59.999999Z");
     // The CDNOW sample: 2,357 customers acquired in Jan–Mar 1997.
     let sizes = data["cohort_sizes"].as_array().expect("cohort sizes");
     assert_eq!(sizes.len(), 3);
@@ -196,6 +196,14 @@ fn cdnow_report_renders_in_headless_chromium() {
     };
     assert_eq!(sum("stage_funnel"), 2357);
     assert_eq!(sum("loyalty_tiers"), 2357);
+    // Tiers in the loyalty policy's order, lowest first (not alphabetical).
+    let tiers: Vec<&str> = data["loyalty_tiers"]
+        .as_array()
+        .expect("tiers")
+        .iter()
+        .filter_map(|t| t[0].as_str())
+        .collect();
+    assert_eq!(tiers, ["bronze", "silver", "gold", "platinum"]);
     assert_eq!(sum("rfm_segments"), 2357);
     let risks = data["risk_scores"].as_array().expect("risk scores");
     assert_eq!(risks.len(), 2357);

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::output::{thousands, CommandOutput, Render};
+use crate::output::{count, CommandOutput, Render};
 
 const BACKUP_EXAMPLES: &str = "\
 Examples:
@@ -69,9 +69,9 @@ impl Render for CopyReport {
             "restored"
         };
         out.push_str(&format!(
-            "{verb} {} events in {} customer streams from {} to {} (verified)\nhead hash: {}\n",
-            thousands(self.events),
-            thousands(self.streams),
+            "{verb} {} in {} from {} to {} (verified)\nhead hash: {}\n",
+            count(self.events, "event"),
+            count(self.streams, "customer stream"),
             self.from,
             self.to,
             self.head_hash

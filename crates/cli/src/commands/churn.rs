@@ -12,11 +12,11 @@ use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
 use serde::Serialize;
 
-use crate::commands::{Context, OpenMode};
+use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity::Identifiers;
 use crate::import::record::parse_time;
-use crate::output::{thousands, CommandOutput, Render};
+use crate::output::{count, thousands, timestamp, CommandOutput, Render};
 
 /// Parses a horizon: `39w`, `273d`, `6m` (30-day months) or plain days.
 pub fn parse_horizon(text: &str) -> Result<i64, String> {
@@ -55,15 +55,6 @@ fn time(flag: &str, text: Option<&str>) -> CliResult<DateTime<Utc>> {
         }),
         None => Ok(DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default()),
     }
-}
-
-/// Parses a date as the end of that day (a date as-of includes the whole day).
-fn end_of_day(flag: &str, text: Option<&str>) -> CliResult<DateTime<Utc>> {
-    let t = time(flag, text)?;
-    Ok(match text {
-        Some(s) if s.trim().len() == 10 => t + chrono::Duration::seconds(86_399),
-        _ => t,
-    })
 }
 
 fn open_job(ctx: &Context, horizon_days: i64) -> CliResult<(Store, WarningJob)> {
@@ -128,8 +119,9 @@ Examples:
   clientele churn-scores --as-of 1997-09-30 --format csv > scores.csv
   clientele churn-scores --as-of 2025-06-30 --horizon 13w --format jsonl
 
-One row per customer with events by the as-of time. CSV columns:
-customer_id,external_id,risk_score, then days_since_last_purchase, transactions,
+One row per customer with events by the as-of time, riskiest first (equal risks in
+customer-id order). CSV columns: customer_id,external_id,risk_score, then
+days_since_last_purchase (whole days, or one decimal when fractional), transactions,
 p_alive, expected_purchases, top_reason. Risk is in [0, 1], higher = more likely to
 leave within the horizon (default 13 weeks). The population model (BG/NBD) is fitted
 on everyone as of the same time.";
@@ -210,9 +202,18 @@ impl Render for ScoresOutput {
     }
 }
 
+/// Days for the CSV: whole days as integers (`249`), others with one decimal (`12.5`).
+pub fn days(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
 /// Scores every customer as of a time.
 pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
-    let as_of = end_of_day("as-of", args.as_of.as_deref())?;
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
     let horizon = parse_horizon(&args.horizon)
         .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     let (store, mut job) = open_job(ctx, horizon)?;
@@ -247,6 +248,15 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
                 .unwrap_or_default(),
         });
     }
+    // A call list: riskiest first; risks equal as printed (6 decimals) in
+    // customer-id order, so the file reads sorted and never depends on how
+    // the store lists customers.
+    let printed = |risk: f64| (risk * 1e6).round() as i64;
+    rows.sort_by(|a, b| {
+        printed(b.risk_score)
+            .cmp(&printed(a.risk_score))
+            .then_with(|| a.customer_id.cmp(&b.customer_id))
+    });
     let mut text = Vec::new();
     match args.format {
         ScoreFormat::Csv => {
@@ -264,7 +274,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
                         r.customer_id,
                         ext,
                         r.risk_score,
-                        opt(r.days_since_last_purchase),
+                        r.days_since_last_purchase.map(days).unwrap_or_default(),
                         r.transactions,
                         opt(r.p_alive),
                         opt(r.expected_purchases),
@@ -282,7 +292,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
         }
     }
     let customers = rows.len();
-    let as_of_text = as_of.to_rfc3339();
+    let as_of_text = timestamp(as_of);
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {
@@ -360,16 +370,16 @@ pub struct WarnOutput {
 impl Render for WarnOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "visited {} customers ({} with new events, {} due): {} warnings raised, {} delivered\n",
-            self.run.visited,
-            self.run.with_new_events,
-            self.run.due,
-            self.run.raised,
-            self.run.delivered
+            "visited {} ({} with new events, {} due): {} raised, {} delivered\n",
+            count(self.run.visited, "customer"),
+            thousands(self.run.with_new_events),
+            thousands(self.run.due),
+            count(self.run.raised, "warning"),
+            thousands(self.run.delivered)
         ));
         for w in &self.warnings {
             out.push_str(&format!(
-                "  {:?} {:?} {} risk {:.2}: {}\n",
+                "  {:<6} {:<18} {} risk {:.2}: {}\n",
                 w.severity,
                 w.kind,
                 w.customer_id,
@@ -382,7 +392,7 @@ impl Render for WarnOutput {
 
 /// Runs the warning job.
 pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
-    let as_of = end_of_day("as-of", args.as_of.as_deref())?;
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
     let (_store, mut job) = open_job(ctx, 91)?;
     if args.refit || job.model.bg_nbd.is_none() {
         job.refit(as_of)
@@ -450,13 +460,13 @@ pub struct WarningsOutput {
 
 impl Render for WarningsOutput {
     fn render(&self, out: &mut String) {
-        out.push_str(&format!("{} warnings\n", self.warnings.len()));
+        out.push_str(&format!("{}\n", count(self.warnings.len(), "warning")));
         for w in &self.warnings {
             out.push_str(&format!(
-                "{}  {:?}/{:?}  {}  risk {:.2}  {}\n",
+                "{}  {:<6} {:<18} {}  risk {:.2}  {}\n",
                 w.as_of.format("%Y-%m-%d %H:%M"),
-                w.kind,
                 w.severity,
+                w.kind,
                 w.customer_id,
                 w.risk,
                 w.reasons
@@ -523,47 +533,88 @@ pub struct BacktestArgs {
     pub horizon: String,
 }
 
-impl Render for BacktestReport {
+/// A backtest and what to know about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestOutput {
+    /// The backtest.
+    #[serde(flatten)]
+    pub report: BacktestReport,
+    /// Caveats for people (e.g. an outcome window that runs past the data).
+    pub warnings: Vec<String>,
+}
+
+/// A metric that may be undefined: `n/a` rather than `NaN`.
+fn metric(value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.4}"),
+        _ => "n/a".to_owned(),
+    }
+}
+
+/// The latest --as-of whose outcome window the data covers.
+fn latest_complete_as_of(report: &BacktestReport) -> Option<chrono::NaiveDate> {
+    let end = report.data_end?.date_naive();
+    end.checked_sub_days(chrono::Days::new(u64::try_from(report.horizon_days).ok()?))
+}
+
+impl Render for BacktestOutput {
     fn render(&self, out: &mut String) {
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
+        }
+        let r = &self.report;
         out.push_str(&format!(
-            "backtest as of {} over {} days: {} customers, {} churned ({:.1} %)\n",
-            self.as_of.format("%Y-%m-%d"),
-            self.horizon_days,
-            thousands(self.customers as u64),
-            thousands(self.churned as u64),
-            100.0 * self.churn_rate
+            "backtest as of {} over {}: {}, {} churned ({:.1} %)\n",
+            r.as_of.format("%Y-%m-%d"),
+            count(r.horizon_days, "day"),
+            count(r.customers, "customer"),
+            thousands(r.churned),
+            100.0 * r.churn_rate
         ));
-        out.push_str(&format!("AUC {:.4}  (single signals:", self.auc));
-        for (name, auc) in &self.signal_auc {
-            out.push_str(&format!(" {name} {auc:.4}"));
+        out.push_str(&format!("AUC {}  (single signals:", metric(r.auc)));
+        for (name, auc) in &r.signal_auc {
+            out.push_str(&format!(" {name} {}", metric(Some(*auc))));
         }
         out.push_str(")\n");
-        for k in &self.at_k {
+        if r.auc.is_none() {
+            out.push_str("  (AUC n/a: it needs customers who churned and customers who did not)\n");
+        }
+        for k in &r.at_k {
             out.push_str(&format!(
                 "precision@{} {:.3}  recall {:.3}\n",
                 k.k, k.precision, k.recall
             ));
         }
         out.push_str("decile  customers  churned  rate   lift\n");
-        for d in &self.lift {
+        for d in &r.lift {
             out.push_str(&format!(
                 "{:>6}  {:>9}  {:>7}  {:.3}  {:.2}\n",
-                d.decile, d.customers, d.positives, d.rate, d.lift
+                d.decile,
+                thousands(d.customers),
+                thousands(d.positives),
+                d.rate,
+                d.lift
             ));
         }
         out.push_str("predicted  customers  mean predicted  observed\n");
-        for b in self.calibration.iter().filter(|b| b.customers > 0) {
+        for b in r.calibration.iter().filter(|b| b.customers > 0) {
             out.push_str(&format!(
                 "{:.1}–{:.1}    {:>9}  {:>14.3}  {:.3}\n",
-                b.from, b.to, b.customers, b.predicted, b.observed
+                b.from,
+                b.to,
+                thousands(b.customers),
+                b.predicted,
+                b.observed
             ));
         }
     }
 }
 
-/// Runs a backtest.
+/// Runs a backtest. An outcome window wholly after the last event is an
+/// error (there is nothing to compare with); one that runs past it is a
+/// warning (customers count as churned for lack of data).
 pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutput> {
-    let as_of = end_of_day("as-of", Some(&args.as_of))?;
+    let as_of = time_arg("as-of", Some(&args.as_of))?;
     let horizon = parse_horizon(&args.horizon)
         .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     if !ctx.store_exists() {
@@ -577,7 +628,37 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
         .map_err(|e| CliError::from_core(e, "the churn projection"))?;
     let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, horizon)
         .map_err(churn_error("the backtest"))?;
-    Ok(CommandOutput::new(&report))
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    let last = report.data_end.map(day);
+    let suggestion = match latest_complete_as_of(&report) {
+        Some(d) => format!(
+            "for a {horizon}-day horizon use --as-of {d} or earlier, or a shorter --horizon"
+        ),
+        None => "use an earlier --as-of or a shorter --horizon".to_owned(),
+    };
+    let mut warnings = Vec::new();
+    if !report.outcomes_observed() {
+        let message = match &last {
+            Some(last) => format!(
+                "--horizon {} after --as-of {} ({} … {}) lies after the last event in the store ({last}): there are no outcomes to compare with",
+                args.horizon.trim(),
+                day(as_of),
+                day(as_of + chrono::Duration::days(1)),
+                day(report.horizon_end())
+            ),
+            None => "the store holds no events: there is nothing to backtest".to_owned(),
+        };
+        return Err(CliError::usage(message, suggestion));
+    }
+    if !report.outcomes_complete() {
+        warnings.push(format!(
+            "the horizon runs to {}, past the last event in the store ({}): customers with no purchase after {} count as churned, so churn is overstated; {suggestion}",
+            day(report.horizon_end()),
+            last.as_deref().unwrap_or("none"),
+            last.as_deref().unwrap_or("then")
+        ));
+    }
+    Ok(CommandOutput::new(&BacktestOutput { report, warnings }))
 }
 
 #[cfg(test)]
@@ -593,5 +674,20 @@ mod tests {
         assert!(parse_horizon("0w").is_err());
         assert!(parse_horizon("3x").is_err());
         assert!(parse_horizon("w").is_err());
+    }
+
+    #[test]
+    fn days_are_whole_or_one_decimal() {
+        assert_eq!(days(249.0), "249");
+        assert_eq!(days(0.0), "0");
+        assert_eq!(days(12.5), "12.5");
+        assert_eq!(days(12.26), "12.3");
+    }
+
+    #[test]
+    fn undefined_metrics_print_as_n_a() {
+        assert_eq!(metric(None), "n/a");
+        assert_eq!(metric(Some(f64::NAN)), "n/a");
+        assert_eq!(metric(Some(0.78294)), "0.7829");
     }
 }

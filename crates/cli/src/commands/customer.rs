@@ -22,7 +22,9 @@ use serde::{Serialize, Serializer};
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity;
-use crate::output::{group_decimal, short_time, timestamp, CommandOutput, Render};
+use crate::output::{
+    count, group_decimal, short_time, thousands, timestamp, CommandOutput, Render,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -34,7 +36,7 @@ Examples:
   clientele --db /tmp/cdnow customer 1 --source cdnow
 
 --as-of T keeps the events that occurred at or before T (business time); --known-at R keeps
-those recorded at or before R (append time). Both take RFC 3339 times or dates (a date means the end of that day, 23:59:59Z).";
+those recorded at or before R (append time). Both take RFC 3339 times or dates (a date means the end of that day, 23:59:59.999999Z).";
 
 /// Arguments of `clientele customer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -143,24 +145,24 @@ impl CustomerSection for ActivitySection {
             .collect();
         let days = (input.as_of - last.occurred_at).num_days().max(0);
         let mut lines = vec![format!(
-            "{} events from {} to {}; last event {} days before the view",
-            input.events.len(),
+            "{} from {} to {}; last event {} before the view",
+            count(input.events.len(), "event"),
             first.occurred_at.format("%Y-%m-%d"),
             last.occurred_at.format("%Y-%m-%d"),
-            days
+            count(days, "day")
         )];
         lines.push(
             by_kind
                 .iter()
-                .map(|(k, n)| format!("{k} {n}"))
+                .map(|(k, n)| format!("{k} {}", thousands(*n)))
                 .collect::<Vec<_>>()
                 .join(", "),
         );
         if !complaints.is_empty() {
             lines.push(format!(
                 "complaints: {} ({} open{})",
-                complaints.len(),
-                open.len(),
+                thousands(complaints.len()),
+                thousands(open.len()),
                 if open.is_empty() {
                     String::new()
                 } else {
@@ -641,14 +643,14 @@ impl Render for CustomerReport {
         );
         let _ = writeln!(
             out,
-            "  view: as of {}{}; {} of {} events",
+            "  view: as of {}{}; {} of {}",
             self.as_of,
             self.known_at
                 .as_ref()
                 .map(|k| format!(", known at {k}"))
                 .unwrap_or_default(),
-            self.events_in_view,
-            self.events_total
+            thousands(self.events_in_view),
+            count(self.events_total, "event")
         );
         let mut ids = Vec::new();
         if !p.external_ids.is_empty() {
@@ -696,12 +698,12 @@ impl Render for CustomerReport {
         for c in &self.purchases.by_currency {
             let _ = writeln!(
                 out,
-                "  {} purchases, {} {} (average {}); {} refunds, {} {}; net {} {}",
-                c.purchases,
+                "  {}, {} {} (average {}); {}, {} {}; net {} {}",
+                count(c.purchases, "purchase"),
                 group_decimal(&c.purchased),
                 c.currency,
                 group_decimal(&c.average_purchase),
-                c.refunds,
+                count(c.refunds, "refund"),
                 group_decimal(&c.refunded),
                 c.currency,
                 group_decimal(&c.net),
@@ -714,15 +716,16 @@ impl Render for CustomerReport {
         ) {
             let _ = writeln!(
                 out,
-                "  first {first}, last {last}, {} purchase days",
-                self.purchases.purchase_days
+                "  first {first}, last {last}, {}",
+                count(self.purchases.purchase_days, "purchase day")
             );
         }
         if self.purchases.payments > 0 {
             let _ = writeln!(
                 out,
                 "  payments: {} ({} late)",
-                self.purchases.payments, self.purchases.late_payments
+                thousands(self.purchases.payments),
+                thousands(self.purchases.late_payments)
             );
         }
         for (_, title, section) in &self.sections {
@@ -735,8 +738,8 @@ impl Render for CustomerReport {
         if self.timeline_omitted > 0 {
             let _ = writeln!(
                 out,
-                "  … {} earlier events (raise --limit)",
-                self.timeline_omitted
+                "  … {} (raise --limit)",
+                count(self.timeline_omitted, "earlier event")
             );
         }
         for t in &self.timeline {

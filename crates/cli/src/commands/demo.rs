@@ -14,7 +14,9 @@ use clientele_core::event::Referred;
 use clientele_core::{CustomerId, EventPayload, Money, Store};
 use serde::Serialize;
 
-use clientele_churn::{CallbackSink, ModelContext, RiskPolicy, Warning, WarningJob, WarningPolicy};
+use clientele_churn::{
+    CallbackSink, ModelContext, RiskPolicy, Severity, Warning, WarningJob, WarningPolicy,
+};
 use clientele_lifecycle::Stage;
 
 use crate::analytics::{json_name, Analytics, Stats, RISK_HORIZON_DAYS};
@@ -22,7 +24,7 @@ use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::generate::{self, DemoConfig, DemoCustomer, Segment};
 use crate::import::{self, EventSource, ImportOptions, ImportSummary, ParsedEvent, ReadError};
-use crate::output::{group_decimal, thousands, CommandOutput, Render};
+use crate::output::{count, group_decimal, thousands, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -330,17 +332,23 @@ impl Render for DemoReport {
         let _ = writeln!(
             out,
             "  complaints: {} — {} open, {} answered after the 24 h rule, {} open past 24 h",
-            s.complaints, s.open_complaints, s.answered_after_24h, s.unanswered_after_24h
+            thousands(s.complaints),
+            thousands(s.open_complaints),
+            thousands(s.answered_after_24h),
+            thousands(s.unanswered_after_24h)
         );
         let _ = writeln!(
             out,
             "  referrals: {} of customers ({} converted: the referred customer purchased), {} of prospects",
-            s.referrals, s.converted_referrals, s.prospect_referrals
+            thousands(s.referrals),
+            thousands(s.converted_referrals),
+            thousands(s.prospect_referrals)
         );
         let _ = writeln!(
             out,
             "  churned: {} explicitly; won back: {}",
-            s.churned, s.reactivated
+            thousands(s.churned),
+            thousands(s.reactivated)
         );
         let p = &self.population;
         let stages: Vec<String> = Stage::ALL
@@ -355,8 +363,9 @@ impl Render for DemoReport {
         if p.exit_pending > 0 {
             let _ = writeln!(
                 out,
-                "    of those in exit, {} still have open matters (exit pending)",
-                p.exit_pending
+                "    of those in exit, {} still {} open matters (exit pending)",
+                thousands(p.exit_pending),
+                if p.exit_pending == 1 { "has" } else { "have" }
             );
         }
         let tiers: Vec<String> = p
@@ -374,18 +383,21 @@ impl Render for DemoReport {
             .collect();
         let _ = writeln!(out, "  largest RFM segments: {}", segments.join(", "));
         let j = &self.churn_job;
-        let severity: Vec<String> = j
-            .by_severity
+        // Most severe first (the JSON map is keyed by the machine names).
+        let severity: Vec<String> = [Severity::High, Severity::Medium, Severity::Low]
             .iter()
-            .map(|(s, n)| format!("{s} {n}"))
+            .filter_map(|s| {
+                let n = j.by_severity.get(s.as_str())?;
+                Some(format!("{s} {}", thousands(*n)))
+            })
             .collect();
         let _ = writeln!(
             out,
-            "\nChurn-warning job as of {}: {} customers evaluated, {} warnings raised ({} stored: {})",
+            "\nChurn-warning job as of {}: {} evaluated, {} raised ({} stored: {})",
             j.as_of,
-            thousands(j.visited as u64),
-            j.raised,
-            j.stored,
+            count(j.visited, "customer"),
+            count(j.raised, "warning"),
+            thousands(j.stored),
             severity.join(", ")
         );
         for w in &j.highest {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::output::{thousands, timestamp, CommandOutput, Render};
+use crate::output::{count, timestamp, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -66,8 +66,8 @@ impl Render for ExportReport {
     fn render(&self, out: &mut String) {
         if self.out != "-" {
             out.push_str(&format!(
-                "exported {} events to {}\n",
-                thousands(self.events),
+                "exported {} to {}\n",
+                count(self.events, "event"),
                 self.out
             ));
         }

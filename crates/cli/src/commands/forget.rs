@@ -87,8 +87,10 @@ impl Render for ForgetReport {
             self.customer_id, self.erasure_position
         ));
         out.push_str(&format!(
-            "  personal fields erased in {} of {} events; {} identifiers removed from the index\n",
-            self.events_erased, self.events, self.identifiers_removed
+            "  personal fields erased in {} of {}; {} removed from the index\n",
+            crate::output::thousands(self.events_erased),
+            crate::output::count(self.events, "event"),
+            crate::output::count(self.identifiers_removed, "identifier")
         ));
         out.push_str(&format!("  reason: {}\n", self.reason));
         if let Some(actor) = &self.actor {

@@ -1,41 +1,51 @@
 //! Lifecycle commands: `explain`, `lookup`, `renewals` (crates/lifecycle).
 
-use chrono::NaiveDate;
-use clientele_core::Store;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clientele_core::{CustomerId, EventId, RecordedEvent, Store};
 use clientele_lifecycle::{
-    CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason, RenewalDue,
-    StageChange,
+    Cause, CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason,
+    RenewalDue, StageChange,
 };
 use serde::Serialize;
 
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::output::{CommandOutput, Render};
+use crate::output::{count, timestamp, CommandOutput, Render};
 
 /// One line for a reason a customer is in their stage.
 pub fn describe_reason(reason: &Reason) -> String {
-    let days = |secs: i64| secs / 86_400;
+    let days = |secs: i64| count(secs / 86_400, "day");
     match reason {
         Reason::NoPurchaseYet => "known, no purchase yet".into(),
-        Reason::HasPurchased { purchases } => format!("{purchases} purchase(s)"),
+        Reason::HasPurchased { purchases } => count(*purchases, "purchase"),
         Reason::SteadyRepeatBuying {
             purchases,
             span_days,
         } => {
-            format!("steady repeat buying: {purchases} purchases over {span_days} days")
+            format!(
+                "steady repeat buying: {} over {}",
+                count(*purchases, "purchase"),
+                count(*span_days, "day")
+            )
         }
         Reason::ReferralAndRepeat {
             referrals,
             purchases,
         } => {
-            format!("{referrals} referral(s) and {purchases} purchases")
+            format!(
+                "{} and {}",
+                count(*referrals, "referral"),
+                count(*purchases, "purchase")
+            )
         }
         Reason::Inactive {
             last_activity,
             threshold_secs,
             ..
         } => format!(
-            "no purchase or win-back since {} (decline horizon {} days)",
+            "no purchase or win-back since {} (decline horizon {})",
             last_activity.format("%Y-%m-%d"),
             days(*threshold_secs)
         ),
@@ -59,7 +69,7 @@ pub fn describe_reason(reason: &Reason) -> String {
             threshold_secs,
             ..
         } => format!(
-            "no purchase or win-back since {} (exit horizon {} days)",
+            "no purchase or win-back since {} (exit horizon {})",
             last_activity.format("%Y-%m-%d"),
             days(*threshold_secs)
         ),
@@ -159,22 +169,86 @@ pub struct ExplainArgs {
     pub source: Option<String>,
 }
 
+/// The event an elapsed-time cause counts from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferencedEvent {
+    /// Its kind (`purchase`, `complaint`, …).
+    pub kind: &'static str,
+    /// Its business time.
+    pub occurred_at: String,
+    /// The same, for the text.
+    #[serde(skip)]
+    pub at: DateTime<Utc>,
+}
+
 /// The stage timeline of a customer.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExplainOutput {
     /// The customer.
     pub customer: String,
+    /// The business time of the view.
+    pub as_of: String,
+    /// The recorded time of the view (`None`: everything recorded).
+    pub known_at: Option<String>,
     /// The current view.
     pub view: Option<CustomerStage>,
     /// Every stage change, oldest first.
     pub timeline: Vec<StageChange>,
+    /// The events elapsed-time causes count from, by event id.
+    pub references: BTreeMap<String, ReferencedEvent>,
+}
+
+/// A date, with the time of day when it is not midnight.
+fn when(t: DateTime<Utc>) -> String {
+    if t.timestamp().rem_euclid(86_400) == 0 && t.timestamp_subsec_micros() == 0 {
+        t.format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// How long an elapsed-time threshold is: whole days, else hours.
+pub fn threshold(secs: i64) -> String {
+    let hours = secs / 3_600;
+    if hours % 24 == 0 {
+        count(hours / 24, "day")
+    } else if secs % 3_600 == 0 {
+        count(hours, "hour")
+    } else {
+        count(secs / 60, "minute")
+    }
+}
+
+/// One line for the cause of a stage change: the event's summary, or the
+/// elapsed-time rule with its threshold and the event it counts from (kind,
+/// date and id).
+pub fn describe_cause(cause: &Cause, references: &BTreeMap<String, ReferencedEvent>) -> String {
+    match cause {
+        Cause::Event { summary, .. } => summary.clone(),
+        Cause::Elapsed {
+            rule,
+            threshold_secs,
+            reference,
+        } => {
+            let id = reference.to_string();
+            let from = match references.get(&id) {
+                Some(r) => format!("the {} of {} ({id})", r.kind, when(r.at)),
+                None => format!("event {id}"),
+            };
+            format!(
+                "{}: {} after {from}",
+                rule.as_str(),
+                threshold(*threshold_secs)
+            )
+        }
+    }
 }
 
 impl Render for ExplainOutput {
     fn render(&self, out: &mut String) {
         match &self.view {
             Some(v) => out.push_str(&format!(
-                "customer {}: {}{} since {} ({} purchases, {} referrals)\n",
+                "customer {}: {}{} since {} ({}, {})\n",
                 self.customer,
                 v.stage,
                 if v.exit_pending {
@@ -183,11 +257,19 @@ impl Render for ExplainOutput {
                     ""
                 },
                 v.since.format("%Y-%m-%d %H:%M"),
-                v.purchases,
-                v.referrals
+                count(v.purchases, "purchase"),
+                count(v.referrals, "referral")
             )),
             None => out.push_str(&format!("customer {}: no events by then\n", self.customer)),
         }
+        out.push_str(&format!(
+            "  view: as of {}, {}\n",
+            self.as_of,
+            match &self.known_at {
+                Some(r) => format!("known at {r}"),
+                None => "everything recorded".to_owned(),
+            }
+        ));
         if let Some(v) = &self.view {
             for r in &v.reasons {
                 out.push_str(&format!("  because: {}\n", describe_reason(r)));
@@ -205,10 +287,61 @@ impl Render for ExplainOutput {
                 from,
                 c.to.to_string(),
                 if c.exit_pending { " (pending)" } else { "" },
-                c.cause
+                describe_cause(&c.cause, &self.references)
             ));
         }
     }
+}
+
+/// The events among `events` that the elapsed-time causes of `changes` count from.
+pub fn referenced_events<'a>(
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
+    changes: &[&StageChange],
+) -> BTreeMap<String, ReferencedEvent> {
+    let wanted: std::collections::BTreeSet<EventId> = changes
+        .iter()
+        .filter_map(|c| match &c.cause {
+            Cause::Elapsed { reference, .. } => Some(*reference),
+            Cause::Event { .. } => None,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return BTreeMap::new();
+    }
+    events
+        .into_iter()
+        .filter(|e| wanted.contains(&e.event_id))
+        .map(|e| {
+            (
+                e.event_id.to_string(),
+                ReferencedEvent {
+                    kind: e.kind().name(),
+                    occurred_at: timestamp(e.occurred_at),
+                    at: e.occurred_at,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The events the elapsed-time causes of `timeline` count from, read from
+/// the customer's stream.
+fn references(
+    store: &Store,
+    customer: CustomerId,
+    timeline: &[StageChange],
+) -> CliResult<BTreeMap<String, ReferencedEvent>> {
+    let changes: Vec<&StageChange> = timeline.iter().collect();
+    if !changes
+        .iter()
+        .any(|c| matches!(c.cause, Cause::Elapsed { .. }))
+    {
+        return Ok(BTreeMap::new());
+    }
+    let events = store
+        .read_stream(customer)
+        .map_err(|e| CliError::from_core(e, "reading the customer's events"))?;
+    Ok(referenced_events(&events, &changes))
 }
 
 /// Runs `explain`.
@@ -239,10 +372,14 @@ pub fn explain(ctx: &Context, args: &ExplainArgs) -> CliResult<CommandOutput> {
                 .map_err(lifecycle_error("the stage timeline"))?,
         ),
     };
+    let references = references(&store, customer, &timeline)?;
     Ok(CommandOutput::new(&ExplainOutput {
         customer: customer.to_string(),
+        as_of: timestamp(as_of),
+        known_at: known_at.map(timestamp),
         view,
         timeline,
+        references,
     }))
 }
 
@@ -251,18 +388,24 @@ pub fn explain(ctx: &Context, args: &ExplainArgs) -> CliResult<CommandOutput> {
 const LOOKUP_EXAMPLES: &str = "\
 Examples:
   clientele lookup 京A12345
+  clientele lookup plate:京A12345          # only as a licence plate (also policy:, phone:, …)
   clientele lookup --plate-suffix 345
   clientele lookup PA2024000123 --json
 
 Finds customers by any identifier carried in their profile events — licence plate,
 policy number, national id, phone, e-mail, external id — exactly, or by the end of a
-licence plate (the insurer's lookup, 001 L5-6).";
+licence plate (the insurer's lookup, 001 L5-6). Each customer found is printed with
+their current stage and the identifier that matched.
+
+Exit codes: 0 when at least one customer is found; 3 when nobody matches (the
+message goes to stderr; with --json, `ok` is false).";
 
 /// Arguments of `clientele lookup`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = LOOKUP_EXAMPLES)]
 pub struct LookupArgs {
-    /// The identifier (any kind).
+    /// The identifier (any kind, or one kind with a prefix: plate:, policy:,
+    /// national_id:, phone:, email:, external:).
     #[arg(required_unless_present = "plate_suffix")]
     pub identifier: Option<String>,
     /// Find licence plates ending with this.
@@ -270,37 +413,81 @@ pub struct LookupArgs {
     pub plate_suffix: Option<String>,
 }
 
+/// A customer found, with the identifier that matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct LookupMatch {
+    /// The customer.
+    pub customer: String,
+    /// Their current stage.
+    pub stage: Option<String>,
+    /// The kind of identifier that matched (`licence_plate`, `policy_number`, …).
+    pub kind: IdentifierKind,
+    /// Its value, normalised as the index holds it.
+    pub value: String,
+}
+
 /// Customers found.
 #[derive(Debug, Clone, Serialize)]
 pub struct LookupOutput {
     /// What was looked up.
     pub query: String,
-    /// The customers, each with their current stage.
+    /// The customers, each with their current stage (customer-id order).
     pub customers: Vec<(String, Option<String>)>,
+    /// Every match: customer, stage and the identifier that matched.
+    pub matches: Vec<LookupMatch>,
+}
+
+/// Words for an identifier kind.
+pub fn identifier_label(kind: IdentifierKind) -> &'static str {
+    match kind {
+        IdentifierKind::LicencePlate => "licence plate",
+        IdentifierKind::PolicyNumber => "policy number",
+        IdentifierKind::NationalId => "national id",
+        IdentifierKind::Phone => "phone",
+        IdentifierKind::Email => "e-mail",
+        IdentifierKind::External => "external id",
+    }
 }
 
 impl Render for LookupOutput {
     fn render(&self, out: &mut String) {
-        if self.customers.is_empty() {
-            out.push_str(&format!("no customer found for {}\n", self.query));
-        }
-        for (c, stage) in &self.customers {
-            out.push_str(&format!("{c}  {}\n", stage.as_deref().unwrap_or("")));
+        for m in &self.matches {
+            out.push_str(&format!(
+                "{}  {:<11}  {} {}\n",
+                m.customer,
+                m.stage.as_deref().unwrap_or(""),
+                identifier_label(m.kind),
+                m.value
+            ));
         }
     }
 }
 
-/// Runs `lookup`.
+/// Runs `lookup`. Nobody found is an error (exit code 3), reported after the
+/// (empty) result.
 pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     let (_store, lifecycle) = open_lifecycle(ctx)?;
-    let (query, found) = match (&args.identifier, &args.plate_suffix) {
-        (_, Some(suffix)) => (
-            format!("plate suffix {suffix}"),
-            lifecycle.lookup_plate_suffix(suffix),
-        ),
+    let lookup_error = lifecycle_error("the identifier lookup");
+    // (customer, kind, normalised value), in customer-id then kind order.
+    let mut found: Vec<(CustomerId, IdentifierKind, String)> = Vec::new();
+    let query = match (&args.identifier, &args.plate_suffix) {
+        (_, Some(suffix)) => {
+            for c in lifecycle
+                .lookup_plate_suffix(suffix)
+                .map_err(&lookup_error)?
+            {
+                let plate = lifecycle
+                    .state(c)
+                    .map_err(&lookup_error)?
+                    .and_then(|s| s.identity().licence_plate().map(str::to_owned))
+                    .unwrap_or_default();
+                found.push((c, IdentifierKind::LicencePlate, plate));
+            }
+            format!("a licence plate ending in {}", suffix.trim())
+        }
         (Some(id), None) => {
             // `plate:…`, `policy:…`, `phone:…` (as `customer` accepts) or a bare value.
-            let kinds = [
+            let prefixes = [
                 ("plate:", IdentifierKind::LicencePlate),
                 ("policy:", IdentifierKind::PolicyNumber),
                 ("national_id:", IdentifierKind::NationalId),
@@ -310,14 +497,33 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
                 ("external:", IdentifierKind::External),
                 ("ext:", IdentifierKind::External),
             ];
-            let typed = kinds
+            let typed = prefixes
                 .iter()
                 .find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|v| (*kind, v)));
-            let found = match typed {
-                Some((kind, value)) => lifecycle.lookup_by(kind, value),
-                None => lifecycle.lookup(id),
+            let (kinds, value): (Vec<IdentifierKind>, &str) = match typed {
+                Some((kind, value)) => (vec![kind], value),
+                None => (IdentifierKind::ALL.to_vec(), id.as_str()),
             };
-            (id.clone(), found)
+            let mut any = false;
+            for kind in &kinds {
+                let Some(normal) = kind.normalise(value) else {
+                    continue;
+                };
+                any = true;
+                for c in lifecycle.lookup_by(*kind, &normal).map_err(&lookup_error)? {
+                    found.push((c, *kind, normal.clone()));
+                }
+            }
+            if !any {
+                return Err(CliError::usage(
+                    format!("nothing to look up in {id:?}"),
+                    "give an identifier such as a plate, policy number or phone, or --plate-suffix",
+                ));
+            }
+            match typed {
+                Some((kind, value)) => format!("the {} {}", identifier_label(kind), value.trim()),
+                None => format!("{:?} (as any kind of identifier)", id.trim()),
+            }
         }
         (None, None) => {
             return Err(CliError::usage(
@@ -326,20 +532,45 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
             ))
         }
     };
-    let found = found.map_err(lifecycle_error("the identifier lookup"))?;
+    found.sort();
+    found.dedup();
     let now = time_arg("as-of", None)?;
-    let customers = found
-        .into_iter()
-        .map(|c| {
+    let mut stages: BTreeMap<CustomerId, Option<String>> = BTreeMap::new();
+    for (c, _, _) in &found {
+        if !stages.contains_key(c) {
             let stage = lifecycle
-                .view(c, now)
-                .ok()
-                .flatten()
+                .view(*c, now)
+                .map_err(&lookup_error)?
                 .map(|v| v.stage.to_string());
-            (c.to_string(), stage)
+            stages.insert(*c, stage);
+        }
+    }
+    let matches: Vec<LookupMatch> = found
+        .into_iter()
+        .map(|(c, kind, value)| LookupMatch {
+            customer: c.to_string(),
+            stage: stages.get(&c).cloned().flatten(),
+            kind,
+            value,
         })
         .collect();
-    Ok(CommandOutput::new(&LookupOutput { query, customers }))
+    let customers = stages
+        .into_iter()
+        .map(|(c, stage)| (c.to_string(), stage))
+        .collect();
+    let nobody = matches.is_empty();
+    let output = CommandOutput::new(&LookupOutput {
+        query: query.clone(),
+        customers,
+        matches,
+    });
+    if nobody {
+        return Ok(output.with_error(CliError::input(
+            format!("no customer found for {query}"),
+            "check the identifier (plates and policy numbers ignore case and separators), or try `clientele lookup --plate-suffix` with the plate's last characters",
+        )));
+    }
+    Ok(output)
 }
 
 // ------------------------------------------------------------------ renewals
@@ -378,8 +609,8 @@ pub struct RenewalsOutput {
 impl Render for RenewalsOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} policies due {} … {}\n",
-            self.due.len(),
+            "{} due {} … {}\n",
+            count(self.due.len(), "policy"),
             self.from,
             self.to
         ));

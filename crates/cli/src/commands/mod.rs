@@ -266,6 +266,10 @@ pub fn shell_quote(text: &str) -> String {
 }
 
 /// Parses a time flag (RFC 3339, or a date = the end of that day); `None` = now.
+///
+/// A plain date means the whole of that day: its last instant the store can
+/// hold, 23:59:59.999999 (times are kept to the microsecond), so an event at
+/// 23:59:59.5 counts.
 pub fn time_arg(flag: &str, text: Option<&str>) -> CliResult<chrono::DateTime<chrono::Utc>> {
     match text {
         Some(t) => {
@@ -275,9 +279,8 @@ pub fn time_arg(flag: &str, text: Option<&str>) -> CliResult<chrono::DateTime<ch
                     "e.g. 2025-06-30 or 2025-06-30T12:00:00Z",
                 )
             })?;
-            // A plain date means the whole of that day.
-            Ok(if t.trim().len() == 10 {
-                parsed + chrono::Duration::seconds(86_399)
+            Ok(if is_plain_date(t) {
+                end_of_day(parsed)
             } else {
                 parsed
             })
@@ -286,6 +289,16 @@ pub fn time_arg(flag: &str, text: Option<&str>) -> CliResult<chrono::DateTime<ch
             chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap_or_default(),
         ),
     }
+}
+
+/// Whether a time argument is a plain date (`YYYY-MM-DD`).
+fn is_plain_date(text: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").is_ok()
+}
+
+/// The last microsecond of the day that starts at `midnight`.
+pub fn end_of_day(midnight: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    midnight + chrono::Duration::days(1) - chrono::Duration::microseconds(1)
 }
 
 #[cfg(test)]
@@ -297,6 +310,16 @@ mod tests {
         assert_eq!(shell_quote("/tmp/db"), "/tmp/db");
         assert_eq!(shell_quote("/tmp/my db"), "'/tmp/my db'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn a_plain_date_is_the_last_microsecond_of_the_day() {
+        let t = time_arg("as-of", Some("1997-12-31")).unwrap();
+        assert_eq!(crate::output::timestamp(t), "1997-12-31T23:59:59.999999Z");
+        let t = time_arg("as-of", Some("1997-12-31T23:59:59Z")).unwrap();
+        assert_eq!(crate::output::timestamp(t), "1997-12-31T23:59:59Z");
+        let e = time_arg("as-of", Some("1997-13-01")).unwrap_err();
+        assert_eq!(e.kind, crate::ExitCode::Usage);
     }
 
     #[test]

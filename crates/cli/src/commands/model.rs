@@ -117,8 +117,12 @@ fn fitted<P>(
 impl Render for FitOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} customers ({} repeat buyers), calibration end {}, unit {}, spend in {}\n",
-            self.customers, self.repeat_buyers, self.as_of, self.unit, self.currency
+            "{} ({}), calibration end {}, unit {}, spend in {}\n",
+            crate::output::count(self.customers, "customer"),
+            crate::output::count(self.repeat_buyers, "repeat buyer"),
+            self.as_of,
+            self.unit,
+            self.currency
         ));
         for (name, m) in [
             ("BG/NBD", &self.bg_nbd),
@@ -193,7 +197,7 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
         .fit(as_of, &currency, unit, minor)
         .map_err(error("fitting the models"))?;
     Ok(CommandOutput::new(&FitOutput {
-        as_of: as_of.to_rfc3339(),
+        as_of: crate::output::timestamp(as_of),
         unit: format!("{unit:?}").to_lowercase(),
         currency,
         customers: fits.customers,

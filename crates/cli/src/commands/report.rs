@@ -65,10 +65,10 @@ impl Render for Written {
         ];
         let charts = sections.iter().filter(|s| **s).count();
         out.push_str(&format!(
-            "wrote {} ({} charts, {} sections not available yet), as of {}\n",
+            "wrote {} ({}, {} not available yet), as of {}\n",
             self.page.display(),
-            charts,
-            sections.len() - charts,
+            crate::output::count(charts, "chart"),
+            crate::output::count(sections.len() - charts, "section"),
             d.as_of
         ));
         for (name, n) in &d.counts {

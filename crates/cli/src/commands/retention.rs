@@ -13,7 +13,7 @@ use crate::commands::forget::update_identifier_index;
 use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::import::record::parse_time;
-use crate::output::{thousands, timestamp, CommandOutput, Render};
+use crate::output::{timestamp, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -100,16 +100,17 @@ impl Render for RetentionOutput {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         out.push_str(&format!(
-            "retention {class}, keep {} years, as of {}: data dated before {} ",
-            self.keep_years, self.as_of, self.before_year
+            "retention {class}, keep {}, as of {}: data dated before {} ",
+            crate::output::count(self.keep_years, "year"),
+            self.as_of,
+            self.before_year
         ));
         if self.customers == 0 {
             out.push_str("— nothing to erase\n");
         } else {
             out.push_str(&format!(
-                "erased for {} customer{} (one erasure event each)\n",
-                thousands(self.customers),
-                if self.customers == 1 { "" } else { "s" }
+                "erased for {} (one erasure event each)\n",
+                crate::output::count(self.customers, "customer")
             ));
         }
     }

@@ -6,7 +6,7 @@ use clientele_lifecycle::Stage;
 use crate::analytics::{self, Stats};
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::CliResult;
-use crate::output::{thousands, CommandOutput, Render};
+use crate::output::{count, group_decimal, thousands, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -31,8 +31,8 @@ pub struct Args {
 impl Render for Stats {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} customers as of {}\n",
-            thousands(self.customers),
+            "{} as of {}\n",
+            count(self.customers, "customer"),
             self.as_of
         ));
         let share = |n: u64| {
@@ -82,7 +82,7 @@ impl Render for Stats {
         if !self.revenue.is_empty() {
             out.push_str("\nrevenue, net of refunds\n");
             for (currency, amount) in &self.revenue {
-                out.push_str(&format!("  {currency} {amount}\n"));
+                out.push_str(&format!("  {currency} {}\n", group_decimal(amount)));
             }
         }
     }

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::commands::{Context, OpenMode};
 use crate::error::{integrity_message, CliError, CliResult};
-use crate::output::{thousands, CommandOutput, Render};
+use crate::output::{count, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -37,9 +37,9 @@ pub struct VerifyOutput {
 impl Render for VerifyOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "ok: {} events in {} customer streams verified ({})\nhead hash: {}\n",
-            thousands(self.events),
-            thousands(self.streams),
+            "ok: {} in {} verified ({})\nhead hash: {}\n",
+            count(self.events, "event"),
+            count(self.streams, "customer stream"),
             self.db,
             self.head_hash
         ));
