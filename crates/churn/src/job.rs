@@ -306,6 +306,12 @@ impl WarningJob {
             candidates.push(due - Duration::days(self.risk.renewal_lead_days));
             candidates.push(due + Duration::days(1));
         }
+        // The day a silent customer passes the exit horizon (win-back list).
+        if let Some(rule) = &self.warnings.win_back {
+            if let Some(day) = win_back_day(rule, state, as_of, self.risk.min_gap_days) {
+                candidates.extend(DateTime::from_timestamp(day * 86_400, 0));
+            }
+        }
         // Risk-level crossings: the score grows with silence; find when it
         // next reaches a level above the current one (binary search, 1 h precision).
         let levels = [
@@ -698,4 +704,29 @@ impl<'a> RiskByTime<'a> {
             }
         }
     }
+}
+
+/// The day (days since 1970-01-01) on which a customer with no purchase
+/// after `as_of` passes the win-back horizon: the typical gap as the churn
+/// score computes it (mean gap between purchase days, floored at `min_gap`).
+fn win_back_day(
+    rule: &crate::warning::WinBackRule,
+    state: &ChurnState,
+    as_of: DateTime<Utc>,
+    min_gap: f64,
+) -> Option<i64> {
+    if state.churned_at.is_some() {
+        return None;
+    }
+    let mut days = state
+        .purchases_until(crate::state::day_of(as_of))
+        .map(|(d, _)| d);
+    let first = days.next()?;
+    let (n, last) = days.fold((1u32, first), |(n, _), d| (n + 1, d));
+    let gap = (n > 1).then(|| (f64::from(last - first) / f64::from(n - 1)).max(min_gap));
+    let horizon = rule.horizon_days(n, gap)?;
+    if !horizon.is_finite() {
+        return None;
+    }
+    Some(i64::from(last) + horizon.ceil() as i64)
 }

@@ -240,6 +240,7 @@ fn kind_code(kind: WarningKind) -> u8 {
         WarningKind::RenewalAtRisk => 1,
         WarningKind::ComplaintSla => 2,
         WarningKind::Churned => 3,
+        WarningKind::WinBack => 4,
     }
 }
 
@@ -249,6 +250,7 @@ fn kind_of(code: u8) -> Option<WarningKind> {
         1 => WarningKind::RenewalAtRisk,
         2 => WarningKind::ComplaintSla,
         3 => WarningKind::Churned,
+        4 => WarningKind::WinBack,
         _ => return None,
     })
 }

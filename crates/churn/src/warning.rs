@@ -6,7 +6,7 @@ use clientele_core::CustomerId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::risk::{Reason, RiskScore};
+use crate::risk::{Reason, RiskScore, Signals};
 
 /// What a warning is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -20,6 +20,10 @@ pub enum WarningKind {
     ComplaintSla,
     /// The customer left explicitly: win-back is the goal (000 L332).
     Churned,
+    /// The customer has been silent beyond the lifecycle's exit horizon: gone
+    /// by the lifecycle's definition, so a win-back list rather than a
+    /// retention alarm (with [`WarningPolicy::win_back`]).
+    WinBack,
 }
 
 impl WarningKind {
@@ -30,6 +34,7 @@ impl WarningKind {
             WarningKind::RenewalAtRisk => "renewal_at_risk",
             WarningKind::ComplaintSla => "complaint_sla",
             WarningKind::Churned => "churned",
+            WarningKind::WinBack => "win_back",
         }
     }
 
@@ -40,6 +45,7 @@ impl WarningKind {
             WarningKind::RenewalAtRisk => "renewal at risk",
             WarningKind::ComplaintSla => "complaint past SLA",
             WarningKind::Churned => "churned",
+            WarningKind::WinBack => "win back",
         }
     }
 }
@@ -102,6 +108,73 @@ pub struct WarningPolicy {
     pub max_warnings_per_window: u32,
     /// The window of the cap, in days.
     pub cap_window_days: i64,
+    /// Customers silent beyond the exit horizon get a `win_back` warning
+    /// instead of `high_risk` (their risk is near 1 and says nothing new);
+    /// `None` warns them as `high_risk` like everyone else.
+    pub win_back: Option<WinBackRule>,
+}
+
+/// When a silent customer belongs on the win-back list: no purchase for the
+/// lifecycle's exit horizon — `gap_multiple` × the customer's typical gap,
+/// clamped to [`floor_days`, `cap_days`] (a one-time buyer: `floor_days`).
+/// The defaults are the lifecycle policy's (`exit_gap_multiple`,
+/// `exit_floor_days`, `exit_cap_days`); the typical gap is the churn score's
+/// (the mean gap between purchase days, floored at `RiskPolicy::min_gap_days`)
+/// where the lifecycle takes the median of the last gaps, so the two agree
+/// exactly for one-time buyers and steady rhythms and closely otherwise.
+///
+/// [`floor_days`]: WinBackRule::floor_days
+/// [`cap_days`]: WinBackRule::cap_days
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WinBackRule {
+    /// The horizon in typical gaps. Default 6.
+    pub gap_multiple: f64,
+    /// The shortest horizon, in days; a one-time buyer's. Default 365.
+    pub floor_days: f64,
+    /// The longest horizon, in days. Default 1095.
+    pub cap_days: f64,
+}
+
+impl Default for WinBackRule {
+    fn default() -> Self {
+        Self {
+            gap_multiple: 6.0,
+            floor_days: 365.0,
+            cap_days: 1095.0,
+        }
+    }
+}
+
+impl WinBackRule {
+    /// The exit horizon in days for a customer with `transactions` purchase
+    /// days and the typical gap `typical_gap_days`; `None` before any purchase.
+    pub fn horizon_days(&self, transactions: u32, typical_gap_days: Option<f64>) -> Option<f64> {
+        match (transactions, typical_gap_days) {
+            (0, _) => None,
+            (1, _) | (_, None) => Some(self.floor_days),
+            (_, Some(gap)) => Some(
+                (self.gap_multiple * gap)
+                    .min(self.cap_days)
+                    .max(self.floor_days),
+            ),
+        }
+    }
+
+    /// Whether the signals show a customer silent beyond the horizon (an
+    /// explicit churn is the `churned` warning's, not this one's).
+    pub fn silent(&self, s: &Signals) -> bool {
+        if s.churned {
+            return false;
+        }
+        match (
+            self.horizon_days(s.transactions, s.typical_gap_days),
+            s.days_since_last_purchase,
+        ) {
+            (Some(horizon), Some(days)) => days >= horizon,
+            _ => false,
+        }
+    }
 }
 
 impl Default for WarningPolicy {
@@ -114,6 +187,7 @@ impl Default for WarningPolicy {
             escalate: true,
             max_warnings_per_window: 2,
             cap_window_days: 30,
+            win_back: Some(WinBackRule::default()),
         }
     }
 }
@@ -179,11 +253,12 @@ impl WarningPolicy {
                 )
             ))
         );
+        let silent = self.win_back.as_ref().is_some_and(|rule| rule.silent(s));
         vec![
             (
                 WarningKind::HighRisk,
                 self.severity(score.risk),
-                score.risk >= self.raise_at,
+                score.risk >= self.raise_at && !silent,
             ),
             (
                 WarningKind::RenewalAtRisk,
@@ -200,6 +275,7 @@ impl WarningPolicy {
                 s.sla_breaches > 0,
             ),
             (WarningKind::Churned, Severity::High, s.churned),
+            (WarningKind::WinBack, Severity::Low, silent),
         ]
     }
 
@@ -220,8 +296,15 @@ impl WarningPolicy {
         for (kind, severity, active) in self.kinds(score) {
             let open = episodes.open.iter().position(|(k, _, _)| *k == kind);
             // An episode ends when the condition is gone (with hysteresis for the risk level).
+            // A customer moved to the win-back list leaves the high-risk episode.
             let recovered = match kind {
-                WarningKind::HighRisk => score.risk < self.recover_below,
+                WarningKind::HighRisk => {
+                    score.risk < self.recover_below
+                        || self
+                            .win_back
+                            .as_ref()
+                            .is_some_and(|r| r.silent(&score.signals))
+                }
                 _ => !active,
             };
             match open {
@@ -296,5 +379,57 @@ impl WarningPolicy {
                 .collect(),
             stream_version,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_severities_have_words_and_stable_machine_names() {
+        for (kind, words) in [
+            (WarningKind::HighRisk, "high risk"),
+            (WarningKind::RenewalAtRisk, "renewal at risk"),
+            (WarningKind::ComplaintSla, "complaint past SLA"),
+            (WarningKind::Churned, "churned"),
+            (WarningKind::WinBack, "win back"),
+        ] {
+            assert_eq!(kind.to_string(), words);
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        for severity in [Severity::Low, Severity::Medium, Severity::High] {
+            assert_eq!(
+                serde_json::to_value(severity).unwrap(),
+                serde_json::json!(severity.to_string())
+            );
+        }
+        assert_eq!(format!("{:<8}|", WarningKind::Churned), "churned |");
+    }
+
+    #[test]
+    fn the_win_back_horizon_follows_the_lifecycle_exit_rule() {
+        let rule = WinBackRule::default();
+        assert_eq!(rule.horizon_days(0, None), None);
+        assert_eq!(rule.horizon_days(1, Some(30.0)), Some(365.0));
+        assert_eq!(rule.horizon_days(5, Some(30.0)), Some(365.0));
+        assert_eq!(rule.horizon_days(5, Some(132.0)), Some(792.0));
+        assert_eq!(rule.horizon_days(5, Some(400.0)), Some(1095.0));
+        let signals = |days: f64, churned: bool| Signals {
+            transactions: 4,
+            days_since_last_purchase: Some(days),
+            typical_gap_days: Some(132.0),
+            churned,
+            ..Signals::default()
+        };
+        assert!(!rule.silent(&signals(791.0, false)));
+        assert!(rule.silent(&signals(792.0, false)));
+        assert!(
+            !rule.silent(&signals(900.0, true)),
+            "explicit churn: `churned`"
+        );
     }
 }

@@ -363,10 +363,15 @@ proptest! {
 fn next_due_matches_the_original() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
+    // The original code had no win-back list (its due day is tested in
+    // tests/job.rs).
     let mut job = WarningJob::open(
         &store,
         RiskPolicy::default(),
-        WarningPolicy::default(),
+        WarningPolicy {
+            win_back: None,
+            ..WarningPolicy::default()
+        },
         model(true, 90.0),
     )
     .unwrap();

@@ -174,7 +174,9 @@ fn a_recovered_customer_is_warned_again_in_a_new_episode() {
         )
         .unwrap();
     job.run(day(520), &mut sink).unwrap();
-    job.run(day(900), &mut sink).unwrap();
+    // Lapsing again, within the exit horizon (365 days without a purchase
+    // after the last one, on day 508: beyond it is the win-back list).
+    job.run(day(870), &mut sink).unwrap();
     let high = mine(&seen);
     assert!(
         high.len() > first_episode,
@@ -194,10 +196,10 @@ fn a_recovered_customer_is_warned_again_in_a_new_episode() {
         .append(
             c,
             ExpectedVersion::Any,
-            vec![NewEvent::new(day(901), refund)],
+            vec![NewEvent::new(day(871), refund)],
         )
         .unwrap();
-    let report = job.run(day(902), &mut sink).unwrap();
+    let report = job.run(day(872), &mut sink).unwrap();
     assert_eq!((report.with_new_events, report.raised), (1, 0));
 }
 
@@ -474,4 +476,108 @@ fn sigkill_between_chunks_neither_loses_nor_duplicates_warnings() {
             .map(|w| w.id)
             .collect();
     assert_eq!(delivered, stored.iter().map(|w| w.id).collect());
+}
+
+#[test]
+fn customers_silent_beyond_the_exit_horizon_go_to_the_win_back_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let buy = |d: i64| {
+        NewEvent::new(
+            day(d),
+            Purchase::new(format!("o{d}"), "50.00".parse().unwrap(), Currency::CNY),
+        )
+    };
+    // Every 14 days until day 126: a typical gap of 30 days (the floor), so
+    // the exit horizon is max(365, 6 × 30) = 365 days: day 491.
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..10).map(|k| buy(k * 14)).collect(),
+        )
+        .unwrap();
+    population(&store, 100);
+    let mine = |seen: &Seen, kind: WarningKind| -> Vec<Warning> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|w| w.kind == kind && w.customer_id == c)
+            .cloned()
+            .collect()
+    };
+
+    // Default policy: high risk first, then — without new events, reached as
+    // due at the horizon — the win-back list, once.
+    let mut job = job(&store);
+    job.refit(day(400)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    job.run(day(400), &mut sink).unwrap();
+    assert_eq!(mine(&seen, WarningKind::HighRisk).len(), 1);
+    assert!(mine(&seen, WarningKind::WinBack).is_empty());
+    // Due at the horizon at the latest (a risk level may be crossed before).
+    let state = job.projector().state_as_of(c, day(400)).unwrap();
+    assert!(job.next_due(&state, day(400)) <= Some(day(491)));
+    job.run(day(490), &mut sink).unwrap();
+    assert!(
+        mine(&seen, WarningKind::WinBack).is_empty(),
+        "day 490: 364 days"
+    );
+    let report = job.run(day(491), &mut sink).unwrap();
+    assert!(report.due >= 1);
+    let win_back = mine(&seen, WarningKind::WinBack);
+    assert_eq!(win_back.len(), 1, "{win_back:#?}");
+    assert_eq!(win_back[0].as_of, day(491));
+    assert_eq!(win_back[0].severity, clientele_churn::Severity::Low);
+    job.run(day(600), &mut sink).unwrap();
+    assert_eq!(
+        mine(&seen, WarningKind::WinBack).len(),
+        1,
+        "once per episode"
+    );
+    assert!(
+        mine(&seen, WarningKind::HighRisk)
+            .iter()
+            .all(|w| w.as_of < day(491)),
+        "no high risk beyond the horizon"
+    );
+    let stored: Vec<Warning> = job
+        .history(c)
+        .unwrap()
+        .into_iter()
+        .filter(|w| w.kind == WarningKind::WinBack)
+        .collect();
+    assert_eq!(stored, win_back);
+    assert_eq!(
+        serde_json::to_value(&win_back[0]).unwrap()["kind"],
+        "win_back"
+    );
+
+    // Off: the same customer first seen at day 600 is high risk.
+    let dir2 = tempfile::tempdir().unwrap();
+    let store2 = Store::open(dir2.path()).unwrap();
+    store2
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..10).map(|k| buy(k * 14)).collect(),
+        )
+        .unwrap();
+    population(&store2, 100);
+    let mut off = WarningJob::open(
+        &store2,
+        RiskPolicy::default(),
+        WarningPolicy {
+            win_back: None,
+            ..WarningPolicy::default()
+        },
+        ModelContext::default(),
+    )
+    .unwrap();
+    off.refit(day(600)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    off.run(day(600), &mut sink).unwrap();
+    assert_eq!(mine(&seen, WarningKind::HighRisk).len(), 1);
+    assert!(mine(&seen, WarningKind::WinBack).is_empty());
 }

@@ -187,6 +187,11 @@ fn demo_summarises_and_is_idempotent() {
     assert_eq!(job["raised"], 0, "a rerun raises nothing new");
     let stored = job["stored"].as_u64().expect("stored");
     assert!(stored > 0 && stored < 150, "{job}");
+    // Customers silent beyond the exit horizon are on the win-back list, not high risk.
+    let win_back = job["by_kind"]["win_back"].as_u64().expect("win_back");
+    let high_risk = job["by_kind"]["high_risk"].as_u64().expect("high_risk");
+    assert!(win_back > 0 && high_risk > 0, "{job}");
+    assert!(text.contains(" win back "), "{text}");
 
     // Another seed on the same store is refused.
     let (code, _, _) = s.json(&["--db", &db, "demo", "--customers", "150", "--seed", "4"]);

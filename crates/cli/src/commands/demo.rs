@@ -15,7 +15,8 @@ use clientele_core::{CustomerId, EventPayload, Money, Store};
 use serde::Serialize;
 
 use clientele_churn::{
-    CallbackSink, ModelContext, RiskPolicy, Severity, Warning, WarningJob, WarningPolicy,
+    CallbackSink, ModelContext, RiskPolicy, Severity, Warning, WarningJob, WarningKind,
+    WarningPolicy,
 };
 use clientele_lifecycle::Stage;
 
@@ -277,7 +278,10 @@ pub struct DemoChurnJob {
     pub stored: usize,
     /// Stored warnings per severity.
     pub by_severity: BTreeMap<String, usize>,
-    /// The three customers with the highest risk among stored warnings.
+    /// Stored warnings per kind (`high_risk`, `win_back`, …).
+    pub by_kind: BTreeMap<String, usize>,
+    /// The three customers with the highest risk among stored `high_risk`
+    /// warnings (those still worth a retention call; all kinds when none).
     pub highest: Vec<Warning>,
 }
 
@@ -391,13 +395,27 @@ impl Render for DemoReport {
                 Some(format!("{s} {}", thousands(*n)))
             })
             .collect();
+        let kinds: Vec<String> = [
+            WarningKind::HighRisk,
+            WarningKind::RenewalAtRisk,
+            WarningKind::ComplaintSla,
+            WarningKind::Churned,
+            WarningKind::WinBack,
+        ]
+        .iter()
+        .filter_map(|k| {
+            let n = j.by_kind.get(k.as_str())?;
+            Some(format!("{k} {}", thousands(*n)))
+        })
+        .collect();
         let _ = writeln!(
             out,
-            "\nChurn-warning job as of {}: {} evaluated, {} raised ({} stored: {})",
+            "\nChurn-warning job as of {}: {} evaluated, {} raised ({} stored: {}; {})",
             j.as_of,
             count(j.visited, "customer"),
             count(j.raised, "warning"),
             thousands(j.stored),
+            kinds.join(", "),
             severity.join(", ")
         );
         for w in &j.highest {
@@ -652,10 +670,19 @@ fn run_churn_job(store: &Store, as_of: DateTime<Utc>) -> CliResult<DemoChurnJob>
         .warnings(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
         .map_err(failed)?;
     let mut by_severity = BTreeMap::new();
+    let mut by_kind = BTreeMap::new();
     for w in &stored {
         *by_severity.entry(json_name(&w.severity)).or_default() += 1;
+        *by_kind.entry(w.kind.as_str().to_owned()).or_default() += 1;
     }
-    let mut highest = stored.clone();
+    let mut highest: Vec<Warning> = stored
+        .iter()
+        .filter(|w| w.kind == WarningKind::HighRisk)
+        .cloned()
+        .collect();
+    if highest.is_empty() {
+        highest = stored.clone();
+    }
     highest.sort_by(|a, b| b.risk.total_cmp(&a.risk).then(a.id.cmp(&b.id)));
     let mut seen = std::collections::BTreeSet::new();
     highest.retain(|w| seen.insert(w.customer_id));
@@ -666,6 +693,7 @@ fn run_churn_job(store: &Store, as_of: DateTime<Utc>) -> CliResult<DemoChurnJob>
         raised: run.raised,
         stored: stored.len(),
         by_severity,
+        by_kind,
         highest,
     })
 }
