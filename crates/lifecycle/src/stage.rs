@@ -178,15 +178,12 @@ impl fmt::Display for Cause {
                 reference,
             } => {
                 let hours = threshold_secs / 3_600;
-                if hours % 24 == 0 {
-                    write!(
-                        f,
-                        "{}: {} days after {reference}",
-                        rule.as_str(),
-                        hours / 24
-                    )
-                } else {
-                    write!(f, "{}: {hours} h after {reference}", rule.as_str())
+                match (hours % 24, hours / 24) {
+                    (0, 1) => write!(f, "{}: 1 day after event {reference}", rule.as_str()),
+                    (0, days) => {
+                        write!(f, "{}: {days} days after event {reference}", rule.as_str())
+                    }
+                    _ => write!(f, "{}: {hours} h after event {reference}", rule.as_str()),
                 }
             }
         }
@@ -414,6 +411,28 @@ mod tests {
         to: Stage,
         exit_pending: bool,
         cause: Cause,
+    }
+
+    #[test]
+    fn elapsed_causes_read_as_days_or_hours() {
+        let reference = EventId::from_uuid(uuid::Uuid::from_u128(7));
+        let cause = |rule, threshold_secs| Cause::Elapsed {
+            rule,
+            threshold_secs,
+            reference,
+        };
+        assert_eq!(
+            cause(ElapsedRule::InactivityDecline, 86_400).to_string(),
+            format!("inactivity_decline: 1 day after event {reference}")
+        );
+        assert_eq!(
+            cause(ElapsedRule::InactivityExit, 3 * 86_400).to_string(),
+            format!("inactivity_exit: 3 days after event {reference}")
+        );
+        assert_eq!(
+            cause(ElapsedRule::ComplaintReply, 36 * 3_600).to_string(),
+            format!("complaint_reply: 36 h after event {reference}")
+        );
     }
 
     fn change() -> StageChange {

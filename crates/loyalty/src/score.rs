@@ -319,7 +319,10 @@ pub(crate) fn compute(
         },
         raw_weight: w.repeat_purchase,
         applies: true,
-        detail: format!("{purchases} purchases, {repeats} repeat"),
+        detail: format!(
+            "{} ({repeats} repeat)",
+            counted(purchases as f64, "purchase", "purchases")
+        ),
     });
 
     // Tenure (002 L31; 000 L358–360).
@@ -371,9 +374,14 @@ pub(crate) fn compute(
                 finite_or_zero(0.5f64.powf((lateness - 1.0) / rule.half_life_gaps))
             };
             let detail = match churned {
-                Some(_) => format!("churned; last transaction {since:.0} days ago"),
+                Some(_) => format!(
+                    "churned; last transaction {} ago",
+                    counted(since, "day", "days")
+                ),
                 None => format!(
-                    "{since:.0} days since the last transaction, rhythm {rhythm:.0} days ({lateness:.2} rhythms)"
+                    "{} since the last transaction, rhythm {} ({lateness:.2} rhythms)",
+                    counted(since, "day", "days"),
+                    counted(rhythm, "day", "days")
                 ),
             };
             (since, value, detail)
@@ -538,6 +546,13 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// `x` rounded to a whole number with its unit, singular for exactly one
+/// (`1 day`, `0 days`, `12 days`).
+fn counted(x: f64, one: &str, many: &str) -> String {
+    let n = x.round();
+    format!("{n:.0} {}", if n == 1.0 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +560,14 @@ mod tests {
     use chrono::{Duration, TimeZone};
     use clientele_core::event::ComplaintStep;
     use clientele_core::CustomerId;
+
+    #[test]
+    fn counts_read_singular_for_one() {
+        assert_eq!(counted(1.0, "day", "days"), "1 day");
+        assert_eq!(counted(0.6, "day", "days"), "1 day");
+        assert_eq!(counted(0.0, "day", "days"), "0 days");
+        assert_eq!(counted(12.4, "purchase", "purchases"), "12 purchases");
+    }
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap()
