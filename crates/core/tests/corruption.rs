@@ -101,3 +101,45 @@ fn missing_and_reordered_records_are_named() {
     }
     assert_eq!(verify_error(dir.path()).position(), 10);
 }
+
+/// A damaged record stops a projection's catch-up with its position named,
+/// and nothing from that catch-up is committed.
+#[test]
+fn a_damaged_record_stops_catch_up_with_its_position() {
+    use clientele_core::projection::{Projection, Projector};
+    use clientele_core::RecordedEvent;
+
+    struct Count;
+    impl Projection for Count {
+        type State = u64;
+        fn name(&self) -> &str {
+            "count"
+        }
+        fn version(&self) -> u64 {
+            1
+        }
+        fn apply(&self, state: &mut u64, _: &RecordedEvent) {
+            *state += 1;
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 40);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        let mut value = db.get_cf(cf, 23u64.to_be_bytes()).unwrap().unwrap();
+        value[70] ^= 0x01;
+        db.put_cf(cf, 23u64.to_be_bytes(), value).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let mut projector = Projector::open(&store, Count).unwrap();
+    match projector.catch_up() {
+        Err(Error::Integrity(e)) => assert_eq!(e.position(), 23, "{e}"),
+        other => panic!("catch-up should fail at position 23, got {other:?}"),
+    }
+    assert_eq!(projector.position(), 0);
+    drop(projector);
+    let reopened = Projector::open(&store, Count).unwrap();
+    assert_eq!(reopened.position(), 0);
+}

@@ -312,3 +312,80 @@ fn follow_tails_new_events() {
     });
     assert_eq!(position, 5);
 }
+
+/// Counts a customer's events and checks they come in stream order.
+struct Tally;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Counted {
+    events: u64,
+    /// Stream versions folded out of order or twice.
+    out_of_order: u64,
+}
+
+impl Projection for Tally {
+    type State = Counted;
+    fn name(&self) -> &str {
+        "tally"
+    }
+    fn version(&self) -> u64 {
+        1
+    }
+    fn apply(&self, state: &mut Counted, event: &RecordedEvent) {
+        if event.version != state.events + 1 {
+            state.out_of_order += 1;
+        }
+        state.events += 1;
+    }
+}
+
+/// A catch-up that commits part-way (after 100,000 changed customers, in the
+/// middle of the events it decoded ahead) folds every event exactly once.
+#[test]
+fn catch_up_committing_part_way_folds_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_with(
+        dir.path(),
+        clientele_core::StoreOptions {
+            durability: clientele_core::Durability::Buffered,
+            ..clientele_core::StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let customers = 100_100u64;
+    let customer = |i: u64| CustomerId::from_external("tally", &i.to_string());
+    // Five customers get their two events first, so the 100,000th changed
+    // customer is not at a multiple of the read-ahead.
+    let mut order: Vec<u64> = (0..5).flat_map(|i| [i, i]).collect();
+    order.extend(5..customers);
+    order.extend(5..9);
+    let mut batch = Vec::new();
+    for (n, &i) in order.iter().enumerate() {
+        batch.push((
+            customer(i),
+            ExpectedVersion::Any,
+            vec![ev(n as u64, n as i64)],
+        ));
+        if batch.len() == 5_000 {
+            store.append_batch(std::mem::take(&mut batch)).unwrap();
+        }
+    }
+    store.append_batch(batch).unwrap();
+    store.sync().unwrap();
+
+    let mut projector = Projector::open(&store, Tally).unwrap();
+    assert_eq!(projector.catch_up().unwrap(), order.len() as u64);
+    for i in [0, 4, 5, 8, 9, 99_999, 100_000, customers - 1] {
+        let state = projector.state(customer(i)).unwrap().unwrap();
+        let expected = if i < 9 { 2 } else { 1 };
+        assert_eq!(state.events, expected, "customer {i}");
+        assert_eq!(state.out_of_order, 0, "customer {i}");
+    }
+    let states = projector.states().unwrap();
+    assert_eq!(states.len() as u64, customers);
+    assert_eq!(
+        states.iter().map(|(_, s)| s.events).sum::<u64>(),
+        order.len() as u64
+    );
+    assert!(states.iter().all(|(_, s)| s.out_of_order == 0));
+}
