@@ -14,6 +14,9 @@
 //!   held the core on a shared machine.
 //! * `view/as_of_200_events`: one customer's as-of view over a 200-event
 //!   stream; p50/p99 over many random times are printed as well.
+//! * `catch_up/new_customers_2000`: an incremental catch-up of the first
+//!   events of 2,000 new customers into a store whose 20k states are on disk
+//!   (each new customer's state is looked up and missed first).
 //!
 //! Run: `cargo bench -p clientele-lifecycle --bench lifecycle`.
 
@@ -374,5 +377,48 @@ fn view(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, rebuild, view);
+/// Catch-up of the first events of 2,000 new customers into a store whose
+/// 20k states are on disk: each new customer's state is looked up (and
+/// missed, in the memtable and the SST files) before its first event is
+/// folded.
+fn new_customers(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = build_store(dir.path());
+    {
+        let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).expect("lifecycle");
+        lifecycle.catch_up().expect("catch up");
+    }
+    // Flushes every column family and compacts the projections to the
+    // bottom level, with the store's own table options.
+    store.purge().expect("flush");
+    let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).expect("lifecycle");
+    lifecycle.catch_up().expect("catch up");
+    let mut next = 0u64;
+    let mut group = c.benchmark_group("catch_up");
+    group.throughput(Throughput::Elements(2_000));
+    group.bench_function("new_customers_2000", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let batch: Vec<_> = (0..2_000)
+                    .map(|i| {
+                        next += 1;
+                        let customer = CustomerId::from_external("new", &next.to_string());
+                        let event = event((i % 10) * CUSTOMERS + i % 20)
+                            .with_id(EventId::derived(&(next | 1 << 40).to_be_bytes()));
+                        (customer, ExpectedVersion::Any, vec![event])
+                    })
+                    .collect();
+                store.append_batch(batch).expect("append");
+                let start = Instant::now();
+                black_box(lifecycle.catch_up().expect("catch up"));
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rebuild, view, new_customers);
 criterion_main!(benches);

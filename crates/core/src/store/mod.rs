@@ -228,8 +228,9 @@ fn cf_options(name: &str) -> Options {
     o.set_compression_type(DBCompressionType::Lz4);
     o.set_bottommost_compression_type(DBCompressionType::Zstd);
     let mut table = BlockBasedOptions::default();
-    if name == keys::CF_EVENT_IDS || name == keys::CF_STREAM_META {
-        // Point lookups on every append: a Bloom filter makes misses cheap.
+    if name == keys::CF_EVENT_IDS || name == keys::CF_STREAM_META || name == keys::CF_PROJECTIONS {
+        // Point lookups on every append, and on every new customer's first
+        // event in a projection's catch-up: a Bloom filter makes misses cheap.
         table.set_bloom_filter(10.0, false);
         o.set_memtable_whole_key_filtering(true);
         o.set_memtable_prefix_bloom_ratio(0.05);
