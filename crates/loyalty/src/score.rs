@@ -320,8 +320,12 @@ pub(crate) fn compute(
         raw_weight: w.repeat_purchase,
         applies: true,
         detail: format!(
-            "{} ({repeats} repeat)",
-            counted(purchases as f64, "purchase", "purchases")
+            "{purchases} {}, {repeats} repeat",
+            if purchases == 1 {
+                "purchase"
+            } else {
+                "purchases"
+            }
         ),
     });
 
@@ -546,11 +550,12 @@ fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// `x` rounded to a whole number with its unit, singular for exactly one
-/// (`1 day`, `0 days`, `12 days`).
+/// `x` as a whole number, rounded as `{:.0}` rounds, with its unit,
+/// singular when it reads 1 (`1 day`, `0 days`, `12 days`).
 fn counted(x: f64, one: &str, many: &str) -> String {
-    let n = x.round();
-    format!("{n:.0} {}", if n == 1.0 { one } else { many })
+    let n = format!("{x:.0}");
+    let unit = if n == "1" { one } else { many };
+    format!("{n} {unit}")
 }
 
 #[cfg(test)]
@@ -566,7 +571,9 @@ mod tests {
         assert_eq!(counted(1.0, "day", "days"), "1 day");
         assert_eq!(counted(0.6, "day", "days"), "1 day");
         assert_eq!(counted(0.0, "day", "days"), "0 days");
-        assert_eq!(counted(12.4, "purchase", "purchases"), "12 purchases");
+        assert_eq!(counted(12.4, "day", "days"), "12 days");
+        // Rounded as the plain `{:.0}` format did before (half to even).
+        assert_eq!(counted(2.5, "day", "days"), format!("{:.0} days", 2.5));
     }
 
     fn t0() -> DateTime<Utc> {
