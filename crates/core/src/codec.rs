@@ -359,9 +359,11 @@ impl RawRecord<'_> {
             out.payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
                 .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
         }
-        out.occurred_at = micros_to_time(self.occurred_micros)
+        out.occurred_at = buffers
+            .time(0, self.occurred_micros)
             .ok_or_else(|| malformed("occurred_at out of range".into()))?;
-        out.recorded_at = micros_to_time(self.recorded_micros)
+        out.recorded_at = buffers
+            .time(1, self.recorded_micros)
             .ok_or_else(|| malformed("recorded_at out of range".into()))?;
         out.event_id = self.event_id;
         out.customer_id = self.customer_id;
@@ -390,28 +392,58 @@ impl RawRecord<'_> {
     }
 }
 
-/// Payloads kept between [`RawRecord::decode_into`] calls, at most one per
-/// kind, so that a log mixing kinds still reuses each kind's strings.
+/// Payloads kept between [`RawRecord::decode_into`] calls, one per kind (by
+/// kind code), so that a log mixing kinds still reuses each kind's strings.
 #[derive(Debug, Default)]
 pub(crate) struct DecodeBuffers {
-    spares: Vec<EventPayload>,
+    spares: [Option<EventPayload>; 16],
+    /// The last day converted by [`DecodeBuffers::time`] for each of the two
+    /// times of a record (occurred, recorded): (days since the epoch, its
+    /// date). Events next to each other in the log mostly share them.
+    days: [Option<(i64, chrono::NaiveDate)>; 2],
 }
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 impl DecodeBuffers {
     /// Puts a payload of `kind` into `payload` (a spare, or an empty one) and
     /// keeps the one it held as a spare.
     fn swap(&mut self, payload: &mut EventPayload, kind: EventKind) {
-        let next = match self.spares.iter().position(|p| p.kind() == kind) {
-            Some(i) => self.spares.swap_remove(i),
-            None => match inplace::empty(kind) {
-                Some(p) => p,
-                None => return,
-            },
+        let spare = self
+            .spares
+            .get_mut(usize::from(kind.code()))
+            .and_then(Option::take);
+        let Some(next) = spare.or_else(|| inplace::empty(kind)) else {
+            return;
         };
         let previous = std::mem::replace(payload, next);
-        if inplace::empty(previous.kind()).is_some() {
-            self.spares.push(previous);
+        let code = usize::from(previous.kind().code());
+        if inplace::reusable(previous.kind()) {
+            if let Some(slot) = self.spares.get_mut(code) {
+                *slot = Some(previous);
+            }
         }
+    }
+
+    /// [`micros_to_time`], reusing the date of the previous call for the same
+    /// `field` (0: occurred, 1: recorded) when the day is the same (the
+    /// calendar arithmetic is most of a conversion's cost).
+    fn time(&mut self, field: usize, micros: i64) -> Option<DateTime<Utc>> {
+        let day = micros.div_euclid(MICROS_PER_DAY);
+        let cached = self.days.get_mut(field)?;
+        let date = match *cached {
+            Some((d, date)) if d == day => date,
+            _ => {
+                let t = micros_to_time(micros)?;
+                *cached = Some((day, t.date_naive()));
+                return Some(t);
+            }
+        };
+        let of_day = micros.rem_euclid(MICROS_PER_DAY);
+        let secs = u32::try_from(of_day / 1_000_000).ok()?;
+        let nanos = u32::try_from(of_day % 1_000_000 * 1_000).ok()?;
+        let time = chrono::NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)?;
+        Some(date.and_time(time).and_utc())
     }
 }
 
@@ -454,6 +486,11 @@ mod inplace {
     use crate::money::{Currency, Decimal};
 
     /// An empty payload of `kind`, for the kinds decoded here.
+    /// Whether payloads of `kind` are decoded in place (and worth keeping).
+    pub(super) fn reusable(kind: EventKind) -> bool {
+        !matches!(kind, EventKind::Profile | EventKind::Erasure)
+    }
+
     pub(super) fn empty(kind: EventKind) -> Option<EventPayload> {
         let decimal = Decimal::new(0, 0)?;
         Some(match kind {
@@ -1178,6 +1215,55 @@ mod tests {
                 }
             } else {
                 prop_assert!(RawRecord::parse(position, &noise).is_err());
+            }
+        }
+    }
+
+    proptest! {
+        /// The day-cached conversion gives exactly what `micros_to_time`
+        /// does, for times near each other (the cache hits) and anywhere.
+        #[test]
+        fn cached_time_conversion_is_exact(
+            start in any::<i64>(),
+            steps in proptest::collection::vec(
+                prop_oneof![
+                    -MICROS_PER_DAY..MICROS_PER_DAY,
+                    any::<i64>(),
+                    Just(0i64),
+                    Just(1i64),
+                    Just(-1i64),
+                ],
+                0..40,
+            ),
+        ) {
+            let mut buffers = DecodeBuffers::default();
+            let mut t = start;
+            prop_assert_eq!(buffers.time(0, t), micros_to_time(t));
+            for (i, step) in steps.into_iter().enumerate() {
+                t = t.wrapping_add(step);
+                prop_assert_eq!(buffers.time(i % 2, t), micros_to_time(t), "{}", t);
+            }
+        }
+    }
+
+    #[test]
+    fn cached_time_conversion_at_the_edges() {
+        let mut buffers = DecodeBuffers::default();
+        let edges = [
+            DateTime::<Utc>::MIN_UTC.timestamp_micros(),
+            DateTime::<Utc>::MAX_UTC.timestamp_micros(),
+            0,
+            -1,
+            MICROS_PER_DAY - 1,
+            MICROS_PER_DAY,
+            i64::MIN,
+            i64::MAX,
+        ];
+        for base in edges {
+            for d in [-2, -1, 0, 1, 2, MICROS_PER_DAY / 2] {
+                let t = base.saturating_add(d);
+                assert_eq!(buffers.time(0, t), micros_to_time(t), "{t}");
+                assert_eq!(buffers.time(1, t), micros_to_time(t), "{t}");
             }
         }
     }
