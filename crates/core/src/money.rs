@@ -143,20 +143,38 @@ impl FromStr for Decimal {
 }
 
 impl fmt::Display for Decimal {
+    /// `-12.50`: the units with the decimal point `scale` digits from the
+    /// right (at least one digit before it). Written right to left into a
+    /// stack buffer and out in one piece: audit summaries and reports format
+    /// many amounts.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.scale == 0 {
-            return write!(f, "{}", self.units);
+        // 20 digits of a u64, the point, the sign, and zeros up to MAX_SCALE.
+        let mut buf = [0u8; 48];
+        let mut at = buf.len();
+        let mut put = |byte: u8| -> fmt::Result {
+            at = at.checked_sub(1).ok_or(fmt::Error)?;
+            *buf.get_mut(at).ok_or(fmt::Error)? = byte;
+            Ok(())
+        };
+        let scale = usize::from(self.scale);
+        let mut rest = self.units.unsigned_abs();
+        let mut digits = 0;
+        loop {
+            if digits == scale && scale > 0 {
+                put(b'.')?;
+            }
+            put(b'0' + (rest % 10) as u8)?;
+            rest /= 10;
+            digits += 1;
+            if rest == 0 && digits > scale {
+                break;
+            }
         }
-        let sign = if self.units < 0 { "-" } else { "" };
-        let abs = self.units.unsigned_abs();
-        let factor = 10u64.pow(u32::from(self.scale));
-        write!(
-            f,
-            "{sign}{}.{:0width$}",
-            abs / factor,
-            abs % factor,
-            width = usize::from(self.scale)
-        )
+        if self.units < 0 {
+            put(b'-')?;
+        }
+        let text = buf.get(at..).ok_or(fmt::Error)?;
+        f.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -382,8 +400,11 @@ impl Money {
 }
 
 impl fmt::Display for Money {
+    /// `12.50 CNY`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount(), self.currency)
+        fmt::Display::fmt(&self.amount(), f)?;
+        f.write_str(" ")?;
+        f.write_str(self.currency.as_str())
     }
 }
 
@@ -405,6 +426,48 @@ mod tests {
             let d: Decimal = s.parse().unwrap();
             assert_eq!(d.to_string(), s);
         }
+    }
+
+    /// The text is the one `format!` with zero padding gave before.
+    fn reference_text(units: i64, scale: u8) -> String {
+        if scale == 0 {
+            return units.to_string();
+        }
+        let sign = if units < 0 { "-" } else { "" };
+        let abs = units.unsigned_abs();
+        let factor = 10u64.pow(u32::from(scale));
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / factor,
+            abs % factor,
+            width = usize::from(scale)
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_text_matches_reference(units in proptest::prelude::any::<i64>(), scale in 0u8..=MAX_SCALE) {
+            if let Some(d) = Decimal::new(units, scale) {
+                proptest::prop_assert_eq!(d.to_string(), reference_text(units, scale));
+                if units != i64::MIN {
+                    proptest::prop_assert_eq!(d.to_string().parse::<Decimal>().ok(), Some(d));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_text_at_the_extremes() {
+        for units in [i64::MIN, i64::MIN + 1, -1, 0, 1, 9, 10, i64::MAX] {
+            for scale in 0..=MAX_SCALE {
+                if let Some(d) = Decimal::new(units, scale) {
+                    assert_eq!(d.to_string(), reference_text(units, scale));
+                }
+            }
+        }
+        let m = Money::from_minor(-5, Currency::CNY);
+        assert_eq!(m.to_string(), "-0.05 CNY");
+        assert_eq!(format!("[{m:>12}]"), "[-0.05 CNY]");
     }
 
     #[test]
