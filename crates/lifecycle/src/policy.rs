@@ -303,20 +303,70 @@ impl LifecyclePolicy {
 }
 
 /// `secs × multiple`, rounded, saturating (validated multiples are finite and > 0).
+///
+/// Rounds half away from zero like `f64::round`, without its library call
+/// (this runs several times per folded event): for `1 < x < 2^63` the
+/// truncation and the fraction are exact.
 fn scale(secs: i64, multiple: f64) -> i64 {
-    let x = (secs as f64 * multiple).round();
-    if x >= i64::MAX as f64 {
-        i64::MAX
-    } else if x <= 1.0 {
+    let x = secs as f64 * multiple;
+    if x.is_nan() || x <= 1.0 {
         1
+    } else if x >= i64::MAX as f64 {
+        i64::MAX
     } else {
-        x as i64
+        let whole = x as i64;
+        if x - whole as f64 >= 0.5 {
+            whole.saturating_add(1)
+        } else {
+            whole
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `scale` rounds exactly as `f64::round` did, halves and extremes included.
+    #[test]
+    fn scale_rounds_like_f64_round() {
+        let reference = |secs: i64, multiple: f64| {
+            let x = (secs as f64 * multiple).round();
+            if x >= i64::MAX as f64 {
+                i64::MAX
+            } else if x <= 1.0 {
+                1
+            } else {
+                x as i64
+            }
+        };
+        let multiples = [
+            0.1,
+            0.5,
+            1.0,
+            1.5,
+            2.5,
+            3.0,
+            2.0 / 3.0,
+            7.25,
+            1e-9,
+            1e12,
+            1e300,
+        ];
+        let mut secs = vec![i64::MIN, -7, 0, 1, 2, 3, 5, 86_400, i64::MAX / 3, i64::MAX];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            secs.push((x >> (x % 50)) as i64);
+        }
+        for &s in &secs {
+            for &m in &multiples {
+                assert_eq!(scale(s, m), reference(s, m), "{s} × {m}");
+            }
+        }
+    }
 
     #[test]
     fn version_is_stable_and_sensitive() {

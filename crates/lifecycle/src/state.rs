@@ -187,11 +187,13 @@ impl Orders {
         self.ids.get(start..end).unwrap_or_default()
     }
 
+    /// Searched from the newest: payments and refunds mostly name a recent order.
     fn position(&self, id: &str) -> Option<usize> {
         let hash = id_hash(id);
         self.entries
             .iter()
             .enumerate()
+            .rev()
             .filter(|(_, e)| e.hash == hash)
             .map(|(i, _)| i)
             .find(|&i| self.id(i) == id)
@@ -202,6 +204,10 @@ impl Orders {
         let entry = match self.position(id) {
             Some(i) => self.entries.get_mut(i),
             None => {
+                if self.ids.capacity() == 0 {
+                    // Room for a few orders' ids at once.
+                    self.ids.reserve(32);
+                }
                 self.ids.push_str(id);
                 self.entries.push(OrderEntry {
                     end: self.ids.len(),
@@ -251,6 +257,46 @@ impl<'de> Deserialize<'de> for Orders {
             }
         }
         Ok(orders)
+    }
+}
+
+/// Complaints by id, in id order: a sorted vector (a customer has few), with
+/// the bytes of the `BTreeMap<String, ComplaintTrack>` it stands for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Complaints(Vec<(String, ComplaintTrack)>);
+
+impl Complaints {
+    fn get_mut(&mut self, id: &str) -> Option<&mut ComplaintTrack> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(id)).ok()?;
+        self.0.get_mut(i).map(|(_, c)| c)
+    }
+
+    fn insert(&mut self, id: &str, track: ComplaintTrack) {
+        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(id)) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = track;
+                }
+            }
+            Err(i) => self.0.insert(i, (id.to_owned(), track)),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &ComplaintTrack)> {
+        self.0.iter().map(|(k, c)| (k, c))
+    }
+}
+
+impl Serialize for Complaints {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Complaints {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, ComplaintTrack>::deserialize(deserializer)?;
+        Ok(Complaints(map.into_iter().collect()))
     }
 }
 
@@ -376,7 +422,7 @@ pub struct LifecycleState {
     /// Boxed (as are other rarely set parts) to keep the state small: it is
     /// read on every event.
     churn: Option<Box<ChurnMark>>,
-    complaints: BTreeMap<String, ComplaintTrack>,
+    complaints: Complaints,
     open_complaints: u32,
     orders: Orders,
     open_orders: u32,
@@ -623,7 +669,7 @@ impl LifecycleState {
             }
             None => {
                 self.complaints.insert(
-                    c.complaint_id.clone(),
+                    &c.complaint_id,
                     ComplaintTrack {
                         received_at: t,
                         received_event: id,
@@ -907,7 +953,7 @@ impl LifecycleState {
     pub fn open_matters(&self, policy: &LifecyclePolicy) -> Vec<OpenMatter> {
         let mut out = Vec::new();
         if self.open_complaints > 0 {
-            for (id, c) in &self.complaints {
+            for (id, c) in self.complaints.iter() {
                 if c.step < policy.complaint_settled_step {
                     out.push(OpenMatter::Complaint {
                         complaint_id: id.clone(),
@@ -1050,15 +1096,21 @@ fn typical(gaps: &[i64], statistic: GapStatistic) -> Option<i64> {
 }
 
 /// A short summary of an event for the audit trail. Never personal data:
-/// profile fields and referred prospects are not quoted.
+/// profile fields and referred prospects are not quoted. Written into one
+/// string sized up front (a stage change is recorded with one).
 fn summary(payload: &EventPayload) -> String {
-    let money = |amount: clientele_core::Decimal, currency: Currency| {
-        Money::from_decimal(amount, currency)
-            .map(|m| m.to_string())
-            .unwrap_or_else(|_| format!("{amount} {currency}"))
+    use std::fmt::Write;
+    let mut s = String::with_capacity(48);
+    let money = |s: &mut String, amount: clientele_core::Decimal, currency: Currency| {
+        let _ = match Money::from_decimal(amount, currency) {
+            Ok(m) => write!(s, "{m}"),
+            Err(_) => write!(s, "{amount} {currency}"),
+        };
     };
-    match payload {
-        EventPayload::Contact(c) => format!(
+    // Writing into a String cannot fail.
+    let _ = match payload {
+        EventPayload::Contact(c) => write!(
+            s,
             "contact {} {} {}",
             c.channel,
             match c.direction {
@@ -1068,25 +1120,40 @@ fn summary(payload: &EventPayload) -> String {
             c.purpose
         ),
         EventPayload::Purchase(p) => {
-            format!("purchase {} {}", p.order_id, money(p.amount, p.currency))
+            s.push_str("purchase ");
+            s.push_str(&p.order_id);
+            s.push(' ');
+            money(&mut s, p.amount, p.currency);
+            Ok(())
         }
-        EventPayload::Refund(r) => format!("refund {} {}", r.order_id, money(r.amount, r.currency)),
-        EventPayload::Cancellation(c) => format!("cancellation {}", c.order_id),
+        EventPayload::Refund(r) => {
+            s.push_str("refund ");
+            s.push_str(&r.order_id);
+            s.push(' ');
+            money(&mut s, r.amount, r.currency);
+            Ok(())
+        }
+        EventPayload::Cancellation(c) => write!(s, "cancellation {}", c.order_id),
         EventPayload::Payment(p) => {
-            format!("payment {} {}", p.reference, money(p.amount, p.currency))
+            s.push_str("payment ");
+            s.push_str(&p.reference);
+            s.push(' ');
+            money(&mut s, p.amount, p.currency);
+            Ok(())
         }
         EventPayload::Complaint(c) => {
-            format!("complaint {} {}", c.complaint_id, step_name(c.step))
+            write!(s, "complaint {} {}", c.complaint_id, step_name(c.step))
         }
-        EventPayload::Referral(_) => "referral".to_owned(),
-        EventPayload::Churn(c) => format!("churn: {}", c.reason),
+        EventPayload::Referral(_) => write!(s, "referral"),
+        EventPayload::Churn(c) => write!(s, "churn: {}", c.reason),
         EventPayload::Reactivation(r) => match &r.campaign {
-            Some(campaign) => format!("reactivation ({campaign})"),
-            None => "reactivation".to_owned(),
+            Some(campaign) => write!(s, "reactivation ({campaign})"),
+            None => write!(s, "reactivation"),
         },
-        EventPayload::Profile(_) => "profile updated".to_owned(),
-        EventPayload::Erasure(_) => "personal data erased".to_owned(),
-    }
+        EventPayload::Profile(_) => write!(s, "profile updated"),
+        EventPayload::Erasure(_) => write!(s, "personal data erased"),
+    };
+    s
 }
 
 #[cfg(test)]
@@ -1101,7 +1168,8 @@ mod tests {
         assert_eq!(typical(&[4, 1, 3, 10], GapStatistic::Mean), Some(4));
     }
 
-    /// `Orders` and `IdentitySlot` keep the bytes of the types they stand for.
+    /// `Orders`, `Complaints` and `IdentitySlot` keep the bytes of the types
+    /// they stand for.
     #[test]
     fn compact_parts_serialise_as_before() {
         let mut orders = Orders::default();
@@ -1132,6 +1200,35 @@ mod tests {
         assert_eq!(back, orders);
         assert_eq!(postcard::to_allocvec(&back).unwrap(), bytes);
 
+        let mut complaints = Complaints::default();
+        let mut map = BTreeMap::new();
+        for (i, id) in ["k-9", "k-10", "", "投诉-1", "k-1", "k-9"]
+            .iter()
+            .enumerate()
+        {
+            let track = ComplaintTrack {
+                received_at: i as i64 * 1_000,
+                received_event: EventId::derived(&[i as u8]),
+                step: ComplaintStep::Received,
+            };
+            complaints.insert(id, track.clone());
+            map.insert((*id).to_owned(), track);
+        }
+        if let Some(track) = complaints.get_mut("k-10") {
+            track.step = ComplaintStep::Resolved;
+        }
+        if let Some(track) = map.get_mut("k-10") {
+            track.step = ComplaintStep::Resolved;
+        }
+        assert_eq!(complaints.0.len(), map.len());
+        assert!(complaints.get_mut("k-2").is_none());
+        let bytes = postcard::to_allocvec(&complaints).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&map).unwrap());
+        assert_eq!(
+            postcard::from_bytes::<Complaints>(&bytes).unwrap(),
+            complaints
+        );
+
         let none = postcard::to_allocvec(&IdentitySlot::default()).unwrap();
         assert_eq!(none, postcard::to_allocvec(&Identity::default()).unwrap());
         let back: IdentitySlot = postcard::from_bytes(&none).unwrap();
@@ -1147,6 +1244,76 @@ mod tests {
         let bytes = postcard::to_allocvec(&some).unwrap();
         assert_eq!(bytes, postcard::to_allocvec(some.get()).unwrap());
         assert_eq!(postcard::from_bytes::<IdentitySlot>(&bytes).unwrap(), some);
+    }
+
+    /// The audit summaries read as they always have.
+    #[test]
+    fn summaries_read_as_before() {
+        use clientele_core::event::*;
+        let cny = Currency::CNY;
+        let amount = |s: &str| s.parse::<clientele_core::Decimal>().unwrap();
+        let cases: Vec<(EventPayload, &str)> = vec![
+            (
+                Purchase::new("A-1", amount("165"), cny).into(),
+                "purchase A-1 165.00 CNY",
+            ),
+            (
+                Refund {
+                    order_id: "A-1".into(),
+                    amount: amount("-0.5"),
+                    currency: cny,
+                    reason: None,
+                }
+                .into(),
+                "refund A-1 -0.50 CNY",
+            ),
+            (
+                Payment {
+                    reference: "A-1".into(),
+                    amount: amount("12.345"),
+                    currency: cny,
+                    due_date: None,
+                    late: false,
+                }
+                .into(),
+                "payment A-1 12.345 CNY",
+            ),
+            (
+                Contact::new(Channel::Sms, Direction::Outbound, Purpose::Care).into(),
+                "contact sms outbound care",
+            ),
+            (
+                Complaint::new("k-1", ComplaintStep::FeedbackGiven).into(),
+                "complaint k-1 feedback_given",
+            ),
+            (
+                Cancellation {
+                    order_id: "A-2".into(),
+                    reason: None,
+                }
+                .into(),
+                "cancellation A-2",
+            ),
+            (
+                Churn {
+                    reason: "moved".into(),
+                    voluntary: true,
+                }
+                .into(),
+                "churn: moved",
+            ),
+            (
+                Reactivation {
+                    campaign: Some("spring".into()),
+                    channel: None,
+                }
+                .into(),
+                "reactivation (spring)",
+            ),
+        ];
+        for (payload, text) in cases {
+            assert_eq!(summary(&payload), text);
+        }
     }
 
     #[test]
