@@ -1,0 +1,91 @@
+//! The rebuild workload shared by the lifecycle bench and the
+//! `rebuild_once` example: 200k events over 20k customers, a realistic mix
+//! without personal data (so no master key is needed).
+
+use chrono::{DateTime, TimeZone, Utc};
+use clientele_core::event::*;
+use clientele_core::{
+    CustomerId, Decimal, Durability, EventId, ExpectedVersion, NewEvent, Store, StoreOptions,
+};
+
+pub const EVENTS: u64 = 200_000;
+pub const CUSTOMERS: u64 = 20_000;
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// Event number `seed` of the workload.
+pub fn event(seed: u64) -> NewEvent {
+    // Customer `seed % CUSTOMERS`'s events come every 15,000 minutes (plus
+    // up to 997), in business-time order.
+    let minutes = (seed / CUSTOMERS) as i64 * 15_000 + (seed % 997) as i64;
+    let when = t0() + chrono::Duration::minutes(minutes);
+    let amount = Decimal::new((seed % 30_000) as i64 + 500, 2).unwrap();
+    let cny = "CNY".parse().unwrap();
+    let order = format!("o-{}", seed / CUSTOMERS);
+    let payload: EventPayload = match seed % 20 {
+        0..=8 => Purchase::new(order, amount, cny).into(),
+        9..=13 => Contact::new(Channel::Sms, Direction::Outbound, Purpose::Care).into(),
+        14 => Complaint::new(format!("k-{seed}"), ComplaintStep::Received).into(),
+        15 => Payment {
+            reference: order,
+            amount,
+            currency: cny,
+            due_date: None,
+            late: false,
+        }
+        .into(),
+        16 => Refund {
+            order_id: order,
+            amount,
+            currency: cny,
+            reason: None,
+        }
+        .into(),
+        17 => Referral {
+            referred: Referred::Customer(CustomerId::from_external(
+                "bench",
+                &(seed + 1).to_string(),
+            )),
+            channel: None,
+        }
+        .into(),
+        18 => Reactivation {
+            campaign: None,
+            channel: None,
+        }
+        .into(),
+        _ => Contact::new(Channel::Web, Direction::Inbound, Purpose::Inquiry).into(),
+    };
+    NewEvent::new(when, payload).with_id(EventId::derived(&seed.to_be_bytes()))
+}
+
+pub fn build_store(dir: &std::path::Path) -> Store {
+    let store = Store::open_with(
+        dir,
+        StoreOptions {
+            durability: Durability::Buffered,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("open");
+    let customers: Vec<CustomerId> = (0..CUSTOMERS)
+        .map(|i| CustomerId::from_external("bench", &i.to_string()))
+        .collect();
+    let mut batch = Vec::new();
+    for seed in 0..EVENTS {
+        let c = customers[(seed % CUSTOMERS) as usize];
+        batch.push((c, ExpectedVersion::Any, vec![event(seed)]));
+        if batch.len() == 2_000 {
+            store
+                .append_batch(std::mem::take(&mut batch))
+                .expect("append");
+        }
+    }
+    if !batch.is_empty() {
+        store.append_batch(batch).expect("append");
+    }
+    store.sync().expect("sync");
+    store
+}
