@@ -27,7 +27,8 @@
 //!   (each new customer's state is looked up and missed first).
 //!
 //! Run: `cargo bench -p clientele-lifecycle --bench lifecycle`. The
-//! workload is in `workload.rs`; the `rebuild_once` example runs one rebuild
+//! workload is in `workload/mod.rs` (a directory, so that cargo does not
+//! take it for a bench of its own); the `rebuild_once` example runs one rebuild
 //! of it under callgrind, for instruction and cache-miss counts that do not
 //! depend on the machine's load.
 
@@ -41,7 +42,6 @@ use clientele_core::{
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, LifecycleProjection, LifecycleState};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-#[path = "workload.rs"]
 mod workload;
 
 use workload::{build_store, event, t0, CUSTOMERS, EVENTS};

@@ -19,7 +19,7 @@
 //! `--cache-sim=yes --LL=4194304,16,64` to count misses of a 4 MiB last-level
 //! cache (what a process can count on when neighbours share the L3).
 
-#[path = "../benches/workload.rs"]
+#[path = "../benches/workload/mod.rs"]
 mod workload;
 
 use clientele_core::Store;
