@@ -91,10 +91,10 @@ fn raw_scan(db: &rocksdb::DB) -> u64 {
 
 /// The raw scan with the read options the store uses for its log scans
 /// (`Store::read_range`): blocks bypass the block cache (a full scan would
-/// evict the hot blocks of live reads) and are read ahead 2 MiB at a time.
+/// evict the hot blocks of live reads) and are read ahead 256 KiB at a time.
 fn raw_scan_uncached(db: &rocksdb::DB) -> u64 {
     let mut options = rocksdb::ReadOptions::default();
-    options.set_readahead_size(2 << 20);
+    options.set_readahead_size(256 << 10);
     options.fill_cache(false);
     raw_scan_with(db, options)
 }

@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The raw baseline: iterates the `events` column family with the store's
-/// log read options (no block cache fill, 2 MiB readahead).
+/// log read options (no block cache fill, 256 KiB readahead).
 #[inline(never)]
 fn raw_scan(dir: &std::path::Path) -> Result<u64, rocksdb::Error> {
     let options = rocksdb::Options::default();
@@ -64,7 +64,7 @@ fn raw_scan(dir: &std::path::Path) -> Result<u64, rocksdb::Error> {
         return Ok(0);
     };
     let mut read = rocksdb::ReadOptions::default();
-    read.set_readahead_size(2 << 20);
+    read.set_readahead_size(256 << 10);
     read.fill_cache(false);
     let mut it = db.raw_iterator_cf_opt(cf, read);
     it.seek_to_first();

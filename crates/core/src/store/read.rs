@@ -254,7 +254,12 @@ impl Store {
         if let Some(to) = to_position {
             options.set_iterate_upper_bound(keys::position_key(to.saturating_add(1)).to_vec());
         }
-        options.set_readahead_size(2 << 20);
+        // A full scan would evict the blocks that live reads keep in the
+        // cache. Read ahead in steps small enough to stay in the CPU's cache
+        // until the blocks are checksummed and decoded: with 2 MiB steps a
+        // projection rebuild, whose states crowd the cache, missed on about
+        // 300k block lines per 200k events (callgrind, 4 MiB last level).
+        options.set_readahead_size(256 << 10);
         options.fill_cache(false);
         let mut raw = self.db().raw_iterator_cf_opt(cf, options);
         raw.seek_to_first();
