@@ -14,7 +14,7 @@ pub const PROJECTION_NAME: &str = "lifecycle";
 
 /// Bumped whenever the fold or the state's shape changes: together with the
 /// policy's version it forms the projection version, so either change rebuilds.
-const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/1";
+const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/2";
 
 /// The lifecycle-stage projection: a pure fold of one customer's events under
 /// a [`LifecyclePolicy`]. No clock is read: time-driven rules are applied by
