@@ -1,32 +1,19 @@
 //! End to end: import CDNOW → model fit → backtest → churn scores → warnings.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/cdnow_sample.txt"
-);
-const KEY: &str = "4f1c2a9e8b7d6c5a4f1c2a9e8b7d6c5a4f1c2a9e8b7d6c5a4f1c2a9e8b7d6c5a";
+mod common;
 
+use common::{CDNOW, KEY};
+
+/// `clientele --db DB --json ARGS`, its home next to the database.
 fn run(db: &std::path::Path, args: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .arg("--db")
-        .arg(db)
-        .arg("--json")
-        .args(args)
-        .env("CLIENTELE_MASTER_KEY", KEY)
-        .output()
-        .expect("run clientele");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
+    let db_arg = db.display().to_string();
+    let mut all = vec!["--db", db_arg.as_str(), "--json"];
+    all.extend_from_slice(args);
+    let home = db.parent().unwrap_or(db);
+    let (code, doc, _) = common::parse_json(args, &common::clientele(home, &all, Some(KEY)));
+    (code, doc)
 }
 
 #[test]
@@ -70,13 +57,20 @@ fn cdnow_import_model_fit_backtest_and_warnings() {
     assert!(b["auc"].as_f64().unwrap() > 0.78, "{b}");
     assert_eq!(b["lift"].as_array().unwrap().len(), 10);
 
-    let scores = Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .arg("--db")
-        .arg(&db)
-        .args(["churn-scores", "--as-of", "1997-09-30", "--format", "csv"])
-        .env("CLIENTELE_MASTER_KEY", KEY)
-        .output()
-        .unwrap();
+    let db_arg = db.display().to_string();
+    let scores = common::clientele(
+        dir.path(),
+        &[
+            "--db",
+            &db_arg,
+            "churn-scores",
+            "--as-of",
+            "1997-09-30",
+            "--format",
+            "csv",
+        ],
+        Some(KEY),
+    );
     assert!(scores.status.success());
     let text = String::from_utf8(scores.stdout).unwrap();
     let mut lines = text.lines();

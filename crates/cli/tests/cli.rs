@@ -1,84 +1,27 @@
 //! End-to-end tests: the `clientele` binary on temporary stores.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
 
-const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/cdnow_sample.txt"
-);
+mod common;
 
-/// A fixed master key, so every command of a test reads the same personal data.
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+use common::{Sandbox, CDNOW};
 
-/// A scratch home: the binary never touches the real user's directories.
-struct Sandbox {
-    dir: tempfile::TempDir,
+/// `verify --json` must pass; the number of events verified.
+fn verify_events(s: &Sandbox, db: &str) -> u64 {
+    let (code, doc, stderr) = s.json(&["--db", db, "verify"]);
+    assert_eq!(code, 0, "verify failed: {stderr}");
+    doc["result"]["events"].as_u64().expect("events")
 }
 
-impl Sandbox {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn db(&self, name: &str) -> String {
-        self.path(name).display().to_string()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_clientele"))
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("CLIENTELE_MASTER_KEY", KEY)
-            .env_remove("CLIENTELE_DB")
-            .output()
-            .expect("run clientele")
-    }
-
-    /// Runs with `--json`; returns (exit code, the JSON document, stderr).
-    fn json(&self, args: &[&str]) -> (i32, Value, String) {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let out = self.run(&all);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout}"));
-        (
-            out.status.code().unwrap_or(-1),
-            doc,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn verify_events(&self, db: &str) -> u64 {
-        let (code, doc, stderr) = self.json(&["--db", db, "verify"]);
-        assert_eq!(code, 0, "verify failed: {stderr}");
-        doc["result"]["events"].as_u64().expect("events")
-    }
-
-    fn export(&self, db: &str, name: &str) -> String {
-        let out = self.path(name);
-        let o = self.run(&["--db", db, "export", "--out", &out.display().to_string()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        std::fs::read_to_string(out).expect("read export")
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write");
-        p.display().to_string()
-    }
+/// The store exported as JSON lines.
+fn export(s: &Sandbox, db: &str, name: &str) -> String {
+    let out = s.path(name);
+    let o = s.run(&["--db", db, "export", "--out", &out.display().to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(out).expect("read export")
 }
 
 fn stream_lengths(export: &str) -> BTreeMap<String, usize> {
@@ -164,7 +107,7 @@ fn demo_summarises_and_is_idempotent() {
         text.contains("Churn-warning job as of 2025-06-30"),
         "{text}"
     );
-    let first = s.verify_events(&db);
+    let first = verify_events(&s, &db);
     assert!(first > 1000, "only {first} events");
 
     let (code, doc, stderr) = s.json(&["--db", &db, "demo", "--customers", "150", "--seed", "3"]);
@@ -172,7 +115,11 @@ fn demo_summarises_and_is_idempotent() {
     assert_eq!(doc["result"]["events_written"], 0);
     assert_eq!(doc["result"]["already_present"].as_u64(), Some(first));
     assert_eq!(doc["result"]["stats"]["customers"], 150);
-    assert_eq!(s.verify_events(&db), first, "second run duplicated events");
+    assert_eq!(
+        verify_events(&s, &db),
+        first,
+        "second run duplicated events"
+    );
     // The projections saw everyone; the churn job warned once per episode.
     let population = &doc["result"]["population"];
     assert_eq!(population["customers"], 150);
@@ -234,13 +181,13 @@ fn cdnow_import_aggregates_days_and_is_idempotent() {
     assert_eq!(r["skipped"], 0);
     assert_eq!(r["identifier_profiles"], 2357);
     assert_eq!(r["events_written"].as_u64(), Some(days.len() as u64 + 2357));
-    let export = s.export(&db, "cdnow.jsonl");
+    let export = export(&s, &db, "cdnow.jsonl");
     let purchases = export
         .lines()
         .filter(|l| l.contains("\"kind\":\"purchase\""))
         .count();
     assert_eq!(purchases, days.len());
-    let verify = s.verify_events(&db);
+    let verify = verify_events(&s, &db);
 
     let (code, doc, _) = s.json(&["--db", &db, "import", CDNOW, "--format", "cdnow"]);
     assert_eq!(code, 0);
@@ -249,7 +196,7 @@ fn cdnow_import_aggregates_days_and_is_idempotent() {
         doc["result"]["already_present"].as_u64(),
         Some(days.len() as u64)
     );
-    assert_eq!(s.verify_events(&db), verify);
+    assert_eq!(verify_events(&s, &db), verify);
 
     // Customer 1 (sample id 0001) by external id: 4 purchases on 4 days.
     let (code, doc, stderr) = s.json(&["--db", &db, "customer", "1"]);
@@ -278,7 +225,7 @@ fn jsonl_bad_lines_are_skipped_or_reject_the_file() {
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(doc["result"]["written"], false);
     assert!(stderr.contains("line 2"), "{stderr}");
-    assert_eq!(s.verify_events(&strict_db), 0);
+    assert_eq!(verify_events(&s, &strict_db), 0);
 
     let db = s.db("default");
     let o = s.run(&["--db", &db, "import", &file, "--format", "jsonl"]);
@@ -287,7 +234,7 @@ fn jsonl_bad_lines_are_skipped_or_reject_the_file() {
     assert!(stderr.contains("line 2: field `amount`"), "{stderr}");
     assert!(stderr.contains("line 4: field `mood`"), "{stderr}");
     // 3 good lines + 2 identifier profiles (c-1, c-2).
-    assert_eq!(s.verify_events(&db), 5);
+    assert_eq!(verify_events(&s, &db), 5);
 
     // Re-import after fixing: only the fixed lines are new.
     let fixed = GOOD_AND_BAD
@@ -298,7 +245,7 @@ fn jsonl_bad_lines_are_skipped_or_reject_the_file() {
     assert_eq!(code, 0);
     assert_eq!(doc["result"]["events_written"], 2);
     assert_eq!(doc["result"]["already_present"], 3);
-    assert_eq!(s.verify_events(&db), 7);
+    assert_eq!(verify_events(&s, &db), 7);
 }
 
 #[test]
@@ -315,7 +262,7 @@ fn strict_checks_complaint_order_against_the_stream() {
         "--db", &db, "import", &first, "--format", "jsonl", "--strict",
     ]);
     assert_eq!(code, 0, "{stderr}");
-    let before = s.verify_events(&db);
+    let before = verify_events(&s, &db);
     let second = s.write(
         "b.jsonl",
         r#"{"customer":"c","occurred_at":"2024-05-03","kind":"contact","channel":"phone","direction":"inbound","purpose":"inquiry"}
@@ -327,7 +274,7 @@ fn strict_checks_complaint_order_against_the_stream() {
     ]);
     assert_eq!(code, 3);
     assert!(stderr.contains("line 2: field `step`"), "{stderr}");
-    assert_eq!(s.verify_events(&db), before, "strict wrote something");
+    assert_eq!(verify_events(&s, &db), before, "strict wrote something");
     // Default mode writes the good line and names the refused one.
     let (code, doc, stderr) = s.json(&["--db", &db, "import", &second, "--format", "jsonl"]);
     assert_eq!(code, 3);
@@ -410,7 +357,7 @@ fn verify_names_the_tampered_position() {
     );
     let (code, _, stderr) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(s.verify_events(&db), 7);
+    assert_eq!(verify_events(&s, &db), 7);
     tamper(&s.path("db"), 4);
     let o = s.run(&["--db", &db, "verify"]);
     assert_eq!(o.status.code(), Some(4));
@@ -425,7 +372,7 @@ fn backup_restore_and_export_round_trips() {
     let db = s.db("db");
     let o = s.run(&["--db", &db, "demo", "--customers", "60"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let original = s.export(&db, "original.jsonl");
+    let original = export(&s, &db, "original.jsonl");
 
     let backup = s.db("backup");
     let (code, doc, stderr) = s.json(&["--db", &db, "backup", &backup]);
@@ -438,7 +385,7 @@ fn backup_restore_and_export_round_trips() {
     let (code, doc, stderr) = s.json(&["--db", &restored, "restore", &backup]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(doc["result"]["head_hash"], head_hash);
-    assert_eq!(s.export(&restored, "restored.jsonl"), original);
+    assert_eq!(export(&s, &restored, "restored.jsonl"), original);
     let (code, _, _) = s.json(&["--db", &restored, "restore", &backup]);
     assert_eq!(code, 2, "restore must not overwrite");
 
@@ -448,8 +395,8 @@ fn backup_restore_and_export_round_trips() {
     let (code, doc, stderr) = s.json(&["--db", &fresh, "import", &file, "--format", "jsonl"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(doc["result"]["identifier_profiles"], 0);
-    assert_eq!(s.verify_events(&fresh), s.verify_events(&db));
-    let again = s.export(&fresh, "again.jsonl");
+    assert_eq!(verify_events(&s, &fresh), verify_events(&s, &db));
+    let again = export(&s, &fresh, "again.jsonl");
     assert_eq!(stream_lengths(&again), stream_lengths(&original));
     // And importing the export into the original store finds everything present.
     let (code, doc, _) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
@@ -474,10 +421,10 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     let db = s.db("db");
     let o = s.run(&["--db", &db, "demo", "--customers", "200", "--seed", "11"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let events = s.verify_events(&db);
+    let events = verify_events(&s, &db);
 
     // An insured customer with a licence plate, from the export.
-    let export = s.export(&db, "all.jsonl");
+    let export = export(&s, &db, "all.jsonl");
     let profile: Value = export
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -2,45 +2,31 @@
 //! small hand-made stores — thousands separators, plurals, human words for
 //! warning kinds, undefined metrics, the order of lists, exit codes.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/cdnow_sample.txt"
-);
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+mod common;
 
+use common::CDNOW;
+
+/// A scratch home with one database, `db`, that every command uses.
 struct Sandbox {
-    dir: tempfile::TempDir,
+    home: common::Sandbox,
     db: String,
 }
 
 impl Sandbox {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("db").display().to_string();
-        Self { dir, db }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        let home = common::Sandbox::new();
+        let db = home.db("db");
+        Self { home, db }
     }
 
     fn raw(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_clientele"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env("CLIENTELE_MASTER_KEY", KEY)
-            .env_remove("CLIENTELE_DB")
-            .output()
-            .expect("run clientele")
+        let mut all = vec!["--db", self.db.as_str()];
+        all.extend_from_slice(args);
+        self.home.run(&all)
     }
 
     /// Runs a command that must succeed; returns its stdout.
@@ -56,26 +42,17 @@ impl Sandbox {
 
     /// Runs with `--json`: (exit code, document, stderr).
     fn json(&self, args: &[&str]) -> (i32, Value, String) {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let o = self.raw(&all);
-        let doc = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: not JSON ({e}): {}",
-                String::from_utf8_lossy(&o.stdout)
-            )
-        });
-        (
-            o.status.code().unwrap_or(-1),
-            doc,
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        let mut all = vec!["--db", self.db.as_str()];
+        all.extend_from_slice(args);
+        self.home.json(&all)
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.home.path(name)
     }
 
     fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).expect("write");
-        p.display().to_string()
+        self.home.write(name, text)
     }
 }
 

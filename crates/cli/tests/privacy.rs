@@ -2,44 +2,34 @@
 //! `clientele` binary on temporary stores, and the bytes left on disk.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-/// A fixed master key, so every command of a test reads the same personal data.
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+mod common;
 
+/// A scratch home with one database, `db`.
 struct Sandbox {
-    dir: tempfile::TempDir,
+    home: common::Sandbox,
 }
 
 impl Sandbox {
     fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().expect("tempdir"),
+            home: common::Sandbox::new(),
         }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.home.path(name)
     }
 
     fn db(&self) -> String {
-        self.path("db").display().to_string()
+        self.home.db("db")
     }
 
     fn command(&self, args: &[&str], key: bool) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clientele"));
-        cmd.args(args)
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .env_remove("CLIENTELE_DB")
-            .env_remove("CLIENTELE_MASTER_KEY");
-        if key {
-            cmd.env("CLIENTELE_MASTER_KEY", KEY);
-        }
-        cmd.output().expect("run clientele")
+        self.home.command(args, key)
     }
 
     /// `--db <db> ARGS --json` with the key; (exit code, document, stderr).
@@ -51,16 +41,7 @@ impl Sandbox {
         let db = self.db();
         let mut all = vec!["--db", db.as_str()];
         all.extend_from_slice(args);
-        all.push("--json");
-        let out = self.command(&all, key);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("not one JSON document ({e}): {stdout}"));
-        (
-            out.status.code().unwrap_or(-1),
-            doc,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        self.home.json_with(&all, key)
     }
 
     /// Human output: (exit code, stdout, stderr).

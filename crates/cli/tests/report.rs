@@ -12,23 +12,14 @@ use std::time::{Duration, Instant};
 use clientele_cli::report::{render, ReportData};
 use serde_json::Value;
 
-const CDNOW: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/cdnow_sample.txt"
-);
+mod common;
+
+use common::{CDNOW, KEY};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
-const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 fn clientele(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_clientele"))
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("CLIENTELE_MASTER_KEY", KEY)
-        .env_remove("CLIENTELE_DB")
-        .output()
-        .expect("run clientele")
+    common::clientele(home, args, Some(KEY))
 }
 
 /// Runs headless Chromium on `page` with `extra` arguments; gives up after 120 s.
