@@ -103,6 +103,33 @@ fn check_model<M: TransactionModel>(
     Ok(())
 }
 
+/// Found by `bg_nbd_properties`: the connection formula for ₂F₁ lost seven digits to
+/// cancellation here, and E fell by 1.3·10⁻⁷ as the horizon grew. Reference values from
+/// mpmath (40 digits): E = bracket × P(alive) with ₂F₁ summed exactly.
+#[test]
+fn bg_nbd_expectation_where_the_connection_formula_cancels() {
+    let m = BgNbd::new(
+        0.4005861717273172,
+        8.6480685765777,
+        29.522199511685407,
+        47.61574727557005,
+    )
+    .expect("positive");
+    for (horizon, want) in [
+        (90.51479996494433, 2.020_031_445_824_480_3),
+        (136.77219994741648, 2.020_031_696_573_137_9),
+        (20.0, 2.015_580_818_565_939_5),
+    ] {
+        let got = m
+            .conditional_expected_purchases(&obs(11, 0.0, 0.0), horizon)
+            .expect("finite");
+        assert!(
+            (got - want).abs() <= 1e-12 * want,
+            "horizon {horizon}: {got} against {want}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(384))]
 
