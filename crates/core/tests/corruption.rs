@@ -143,3 +143,51 @@ fn a_damaged_record_stops_catch_up_with_its_position() {
     let reopened = Projector::open(&store, Count).unwrap();
     assert_eq!(reopened.position(), 0);
 }
+
+/// `Store::event` finds every event by id, and an index entry that leads to
+/// another record, to no record, or does not decode is an integrity error
+/// naming the index — never a wrong event.
+#[test]
+fn lookups_by_id_check_the_index_against_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 12);
+    let (id3, id7) = {
+        let store = Store::open(dir.path()).unwrap();
+        let all: Vec<_> = store.read_all(1).unwrap().map(|e| e.unwrap()).collect();
+        for e in &all {
+            let found = store.event(e.event_id).unwrap().expect("indexed");
+            assert_eq!(&found, e);
+        }
+        (all[2].event_id, all[6].event_id)
+    };
+    {
+        let db = raw_db(dir.path());
+        let ids = db.cf_handle("event_ids").unwrap();
+        // Entry of position 3 now points to position 7.
+        let mut entry = db.get_cf(ids, id3.as_bytes()).unwrap().unwrap();
+        entry[..8].copy_from_slice(&7u64.to_be_bytes());
+        db.put_cf(ids, id3.as_bytes(), &entry).unwrap();
+        // Entry of position 7 points past the end of the log.
+        let mut entry = db.get_cf(ids, id7.as_bytes()).unwrap().unwrap();
+        entry[..8].copy_from_slice(&99u64.to_be_bytes());
+        db.put_cf(ids, id7.as_bytes(), &entry).unwrap();
+        // An entry that does not decode.
+        db.put_cf(ids, [0xabu8; 16], [1u8, 2, 3]).unwrap();
+    }
+    let store = Store::open_read_only(dir.path()).unwrap();
+    for (id, position) in [(id3, 7), (id7, 99)] {
+        match store.event(id) {
+            Err(Error::Integrity(IntegrityError::Index {
+                index: "event_ids",
+                position: p,
+                ..
+            })) => assert_eq!(p, position),
+            other => panic!("lookup of {id} should fail on the index, got {other:?}"),
+        }
+    }
+    let broken = clientele_core::EventId::from_uuid(uuid::Uuid::from_bytes([0xab; 16]));
+    assert!(matches!(
+        store.event(broken),
+        Err(Error::Integrity(IntegrityError::Index { .. }))
+    ));
+}

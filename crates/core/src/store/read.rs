@@ -9,7 +9,7 @@ use super::Store;
 use crate::codec::{DecodeBuffers, RawRecord};
 use crate::envelope::RecordedEvent;
 use crate::error::{Error, IntegrityError, Result};
-use crate::ids::CustomerId;
+use crate::ids::{CustomerId, EventId};
 
 /// Iterator over the global log in position order.
 pub struct EventIter<'a> {
@@ -176,6 +176,51 @@ impl Store {
         match self.db().get_pinned_cf(cf, keys::position_key(position))? {
             Some(bytes) => Ok(Some(self.decode_record(position, &bytes)?)),
             None => Ok(None),
+        }
+    }
+
+    /// The event with id `id`, found through the event-id index; None if no
+    /// event with that id was appended. An index entry that does not lead to
+    /// a record with that id is an integrity error.
+    ///
+    /// ```
+    /// use clientele_core::{CustomerId, EventId, ExpectedVersion, NewEvent, Store, event::*};
+    /// use chrono::Utc;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let id = EventId::derived(b"order A-1");
+    /// let purchase = Purchase::new("A-1", "12.50".parse()?, "EUR".parse()?);
+    /// let event = NewEvent::new(Utc::now(), purchase).with_id(id);
+    /// store.append(CustomerId::new_random(), ExpectedVersion::Any, vec![event])?;
+    /// assert_eq!(store.event(id)?.map(|e| e.position), Some(1));
+    /// assert!(store.event(EventId::derived(b"never appended"))?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn event(&self, id: EventId) -> Result<Option<RecordedEvent>> {
+        let cf = self.cf(keys::CF_EVENT_IDS)?;
+        let Some(bytes) = self.db().get_pinned_cf(cf, keys::event_id_key(&id))? else {
+            return Ok(None);
+        };
+        let inconsistent = |position: u64, reason: String| {
+            Error::Integrity(IntegrityError::Index {
+                index: keys::CF_EVENT_IDS,
+                position,
+                reason,
+            })
+        };
+        let entry = keys::EventIdEntry::decode(&bytes)
+            .ok_or_else(|| inconsistent(0, format!("entry of event {id} does not decode")))?;
+        match self.read_event(entry.position)? {
+            Some(event) if event.event_id == id => Ok(Some(event)),
+            Some(event) => Err(inconsistent(
+                entry.position,
+                format!("entry of event {id} points to event {}", event.event_id),
+            )),
+            None => Err(inconsistent(
+                entry.position,
+                format!("entry of event {id} points to no record"),
+            )),
         }
     }
 
