@@ -485,12 +485,13 @@ mod inplace {
     use crate::ids::CustomerId;
     use crate::money::{Currency, Decimal};
 
-    /// An empty payload of `kind`, for the kinds decoded here.
-    /// Whether payloads of `kind` are decoded in place (and worth keeping).
+    /// Whether payloads of `kind` are decoded in place (and worth keeping):
+    /// the kinds [`empty`] makes a payload for.
     pub(super) fn reusable(kind: EventKind) -> bool {
         !matches!(kind, EventKind::Profile | EventKind::Erasure)
     }
 
+    /// An empty payload of `kind`, for the kinds decoded here.
     pub(super) fn empty(kind: EventKind) -> Option<EventPayload> {
         let decimal = Decimal::new(0, 0)?;
         Some(match kind {
