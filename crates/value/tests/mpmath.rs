@@ -1,4 +1,6 @@
-//! BG/NBD conditional expectations against mpmath: 300 parameter sets drawn
+//! BG/NBD and Pareto/NBD conditional expectations against mpmath.
+//!
+//! BG/NBD: 300 parameter sets drawn
 //! log-uniformly over 10^±2 for r, α, a, b (as the property tests draw them),
 //! frequencies 0–120, ages 0–100 and horizons up to 1000, computed with
 //! mpmath's ₂F₁ at 40 digits (`tests/data/bg_nbd_mpmath.csv`; generator in
@@ -11,7 +13,7 @@
 //!   ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive)
 //! ```
 
-use clientele_value::{BgNbd, Observation, TransactionModel};
+use clientele_value::{BgNbd, Observation, ParetoNbd, TransactionModel};
 
 const TABLE: &str = include_str!("data/bg_nbd_mpmath.csv");
 
@@ -42,4 +44,45 @@ fn bg_nbd_conditional_expectation_matches_mpmath() {
     }
     println!("worst relative error {:.2e} at {}", worst.0, worst.1);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+const PARETO: &str = include_str!("data/pareto_nbd_mpmath.csv");
+
+/// Pareto/NBD likewise (`tests/data/pareto_nbd_mpmath.csv`, mpmath at 60
+/// digits): random.seed(20261124); r, α, s, β = 10**U(-2, 2) (|s − 1| ≥ 0.01);
+/// x as above; T = U(0.1, 100); horizon = U(0.01, 1000); P(alive) from the
+/// closed form with ₂F₁ (α ≥ β and α < β), E = (r+x)(β+T)/((α+T)(s−1)) ·
+/// [1 − ((β+T)/(β+T+t))^(s−1)] · P(alive).
+#[test]
+fn pareto_nbd_conditional_expectation_matches_mpmath() {
+    let mut worst = (0.0f64, String::new());
+    let mut failures = Vec::new();
+    for (n, line) in PARETO.lines().skip(1).enumerate() {
+        let f: Vec<f64> = line
+            .split(',')
+            .map(|v| v.parse().expect("number"))
+            .collect();
+        let [r, alpha, s, beta, x, t_x, big_t, horizon, want] = f[..] else {
+            panic!("line {}: 9 fields expected", n + 2);
+        };
+        let m = ParetoNbd::new(r, alpha, s, beta).expect("positive");
+        let obs = Observation::new(x as u32, t_x, big_t).expect("valid");
+        let got = m
+            .conditional_expected_purchases(&obs, horizon)
+            .unwrap_or(f64::NAN);
+        let rel = ((got - want) / want.abs().max(1e-300)).abs();
+        if rel.is_nan() || rel > 1e-9 {
+            failures.push(format!("line {}: {line}: got {got}, rel {rel:.1e}", n + 2));
+        }
+        if rel > worst.0 || rel.is_nan() {
+            worst = (rel, line.to_owned());
+        }
+    }
+    println!("worst relative error {:.2e} at {}", worst.0, worst.1);
+    assert!(
+        failures.is_empty(),
+        "{} of 300:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
