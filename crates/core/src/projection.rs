@@ -807,9 +807,6 @@ impl<P: Projection> Projector<P> {
         );
         let mut options = WriteOptions::default();
         options.set_sync(false);
-        // The states are in key order: each insert starts its memtable search
-        // where the previous one ended instead of at the top of the skiplist.
-        options.set_memtable_insert_hint_per_batch(true);
         self.store.db().write_opt(batch, &options)?;
         self.position = position;
         self.pending = 0;
