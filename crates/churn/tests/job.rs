@@ -77,6 +77,35 @@ fn collect() -> (
     )
 }
 
+/// A purchase of 50.00 CNY on day `d`, order `o{d}`.
+fn buy(d: i64) -> NewEvent {
+    NewEvent::new(
+        day(d),
+        Purchase::new(format!("o{d}"), "50.00".parse().unwrap(), Currency::CNY),
+    )
+}
+
+/// Ten purchases by `c`, every 14 days from day 0 to day 126.
+fn regular_buyer(store: &Store, c: CustomerId) {
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            (0..10).map(|k| buy(k * 14)).collect(),
+        )
+        .unwrap();
+}
+
+/// The warnings of `kind` delivered for customer `c`.
+fn warned(seen: &Seen, c: CustomerId, kind: WarningKind) -> Vec<Warning> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|w| w.kind == kind && w.customer_id == c)
+        .cloned()
+        .collect()
+}
+
 #[test]
 fn cost_follows_due_customers_and_warnings_are_once_per_episode() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,32 +154,13 @@ fn a_recovered_customer_is_warned_again_in_a_new_episode() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = CustomerId::new_random();
-    let buy = |d: i64| {
-        NewEvent::new(
-            day(d),
-            Purchase::new(format!("o{d}"), "50.00".parse().unwrap(), Currency::CNY),
-        )
-    };
-    store
-        .append(
-            c,
-            ExpectedVersion::Any,
-            (0..10).map(|k| buy(k * 14)).collect(),
-        )
-        .unwrap();
+    regular_buyer(&store, c);
     population(&store, 100); // a population to fit the model on
     let mut job = job(&store);
     job.refit(day(400)).unwrap().expect("a model");
     let (mut sink, seen) = collect();
     job.run(day(400), &mut sink).unwrap();
-    let mine = |seen: &Seen| -> Vec<Warning> {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .filter(|w| w.kind == WarningKind::HighRisk && w.customer_id == c)
-            .cloned()
-            .collect()
-    };
+    let mine = |seen: &Seen| warned(seen, c, WarningKind::HighRisk);
     let high = mine(&seen);
     assert_eq!(high.len(), 1, "lapsed for months: one high-risk warning");
     assert!(high[0].reasons.iter().any(|r| r.signal == "recency"));
@@ -483,30 +493,11 @@ fn customers_silent_beyond_the_exit_horizon_go_to_the_win_back_list() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = CustomerId::new_random();
-    let buy = |d: i64| {
-        NewEvent::new(
-            day(d),
-            Purchase::new(format!("o{d}"), "50.00".parse().unwrap(), Currency::CNY),
-        )
-    };
     // Every 14 days until day 126: a typical gap of 30 days (the floor), so
     // the exit horizon is max(365, 6 × 30) = 365 days: day 491.
-    store
-        .append(
-            c,
-            ExpectedVersion::Any,
-            (0..10).map(|k| buy(k * 14)).collect(),
-        )
-        .unwrap();
+    regular_buyer(&store, c);
     population(&store, 100);
-    let mine = |seen: &Seen, kind: WarningKind| -> Vec<Warning> {
-        seen.lock()
-            .unwrap()
-            .iter()
-            .filter(|w| w.kind == kind && w.customer_id == c)
-            .cloned()
-            .collect()
-    };
+    let mine = |seen: &Seen, kind: WarningKind| warned(seen, c, kind);
 
     // Default policy: high risk first, then — without new events, reached as
     // due at the horizon — the win-back list, once.
@@ -557,13 +548,7 @@ fn customers_silent_beyond_the_exit_horizon_go_to_the_win_back_list() {
     // Off: the same customer first seen at day 600 is high risk.
     let dir2 = tempfile::tempdir().unwrap();
     let store2 = Store::open(dir2.path()).unwrap();
-    store2
-        .append(
-            c,
-            ExpectedVersion::Any,
-            (0..10).map(|k| buy(k * 14)).collect(),
-        )
-        .unwrap();
+    regular_buyer(&store2, c);
     population(&store2, 100);
     let mut off = WarningJob::open(
         &store2,
