@@ -44,7 +44,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 mod workload;
 
-use workload::{build_store, event, t0, CUSTOMERS, EVENTS};
+use workload::{
+    build_store, event, log_read_options, open_raw, raw_scan_with, t0, CUSTOMERS, EVENTS,
+};
 
 /// Flushes every column family to SST files, as a store looks after a restart
 /// (otherwise a freshly built store is read from its memtables).
@@ -58,30 +60,6 @@ fn flush(path: &std::path::Path) {
     }
 }
 
-fn open_raw(path: &std::path::Path) -> rocksdb::DB {
-    let options = rocksdb::Options::default();
-    let cfs = rocksdb::DB::list_cf(&options, path).expect("list cf");
-    rocksdb::DB::open_cf_for_read_only(&options, path, &cfs, false).expect("open ro")
-}
-
-/// Iterates the `events` column family with `options`: the raw baseline.
-fn raw_scan_with(db: &rocksdb::DB, options: rocksdb::ReadOptions) -> u64 {
-    let cf = db.cf_handle("events").expect("events cf");
-    let mut it = db.raw_iterator_cf_opt(cf, options);
-    it.seek_to_first();
-    let mut n = 0u64;
-    let mut bytes = 0usize;
-    while it.valid() {
-        if let (Some(k), Some(v)) = (it.key(), it.value()) {
-            bytes += k.len() + v.len() + usize::from(v[v.len() / 2]);
-            n += 1;
-        }
-        it.next();
-    }
-    black_box(bytes);
-    n
-}
-
 /// The raw scan with RocksDB's default read options: blocks come from (and
 /// fill) the block cache, so repeated scans of a log that fits skip reading
 /// and decompressing blocks.
@@ -93,10 +71,7 @@ fn raw_scan(db: &rocksdb::DB) -> u64 {
 /// (`Store::read_range`): blocks bypass the block cache (a full scan would
 /// evict the hot blocks of live reads) and are read ahead 256 KiB at a time.
 fn raw_scan_uncached(db: &rocksdb::DB) -> u64 {
-    let mut options = rocksdb::ReadOptions::default();
-    options.set_readahead_size(256 << 10);
-    options.fill_cache(false);
-    raw_scan_with(db, options)
+    raw_scan_with(db, log_read_options())
 }
 
 /// Counts each customer's events: the runtime's own cost in a rebuild.

@@ -24,7 +24,7 @@ mod workload;
 
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy};
-use workload::{build_store, EVENTS};
+use workload::{build_store, log_read_options, open_raw, raw_scan_with, EVENTS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -37,12 +37,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("built the workload store in {}", dir.display());
         return Ok(());
     }
-    let start = std::time::Instant::now();
     if args.next().as_deref() == Some("raw") {
-        let n = raw_scan(&dir)?;
+        let db = open_raw(&dir);
+        let start = std::time::Instant::now();
+        let n = raw_scan_with(&db, log_read_options());
         println!("raw scan of {n} events: {:?}", start.elapsed());
         return Ok(());
     }
+    let start = std::time::Instant::now();
     let store = Store::open(&dir)?;
     let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default())?;
     let position = lifecycle.rebuild()?;
@@ -51,30 +53,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("rebuild of {EVENTS} events: {:?}", start.elapsed());
     Ok(())
-}
-
-/// The raw baseline: iterates the `events` column family with the store's
-/// log read options (no block cache fill, 256 KiB readahead).
-#[inline(never)]
-fn raw_scan(dir: &std::path::Path) -> Result<u64, rocksdb::Error> {
-    let options = rocksdb::Options::default();
-    let cfs = rocksdb::DB::list_cf(&options, dir)?;
-    let db = rocksdb::DB::open_cf_for_read_only(&options, dir, &cfs, false)?;
-    let Some(cf) = db.cf_handle("events") else {
-        return Ok(0);
-    };
-    let mut read = rocksdb::ReadOptions::default();
-    read.set_readahead_size(256 << 10);
-    read.fill_cache(false);
-    let mut it = db.raw_iterator_cf_opt(cf, read);
-    it.seek_to_first();
-    let (mut n, mut bytes) = (0u64, 0usize);
-    while let (Some(k), Some(v)) = (it.key(), it.value()) {
-        bytes += k.len() + v.len();
-        n += 1;
-        it.next();
-    }
-    it.status()?;
-    std::hint::black_box(bytes);
-    Ok(n)
 }
