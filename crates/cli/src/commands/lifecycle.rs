@@ -198,6 +198,17 @@ pub struct ExplainOutput {
     pub references: BTreeMap<String, ReferencedEvent>,
 }
 
+impl ReferencedEvent {
+    /// What explain shows of `event`.
+    fn of(event: &RecordedEvent) -> Self {
+        Self {
+            kind: event.kind().name(),
+            occurred_at: timestamp(event.occurred_at),
+            at: event.occurred_at,
+        }
+    }
+}
+
 /// A date, with the time of day when it is not midnight.
 fn when(t: DateTime<Utc>) -> String {
     if t.timestamp().rem_euclid(86_400) == 0 && t.timestamp_subsec_micros() == 0 {
@@ -311,37 +322,33 @@ pub fn referenced_events<'a>(
     events
         .into_iter()
         .filter(|e| wanted.contains(&e.event_id))
-        .map(|e| {
-            (
-                e.event_id.to_string(),
-                ReferencedEvent {
-                    kind: e.kind().name(),
-                    occurred_at: timestamp(e.occurred_at),
-                    at: e.occurred_at,
-                },
-            )
-        })
+        .map(|e| (e.event_id.to_string(), ReferencedEvent::of(e)))
         .collect()
 }
 
-/// The events the elapsed-time causes of `timeline` count from, read from
-/// the customer's stream.
+/// The events the elapsed-time causes of `timeline` count from, each looked
+/// up by its id.
 fn references(
     store: &Store,
-    customer: CustomerId,
     timeline: &[StageChange],
 ) -> CliResult<BTreeMap<String, ReferencedEvent>> {
-    let changes: Vec<&StageChange> = timeline.iter().collect();
-    if !changes
-        .iter()
-        .any(|c| matches!(c.cause, Cause::Elapsed { .. }))
-    {
-        return Ok(BTreeMap::new());
+    let mut out = BTreeMap::new();
+    for change in timeline {
+        let Cause::Elapsed { reference, .. } = &change.cause else {
+            continue;
+        };
+        let id = reference.to_string();
+        if out.contains_key(&id) {
+            continue;
+        }
+        let event = store
+            .event(*reference)
+            .map_err(|e| CliError::from_core(e, "reading the referenced events"))?;
+        if let Some(event) = event {
+            out.insert(id, ReferencedEvent::of(&event));
+        }
     }
-    let events = store
-        .read_stream(customer)
-        .map_err(|e| CliError::from_core(e, "reading the customer's events"))?;
-    Ok(referenced_events(&events, &changes))
+    Ok(out)
 }
 
 /// Runs `explain`.
@@ -372,7 +379,7 @@ pub fn explain(ctx: &Context, args: &ExplainArgs) -> CliResult<CommandOutput> {
                 .map_err(lifecycle_error("the stage timeline"))?,
         ),
     };
-    let references = references(&store, customer, &timeline)?;
+    let references = references(&store, &timeline)?;
     Ok(CommandOutput::new(&ExplainOutput {
         customer: customer.to_string(),
         as_of: timestamp(as_of),
