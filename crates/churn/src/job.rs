@@ -707,8 +707,8 @@ impl<'a> RiskByTime<'a> {
 }
 
 /// The day (days since 1970-01-01) on which a customer with no purchase
-/// after `as_of` passes the win-back horizon: the typical gap as the churn
-/// score computes it (mean gap between purchase days, floored at `min_gap`).
+/// after `as_of` passes the win-back horizon, from the same rhythm the churn
+/// score reads ([`ChurnState::rhythm_until`]).
 fn win_back_day(
     rule: &crate::warning::WinBackRule,
     state: &ChurnState,
@@ -718,15 +718,10 @@ fn win_back_day(
     if state.churned_at.is_some() {
         return None;
     }
-    let mut days = state
-        .purchases_until(crate::state::day_of(as_of))
-        .map(|(d, _)| d);
-    let first = days.next()?;
-    let (n, last) = days.fold((1u32, first), |(n, _), d| (n + 1, d));
-    let gap = (n > 1).then(|| (f64::from(last - first) / f64::from(n - 1)).max(min_gap));
-    let horizon = rule.horizon_days(n, gap)?;
+    let rhythm = state.rhythm_until(day_of(as_of), min_gap)?;
+    let horizon = rule.horizon_days(rhythm.purchases, Some(rhythm.typical_gap))?;
     if !horizon.is_finite() {
         return None;
     }
-    Some(i64::from(last) + horizon.ceil() as i64)
+    Some(i64::from(rhythm.last) + horizon.ceil() as i64)
 }

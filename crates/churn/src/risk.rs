@@ -201,22 +201,14 @@ impl RiskPolicy {
         let as_of_day = day_of(as_of);
         let now = as_of.timestamp_micros();
         let purchases = || state.purchases_until(as_of_day);
-        let n = purchases().count();
+        let rhythm = state.rhythm_until(as_of_day, self.min_gap_days);
+        let n = rhythm.map_or(0, |r| r.purchases as usize);
         let mut s = Signals {
             transactions: n as u32,
+            days_since_last_purchase: rhythm.map(|r| f64::from(as_of_day - r.last)),
+            typical_gap_days: rhythm.map(|r| r.typical_gap),
             ..Signals::default()
         };
-        let mut ends = state.purchase_days.range(..=as_of_day).map(|(d, _)| *d);
-        let first = ends.next();
-        if let (Some(first), Some(last)) = (first, ends.next_back().or(first)) {
-            s.days_since_last_purchase = Some(f64::from(as_of_day - last));
-            let gap = if n > 1 {
-                f64::from(last - first) / (n - 1) as f64
-            } else {
-                0.0
-            };
-            s.typical_gap_days = Some(gap.max(self.min_gap_days));
-        }
         if let (Some(bg), Some(obs)) = (&model.bg_nbd, observation(state, as_of_day)) {
             let horizon_weeks = model.horizon_days / 7.0;
             s.p_alive = bg.p_alive(&obs).ok();

@@ -131,10 +131,42 @@ impl ChurnState {
         self.purchase_days.range(..=day).map(|(d, a)| (*d, *a))
     }
 
+    /// The purchase rhythm up to `day` (inclusive), with gaps floored at
+    /// `min_gap` days; None before any purchase. Both the risk's signals and
+    /// the win-back horizon read the rhythm from here.
+    pub fn rhythm_until(&self, day: i32, min_gap: f64) -> Option<Rhythm> {
+        let mut days = self.purchase_days.range(..=day).map(|(d, _)| *d);
+        let first = days.next()?;
+        let (purchases, last) = days.fold((1u32, first), |(n, _), d| (n + 1, d));
+        let mean = if purchases > 1 {
+            f64::from(last - first) / f64::from(purchases - 1)
+        } else {
+            0.0
+        };
+        Some(Rhythm {
+            purchases,
+            last,
+            typical_gap: mean.max(min_gap),
+        })
+    }
+
     /// Whether the customer purchased in `(from, to]` (day numbers).
     pub fn purchased_between(&self, from: i32, to: i32) -> bool {
         self.purchase_days.range(from + 1..=to).next().is_some()
     }
+}
+
+/// A customer's purchase rhythm (see [`ChurnState::rhythm_until`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rhythm {
+    /// Purchase days so far.
+    pub purchases: u32,
+    /// The last purchase day (days since 1970-01-01).
+    pub last: i32,
+    /// The typical gap between purchases in days: the mean gap between the
+    /// first and the last purchase day, at least the floor given (the floor
+    /// itself for a single purchase).
+    pub typical_gap: f64,
 }
 
 /// The projection folding [`ChurnState`]; its version changes with the state's shape.
