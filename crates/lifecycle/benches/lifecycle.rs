@@ -45,7 +45,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 mod workload;
 
 use workload::{
-    build_store, event, log_read_options, open_raw, raw_scan_with, t0, CUSTOMERS, EVENTS,
+    alternate, build_store, event, log_read_options, open_raw, raw_scan_with, t0, CUSTOMERS, EVENTS,
 };
 
 /// Flushes every column family to SST files, as a store looks after a restart
@@ -91,50 +91,6 @@ impl Projection for Count {
     fn apply(&self, state: &mut u64, _: &RecordedEvent) {
         *state += 1;
     }
-}
-
-/// CPU time this thread has used, from `/proc/thread-self/stat` (Linux, in
-/// 10 ms ticks; None elsewhere). On a shared machine it leaves out the time
-/// other processes held the core.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// Wall and CPU time of `runs` calls of `a` and of `b`, called in turn (so a
-/// load that comes and goes weighs on both alike): the median wall time and
-/// the mean CPU time of each. `b` is given what `setup_b` (untimed) returns.
-fn alternate<T>(
-    runs: u32,
-    mut a: impl FnMut(),
-    mut setup_b: impl FnMut() -> T,
-    mut b: impl FnMut(T),
-) -> [(Duration, Option<Duration>); 2] {
-    let mut walls = [Vec::new(), Vec::new()];
-    let mut cpus = [Some(Duration::ZERO), Some(Duration::ZERO)];
-    let mut time = |i: usize, f: &mut dyn FnMut()| {
-        let (start, cpu) = (Instant::now(), cpu_time());
-        f();
-        walls[i].push(start.elapsed());
-        cpus[i] = cpus[i]
-            .zip(cpu_time().zip(cpu))
-            .map(|(sum, (after, before))| sum + after.saturating_sub(before));
-    };
-    for _ in 0..runs {
-        time(0, &mut a);
-        let mut input = Some(setup_b());
-        time(1, &mut || {
-            if let Some(input) = input.take() {
-                b(input)
-            }
-        });
-    }
-    [0, 1].map(|i| {
-        walls[i].sort();
-        (walls[i][walls[i].len() / 2], cpus[i].map(|c| c / runs))
-    })
 }
 
 /// Total time of `iters` rebuilds, each by a projector opened after the

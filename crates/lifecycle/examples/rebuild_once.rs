@@ -12,7 +12,13 @@
 //! cp -r /tmp/workload /tmp/raw && valgrind --tool=callgrind \
 //!     --collect-atstart=no --toggle-collect='*raw_scan*' $E /tmp/raw raw
 //! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! cp -r /tmp/workload /tmp/ab && $E /tmp/ab ab 15   # raw scan and rebuild in turn
 //! ```
+//!
+//! `ab N` times N raw scans and N rebuilds in turn in one process and prints
+//! the bench's comparison line: to compare two builds, run their binaries
+//! in turn and compare the ratios, each measured against the raw scan of
+//! the same moment.
 //!
 //! Each measured run works on a copy: a rebuild writes its states into the
 //! store, and the next run would start from different files. Add
@@ -24,11 +30,14 @@ mod workload;
 
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy};
-use workload::{build_store, log_read_options, open_raw, raw_scan_with, EVENTS};
+use workload::{alternate, build_store, log_read_options, open_raw, raw_scan_with, EVENTS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = std::path::PathBuf::from(args.next().ok_or("usage: rebuild_once DIR [raw]")?);
+    let dir = std::path::PathBuf::from(
+        args.next()
+            .ok_or("usage: rebuild_once DIR [raw | ab RUNS]")?,
+    );
     if !dir.exists() {
         let store = build_store(&dir);
         Lifecycle::open(&store, LifecyclePolicy::default())?.rebuild()?;
@@ -37,7 +46,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("built the workload store in {}", dir.display());
         return Ok(());
     }
-    if args.next().as_deref() == Some("raw") {
+    let mode = args.next();
+    if mode.as_deref() == Some("ab") {
+        let runs: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(15);
+        let raw = open_raw(&dir);
+        let store = Store::open(&dir)?;
+        let [(raw_wall, raw_cpu), (wall, cpu)] = alternate(
+            runs,
+            || {
+                std::hint::black_box(raw_scan_with(&raw, log_read_options()));
+            },
+            || {
+                store.purge().expect("flush");
+                Lifecycle::open(&store, LifecyclePolicy::default()).expect("open")
+            },
+            |mut lifecycle| {
+                std::hint::black_box(lifecycle.rebuild().expect("rebuild"));
+            },
+        );
+        let per_sec = |d: std::time::Duration| EVENTS as f64 / d.as_secs_f64() / 1e6;
+        print!(
+            "median wall {:.2} vs {:.2} M events/s = {:.3}x",
+            per_sec(wall),
+            per_sec(raw_wall),
+            raw_wall.as_secs_f64() / wall.as_secs_f64()
+        );
+        if let (Some(raw), Some(rebuild)) = (raw_cpu, cpu) {
+            print!(
+                "; mean CPU {:.2} vs {:.2} M events/s = {:.3}x",
+                per_sec(rebuild),
+                per_sec(raw),
+                raw.as_secs_f64() / rebuild.as_secs_f64()
+            );
+        }
+        println!();
+        return Ok(());
+    }
+    if mode.as_deref() == Some("raw") {
         let db = open_raw(&dir);
         let start = std::time::Instant::now();
         let n = raw_scan_with(&db, log_read_options());
@@ -47,10 +92,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
     let store = Store::open(&dir)?;
     let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default())?;
+    let opened = start.elapsed();
     let position = lifecycle.rebuild()?;
     if position != EVENTS {
         return Err(format!("rebuilt to position {position}, expected {EVENTS}").into());
     }
-    println!("rebuild of {EVENTS} events: {:?}", start.elapsed());
+    println!(
+        "rebuild of {EVENTS} events: {:?} (opening the store and projector took {opened:?} more)",
+        start.elapsed() - opened
+    );
     Ok(())
 }
