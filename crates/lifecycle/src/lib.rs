@@ -61,6 +61,6 @@ pub use projection::{LifecycleProjection, PROJECTION_NAME};
 pub use service::Lifecycle;
 pub use stage::{
     Cause, CustomerStage, ElapsedRule, OpenMatter, Reason, RenewalDue, Stage, StageChange,
-    StageDistribution,
+    StageDistribution, Threshold,
 };
 pub use state::LifecycleState;

@@ -176,17 +176,52 @@ impl fmt::Display for Cause {
                 rule,
                 threshold_secs,
                 reference,
-            } => {
-                let hours = threshold_secs / 3_600;
-                match (hours % 24, hours / 24) {
-                    (0, 1) => write!(f, "{}: 1 day after event {reference}", rule.as_str()),
-                    (0, days) => {
-                        write!(f, "{}: {days} days after event {reference}", rule.as_str())
-                    }
-                    _ => write!(f, "{}: {hours} h after event {reference}", rule.as_str()),
-                }
-            }
+            } => write!(
+                f,
+                "{}: {} after event {reference}",
+                rule.as_str(),
+                Threshold(*threshold_secs)
+            ),
         }
+    }
+}
+
+/// An elapsed-time threshold in words, as the audit texts give it: whole
+/// days, else whole hours, else minutes, with thousands grouped.
+///
+/// ```
+/// use clientele_lifecycle::Threshold;
+///
+/// assert_eq!(Threshold(86_400).to_string(), "1 day");
+/// assert_eq!(Threshold(1_095 * 86_400).to_string(), "1,095 days");
+/// assert_eq!(Threshold(36 * 3_600).to_string(), "36 hours");
+/// assert_eq!(Threshold(90 * 60).to_string(), "90 minutes");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold(pub i64);
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0;
+        let (n, unit) = if secs % 86_400 == 0 {
+            (secs / 86_400, "day")
+        } else if secs % 3_600 == 0 {
+            (secs / 3_600, "hour")
+        } else {
+            (secs / 60, "minute")
+        };
+        let digits = n.unsigned_abs().to_string();
+        if n < 0 {
+            f.write_str("-")?;
+        }
+        for (i, d) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}")?;
+        }
+        let plural = if n.unsigned_abs() == 1 { "" } else { "s" };
+        write!(f, " {unit}{plural}")
     }
 }
 
@@ -431,8 +466,24 @@ mod tests {
         );
         assert_eq!(
             cause(ElapsedRule::ComplaintReply, 36 * 3_600).to_string(),
-            format!("complaint_reply: 36 h after event {reference}")
+            format!("complaint_reply: 36 hours after event {reference}")
         );
+    }
+
+    #[test]
+    fn thresholds_read_in_the_largest_whole_unit() {
+        let text = |secs| Threshold(secs).to_string();
+        assert_eq!(text(0), "0 days");
+        assert_eq!(text(2 * 86_400), "2 days");
+        assert_eq!(text(1_095 * 86_400), "1,095 days");
+        assert_eq!(text(1_000_000 * 86_400), "1,000,000 days");
+        assert_eq!(text(3_600), "1 hour");
+        assert_eq!(text(25 * 3_600), "25 hours");
+        assert_eq!(text(60), "1 minute");
+        assert_eq!(text(90 * 60), "90 minutes");
+        // Seconds are not shown: a threshold is set in whole minutes at least.
+        assert_eq!(text(90), "1 minute");
+        assert_eq!(text(-86_400), "-1 day");
     }
 
     fn change() -> StageChange {

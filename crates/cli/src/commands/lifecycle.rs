@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::{CustomerId, EventId, RecordedEvent, Store};
 use clientele_lifecycle::{
     Cause, CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason,
-    RenewalDue, StageChange,
+    RenewalDue, StageChange, Threshold,
 };
 use serde::Serialize;
 
@@ -218,18 +218,6 @@ fn when(t: DateTime<Utc>) -> String {
     }
 }
 
-/// How long an elapsed-time threshold is: whole days, else hours.
-pub fn threshold(secs: i64) -> String {
-    let hours = secs / 3_600;
-    if hours % 24 == 0 {
-        count(hours / 24, "day")
-    } else if secs % 3_600 == 0 {
-        count(hours, "hour")
-    } else {
-        count(secs / 60, "minute")
-    }
-}
-
 /// One line for the cause of a stage change: the event's summary, or the
 /// elapsed-time rule with its threshold and the event it counts from (kind,
 /// date and id).
@@ -249,7 +237,7 @@ pub fn describe_cause(cause: &Cause, references: &BTreeMap<String, ReferencedEve
             format!(
                 "{}: {} after {from}",
                 rule.as_str(),
-                threshold(*threshold_secs)
+                Threshold(*threshold_secs)
             )
         }
     }
