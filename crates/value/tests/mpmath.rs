@@ -1,4 +1,4 @@
-//! BG/NBD and Pareto/NBD conditional expectations against mpmath.
+//! BG/NBD, MBG/NBD and Pareto/NBD conditional expectations against mpmath.
 //!
 //! BG/NBD: 300 parameter sets drawn
 //! log-uniformly over 10^±2 for r, α, a, b (as the property tests draw them),
@@ -13,7 +13,7 @@
 //!   ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive)
 //! ```
 
-use clientele_value::{BgNbd, Observation, ParetoNbd, TransactionModel, ValueError};
+use clientele_value::{BgNbd, MbgNbd, Observation, ParetoNbd, TransactionModel, ValueError};
 
 /// Checks every row of `table` (a header, then four parameters, x, t_x, T,
 /// the horizon and mpmath's expectation) against the model `build` makes of
@@ -68,4 +68,15 @@ fn bg_nbd_conditional_expectation_matches_mpmath() {
 #[test]
 fn pareto_nbd_conditional_expectation_matches_mpmath() {
     check_table(include_str!("data/pareto_nbd_mpmath.csv"), ParetoNbd::new);
+}
+
+/// MBG/NBD likewise (`tests/data/mbg_nbd_mpmath.csv`, mpmath at 40 digits,
+/// written by `tests/data/mbg_nbd_mpmath.py`): random.seed(20261125), then
+/// parameters, x, T, t_x and horizon drawn as for the BG/NBD table;
+/// E = (a+b+x)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x+1; a+b+x;
+/// t/(α+T+t))] · P(alive), P(alive) = 1/(1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)),
+/// x = 0 included (Batislam et al. 2007; Wagner & Hoppe 2008).
+#[test]
+fn mbg_nbd_conditional_expectation_matches_mpmath() {
+    check_table(include_str!("data/mbg_nbd_mpmath.csv"), MbgNbd::new);
 }
