@@ -357,6 +357,19 @@ impl<S> Cache<S> {
         }
     }
 
+    /// Caches the stored `entry` of `customer`, who is not cached yet, as
+    /// unchanged; returns its slot.
+    fn put_clean(&mut self, customer: CustomerId, entry: Entry<S>) -> u32 {
+        let i = self.slots.len() as u32;
+        self.slots.push(Slot {
+            customer,
+            dirty: false,
+            entry,
+        });
+        self.index_slot(i);
+        i
+    }
+
     /// Caches `entry` for `customer` (replacing any cached one) as changed.
     fn put_dirty(&mut self, customer: CustomerId, entry: Entry<S>) {
         let i = match self.slot(&customer) {
@@ -366,16 +379,7 @@ impl<S> Cache<S> {
                 }
                 i
             }
-            None => {
-                let i = self.slots.len() as u32;
-                self.slots.push(Slot {
-                    customer,
-                    dirty: false,
-                    entry,
-                });
-                self.index_slot(i);
-                i
-            }
+            None => self.put_clean(customer, entry),
         };
         self.touch(i);
     }
@@ -500,6 +504,7 @@ impl<P: Projection> Projector<P> {
                     }
                 }
                 let batch = ahead.get(..decoded).unwrap_or_default();
+                self.prefetch(batch)?;
                 self.entries.warm(batch.iter().map(|e| &e.customer_id));
                 for event in batch {
                     self.fold_event(event)?;
@@ -550,6 +555,41 @@ impl<P: Projection> Projector<P> {
         }
         self.commit()?;
         Ok(self.position)
+    }
+
+    /// Reads, in one multi-get, the stored entries of the customers of
+    /// `events` that are not cached (unless every stored state is cached,
+    /// as in a rebuild), so that their events fold on the fast path instead
+    /// of each looking its state up alone. First events of a stream are
+    /// left out: a new customer has no stored state to read.
+    fn prefetch(&mut self, events: &[RecordedEvent]) -> Result<()> {
+        if self.complete {
+            return Ok(());
+        }
+        let name = self.projection.name();
+        let mut missing: Vec<(Vec<u8>, CustomerId)> = events
+            .iter()
+            .filter(|e| e.version > 1 && self.entries.slot(&e.customer_id).is_none())
+            .map(|e| (state_key(name, &e.customer_id), e.customer_id))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let cf = self.store.projections_cf()?;
+        let values =
+            self.store
+                .db()
+                .batched_multi_get_cf(cf, missing.iter().map(|(key, _)| key), true);
+        for ((_, customer), value) in missing.into_iter().zip(values) {
+            // A state that no longer decodes is refolded when its event is
+            // folded, as without the prefetch.
+            if let Some(entry) = value?.and_then(|bytes| postcard::from_bytes(&bytes).ok()) {
+                self.entries.put_clean(customer, entry);
+            }
+        }
+        Ok(())
     }
 
     fn load(&self, customer: &CustomerId) -> Result<Option<Entry<P::State>>> {
