@@ -226,7 +226,15 @@ fn db_options(create: bool) -> Options {
 fn cf_options(name: &str) -> Options {
     let mut o = Options::default();
     o.set_compression_type(DBCompressionType::Lz4);
-    o.set_bottommost_compression_type(DBCompressionType::Zstd);
+    if name == keys::CF_PROJECTIONS {
+        // States are read by point lookups, each decompressing a whole block
+        // (a catch-up after a restart reads one per customer): LZ4 down to
+        // the bottom level, which decompresses several times faster than
+        // Zstd.
+        o.set_bottommost_compression_type(DBCompressionType::Lz4);
+    } else {
+        o.set_bottommost_compression_type(DBCompressionType::Zstd);
+    }
     let mut table = BlockBasedOptions::default();
     if name == keys::CF_EVENT_IDS || name == keys::CF_STREAM_META || name == keys::CF_PROJECTIONS {
         // Point lookups on every append, and on every new customer's first
