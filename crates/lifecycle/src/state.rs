@@ -202,19 +202,22 @@ impl Orders {
     fn tally_mut(&mut self, id: &str) -> Option<&mut OrderTally> {
         let i = match self.position(id) {
             Some(i) => i,
-            None => {
-                let end = u32::try_from(self.ids.len().checked_add(id.len())?).ok()?;
-                if self.ids.capacity() == 0 {
-                    // Room for a few orders' ids at once.
-                    self.ids.reserve(32);
-                }
-                self.ids.push_str(id);
-                self.index.push((id_hash(id), end));
-                self.tallies.push(OrderTally::default());
-                self.len() - 1
-            }
+            None => self.push(id)?,
         };
         self.tallies.get_mut(i)
+    }
+
+    /// Adds order `id` (not there yet) with an empty tally; returns its place.
+    fn push(&mut self, id: &str) -> Option<usize> {
+        let end = u32::try_from(self.ids.len().checked_add(id.len())?).ok()?;
+        if self.ids.capacity() == 0 {
+            // Room for a few orders' ids at once.
+            self.ids.reserve(32);
+        }
+        self.ids.push_str(id);
+        self.index.push((id_hash(id), end));
+        self.tallies.push(OrderTally::default());
+        Some(self.len() - 1)
     }
 
     /// (id, tally) in id order.
@@ -244,16 +247,80 @@ impl Serialize for Orders {
     }
 }
 
+/// Reads the map `Orders` serialises to straight into an `Orders`, without
+/// an intermediate map or a string per id: ids come in ascending order, so
+/// each is appended without a search (a key out of order, as a hand-made
+/// map might have, is looked up; the last tally of a repeated id wins, as
+/// in a `BTreeMap`).
 impl<'de> Deserialize<'de> for Orders {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let map = BTreeMap::<String, OrderTally>::deserialize(deserializer)?;
-        let mut orders = Orders::default();
-        for (id, tally) in map {
-            if let Some(slot) = orders.tally_mut(&id) {
-                *slot = tally;
+        struct MapVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for MapVisitor {
+            type Value = Orders;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of order ids to tallies")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Orders, A::Error> {
+                let mut orders = Orders::default();
+                let mut ascending = true;
+                while let Some(place) = map.next_key_seed(OrderId {
+                    orders: &mut orders,
+                    ascending: &mut ascending,
+                })? {
+                    let tally: OrderTally = map.next_value()?;
+                    if let Some(slot) = place.and_then(|i| orders.tallies.get_mut(i)) {
+                        *slot = tally;
+                    }
+                }
+                Ok(orders)
             }
         }
-        Ok(orders)
+
+        deserializer.deserialize_map(MapVisitor)
+    }
+}
+
+/// An order id read as a map key: finds or adds its order, giving its place
+/// (None only past 4 GiB of ids, whose tally is then dropped).
+struct OrderId<'a> {
+    orders: &'a mut Orders,
+    /// Every id so far came after the one before it.
+    ascending: &'a mut bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for OrderId<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OrderId<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an order id")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<Self::Value, E> {
+        let orders = self.orders;
+        let last = orders.len().checked_sub(1).map(|i| orders.id(i));
+        *self.ascending &= last.is_none_or(|last| last < id);
+        if *self.ascending {
+            Ok(orders.push(id))
+        } else {
+            Ok(orders.position(id).or_else(|| orders.push(id)))
+        }
     }
 }
 
@@ -1253,6 +1320,43 @@ mod tests {
         let bytes = postcard::to_allocvec(&some).unwrap();
         assert_eq!(bytes, postcard::to_allocvec(some.get()).unwrap());
         assert_eq!(postcard::from_bytes::<IdentitySlot>(&bytes).unwrap(), some);
+    }
+
+    /// A list of (id, tally) pairs written as a map, in any order and with
+    /// repeats (as only a hand-made map has them).
+    struct PairsAsMap(Vec<(String, OrderTally)>);
+
+    impl Serialize for PairsAsMap {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        }
+    }
+
+    proptest::proptest! {
+        /// `Orders` reads any map of order ids as the `BTreeMap` it stands
+        /// for does (ascending ids are appended, others looked up; the last
+        /// tally of a repeated id wins), and writes it back in id order.
+        #[test]
+        fn orders_read_any_map_as_a_btree_map_does(
+            pairs in proptest::collection::vec(("[ab]{0,3}", 0i64..1_000), 0..12),
+            sorted in proptest::bool::ANY,
+        ) {
+            let mut pairs: Vec<(String, OrderTally)> = pairs
+                .into_iter()
+                .map(|(id, amount)| (id, OrderTally { amount, ..OrderTally::default() }))
+                .collect();
+            if sorted {
+                pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            let bytes = postcard::to_allocvec(&PairsAsMap(pairs)).unwrap();
+            let map: BTreeMap<String, OrderTally> = postcard::from_bytes(&bytes).unwrap();
+            let orders: Orders = postcard::from_bytes(&bytes).unwrap();
+            proptest::prop_assert_eq!(orders.len(), map.len());
+            proptest::prop_assert_eq!(
+                postcard::to_allocvec(&orders).unwrap(),
+                postcard::to_allocvec(&map).unwrap()
+            );
+        }
     }
 
     /// The audit summaries read as they always have.
