@@ -25,6 +25,9 @@
 //! * `catch_up/new_customers_2000`: an incremental catch-up of the first
 //!   events of 2,000 new customers into a store whose 20k states are on disk
 //!   (each new customer's state is looked up and missed first).
+//! * `catch_up/returning_customers_2000`: a projector just opened (nothing
+//!   cached, as after a restart) folds one new event for each of 2,000
+//!   customers whose states are on disk (each state is read first).
 //!
 //! Run: `cargo bench -p clientele-lifecycle --bench lifecycle`. The
 //! workload is in `workload/mod.rs` (a directory, so that cargo does not
@@ -363,6 +366,36 @@ fn new_customers(c: &mut Criterion) {
                 store.append_batch(batch).expect("append");
                 let start = Instant::now();
                 black_box(lifecycle.catch_up().expect("catch up"));
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    // A projector just opened (after a restart: nothing cached) folds one
+    // new event for each of 2,000 customers whose states are on disk.
+    let mut round = 10u64;
+    group.bench_function("returning_customers_2000", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                // The customers of one tenth of the workload, after all their events.
+                let first = (round % 10) * 2_000;
+                let batch: Vec<_> = (first..first + 2_000)
+                    .map(|c| {
+                        let customer = CustomerId::from_external("bench", &c.to_string());
+                        (
+                            customer,
+                            ExpectedVersion::Any,
+                            vec![event(round * CUSTOMERS + c)],
+                        )
+                    })
+                    .collect();
+                round += 1;
+                store.append_batch(batch).expect("append");
+                let mut fresh =
+                    Lifecycle::open(&store, LifecyclePolicy::default()).expect("lifecycle");
+                let start = Instant::now();
+                black_box(fresh.catch_up().expect("catch up"));
                 total += start.elapsed();
             }
             total

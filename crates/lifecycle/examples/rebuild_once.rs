@@ -15,6 +15,9 @@
 //! cp -r /tmp/workload /tmp/ab && $E /tmp/ab ab 15   # raw scan and rebuild in turn
 //! ```
 //!
+//! `returning` appends one event for each of 2,000 customers and times the
+//! catch-up of a projector opened afresh (the states are read from disk).
+//!
 //! `ab N` times N raw scans and N rebuilds in turn in one process and prints
 //! the bench's comparison line: to compare two builds, run their binaries
 //! in turn and compare the ratios, each measured against the raw scan of
@@ -29,14 +32,17 @@
 mod workload;
 
 use clientele_core::Store;
+use clientele_core::{CustomerId, ExpectedVersion};
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy};
-use workload::{alternate, build_store, log_read_options, open_raw, raw_scan_with, EVENTS};
+use workload::{
+    alternate, build_store, event, log_read_options, open_raw, raw_scan_with, CUSTOMERS, EVENTS,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(
         args.next()
-            .ok_or("usage: rebuild_once DIR [raw | ab RUNS]")?,
+            .ok_or("usage: rebuild_once DIR [raw | ab RUNS | returning]")?,
     );
     if !dir.exists() {
         let store = build_store(&dir);
@@ -82,6 +88,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!();
         return Ok(());
     }
+    if mode.as_deref() == Some("returning") {
+        // One new event for each of 2,000 customers whose states are on
+        // disk, folded by a projector just opened (nothing cached).
+        let store = Store::open(&dir)?;
+        let round = store.head() / CUSTOMERS + 1;
+        let batch: Vec<_> = (0..2_000)
+            .map(|c| {
+                let customer = CustomerId::from_external("bench", &c.to_string());
+                (
+                    customer,
+                    ExpectedVersion::Any,
+                    vec![event(round * CUSTOMERS + c)],
+                )
+            })
+            .collect();
+        store.append_batch(batch)?;
+        let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default())?;
+        let start = std::time::Instant::now();
+        catch_up_returning(&mut lifecycle)?;
+        println!(
+            "catch-up of 2,000 returning customers: {:?}",
+            start.elapsed()
+        );
+        return Ok(());
+    }
     if mode.as_deref() == Some("raw") {
         let db = open_raw(&dir);
         let start = std::time::Instant::now();
@@ -102,4 +133,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed() - opened
     );
     Ok(())
+}
+
+/// The catch-up of `returning` mode, apart so that callgrind can count it
+/// alone (`--toggle-collect='*catch_up_returning*'`).
+#[inline(never)]
+fn catch_up_returning(lifecycle: &mut Lifecycle) -> Result<u64, Box<dyn std::error::Error>> {
+    Ok(lifecycle.catch_up()?)
 }
