@@ -395,16 +395,32 @@ pub(crate) fn beta_geo_bracket(
         }
         v
     } else {
-        // Q = (1 − z)^(a−1) ₂F₁(A', a − 1; C; z) = (1 − z)^A ₂F₁(A, B; C; z) ∈ (0, 1]
+        // Q = (1 − z)^(a−1) ₂F₁(A', a − 1; C; z) = (1 − z)^A ₂F₁(A, B; C; z) > 0, and 1 − Q
+        // has the sign of a − 1 (Q ≤ 1 for a > 1, Q ≥ 1 for a < 1)
         let scaled = || -> Result<f64> {
             let q = special::hyp2f1_scaled(a_prime, m, c, z, m)?;
             Ok(c * (1.0 - q) / m)
         };
+        // Beyond z = 0.9 the S series below needs up to ~ln(10⁻¹⁶)/ln z terms (4·10⁴ at
+        // z = 0.999), so `scaled` (the connection formula) takes over, except where that
+        // formula cancels: for A'(1−z) ≳ 1 (and a ≤ 2) its two terms grow up to
+        // ~e^(2A'(1−z)) while Q stays O(1) (a = 0.815, b′ = 93.8, x = 13, z = 0.9035,
+        // A'(1−z) = 9: terms ±1.1·10⁷ for Q = 1.15, E off by 4·10⁻⁶ relative), and 1 − Q
+        // cancels further when Q ≈ 1. hyp2f1's own fallback to the direct series needs a > 1
+        // and a loss beyond 10⁻⁴, so it misses much of this. Hence the series up to
+        // z = 0.999 whenever A'(1−z) ≥ 1 (below that, the formula's error stayed under
+        // 1.3·10⁻¹⁰ against mpmath in 8·10³ draws with b′ up to 200, the worst next to a = 1)
+        // and its terms peak early: they are positive (A' ≥ 0 here) and their ratio
+        // (A'+k)(m+k)/((C+k)(k+1))·z < (m+k)z/(k+1) is below 1 once k > (mz − 1)/(1 − z), at
+        // once for a ≤ 2; that peak is required to come by k = 10³. The sum then needs at
+        // most ~max(C, 10³ + 4·10⁴) terms and is below z(1 − z)^(−m−1) < 10¹¹⁴: no overflow.
+        let series_over_connection =
+            z <= 0.999 && a_prime * (1.0 - z) >= 1.0 && m * z - 1.0 <= 1e3 * (1.0 - z);
         if (z <= 0.999 && a_prime < 0.0) || (z <= 0.9 && a_prime > 1e3) {
             // The S series below alternates (A' < 0) or grows huge: use the
             // negative-binomial form, a weighted mean of positive terms.
             c * bracket_negbin(r + x, c, m, z)?
-        } else if z <= 0.9 || m.abs() <= 1e-3 {
+        } else if z <= 0.9 || m.abs() <= 1e-3 || series_over_connection {
             // S = [₂F₁(A', m; C; z) − 1]/m = Σ_{k≥1} (A')_k (m+1)_{k−1} z^k / ((C)_k k!)
             let from_series = bracket_series(a_prime, m, c, z)
                 .map(|s| c * (-special::expm1_over(m, ln1mz) - pow * s))
@@ -601,6 +617,76 @@ mod tests {
                 (got - want).abs() < 1e-8 * want,
                 "r={r} a={a} t={t}: {got} vs {want}"
             );
+        }
+    }
+
+    /// a < 1, b ≈ 60–95, 0.9 < z < 0.92: the connection formula behind `scaled` cancelled
+    /// (terms up to ±10⁷ for Q ≈ 1.15) and hyp2f1's fallback to the direct series did not apply
+    /// (a − 1 < 0), so E was off by up to 4·10⁻⁶; the S series is now summed there. References
+    /// from mpmath (₂F₁ at 40 and 80 digits, identical); the fix gives ≤ 2·10⁻¹⁵ here.
+    #[test]
+    fn conditional_expectation_where_the_connection_formula_cancels_for_a_below_one() {
+        // (r, α, a, b, x, t_x, T, t, BG/NBD E, MBG/NBD E)
+        let cases = [
+            (
+                0.2323572828349126,
+                0.01197447692147436,
+                0.4188326808798022,
+                94.35873718307484,
+                13,
+                87.9761643559348,
+                93.20157394827147,
+                925.1078651926739,
+                107.473_601_669_195_09,
+                107.622_960_566_422_95,
+            ),
+            (
+                0.05017768360810627,
+                0.06281985295433995,
+                0.815161322499406,
+                92.84790188309029,
+                13,
+                0.0,
+                0.0,
+                0.5879592138614732,
+                85.617_417_167_739_28,
+                85.827_353_029_893_73,
+            ),
+            (
+                0.08243259023845816,
+                74.19481698867236,
+                0.6757653403630005,
+                58.62992145975318,
+                2,
+                0.0,
+                0.0,
+                766.3302042011708,
+                18.474_802_436_420_617,
+                18.512_931_313_543_476,
+            ),
+        ];
+        for (r, alpha, a, b, x, t_x, big_t, t, want_bg, want_mbg) in cases {
+            let obs = Observation::new(x, t_x, big_t).unwrap();
+            let bg = BgNbd::new(r, alpha, a, b).unwrap();
+            let mbg = MbgNbd::new(r, alpha, a, b).unwrap();
+            for (model, got, want) in [
+                (
+                    "BG/NBD",
+                    bg.conditional_expected_purchases(&obs, t),
+                    want_bg,
+                ),
+                (
+                    "MBG/NBD",
+                    mbg.conditional_expected_purchases(&obs, t),
+                    want_mbg,
+                ),
+            ] {
+                let got = got.unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-13 * want,
+                    "{model} r={r} a={a} b={b} t={t}: {got} vs {want}"
+                );
+            }
         }
     }
 }
