@@ -132,7 +132,61 @@ fn raw_write(db: &rocksdb::DB, entries: &[(Vec<u8>, Vec<u8>)]) {
     db.write_opt(batch, &options).expect("write");
 }
 
+/// Whether criterion's name filter (the first free argument, if any) may
+/// select one of `ids`: a group whose benchmarks it leaves out skips its
+/// setup and its printed comparisons too (building the rebuild's store alone
+/// takes a while). A filter with regex syntax is assumed to match.
+fn selected(ids: &[&str]) -> bool {
+    // Options of criterion's command line that take a value.
+    const WITH_VALUE: &[&str] = &[
+        "--color",
+        "-c",
+        "--save-baseline",
+        "-s",
+        "--baseline",
+        "-b",
+        "--baseline-lenient",
+        "--load-baseline",
+        "--format",
+        "--profile-time",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let mut args = std::env::args().skip(1);
+    let mut filter = None;
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filter = Some(arg);
+            break;
+        }
+    }
+    filter.is_none_or(|f| {
+        f.contains(|c: char| ".^$*+?()[]{}|\\".contains(c)) || ids.iter().any(|id| id.contains(&f))
+    })
+}
+
 fn rebuild(c: &mut Criterion) {
+    let ids = [
+        "rebuild/raw_scan",
+        "rebuild/raw_scan_uncached",
+        "rebuild/decode",
+        "rebuild/fold",
+        "rebuild/raw_write_states",
+        "rebuild/count",
+        "rebuild/lifecycle",
+    ];
+    if !selected(&ids) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     drop(build_store(dir.path()));
     flush(dir.path());
@@ -269,6 +323,9 @@ fn rebuild(c: &mut Criterion) {
 }
 
 fn view(c: &mut Criterion) {
+    if !selected(&["view/as_of_200_events", "view/explain_200_events"]) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_with(
         dir.path(),
@@ -336,6 +393,12 @@ fn view(c: &mut Criterion) {
 /// missed, in the memtable and the SST files) before its first event is
 /// folded.
 fn new_customers(c: &mut Criterion) {
+    if !selected(&[
+        "catch_up/new_customers_2000",
+        "catch_up/returning_customers_2000",
+    ]) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = build_store(dir.path());
     {
