@@ -48,7 +48,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 mod workload;
 
 use workload::{
-    alternate, build_store, event, log_read_options, open_raw, raw_scan_with, t0, CUSTOMERS, EVENTS,
+    alternate, build_store, event, log_read_options, open_raw, raw_scan_with, returning_batch, t0,
+    CUSTOMERS, EVENTS,
 };
 
 /// Flushes every column family to SST files, as a store looks after a restart
@@ -443,16 +444,7 @@ fn new_customers(c: &mut Criterion) {
             for _ in 0..iters {
                 // The customers of one tenth of the workload, after all their events.
                 let first = (round % 10) * 2_000;
-                let batch: Vec<_> = (first..first + 2_000)
-                    .map(|c| {
-                        let customer = CustomerId::from_external("bench", &c.to_string());
-                        (
-                            customer,
-                            ExpectedVersion::Any,
-                            vec![event(round * CUSTOMERS + c)],
-                        )
-                    })
-                    .collect();
+                let batch = returning_batch(round, first);
                 round += 1;
                 store.append_batch(batch).expect("append");
                 let mut fresh =

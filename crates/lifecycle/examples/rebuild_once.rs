@@ -32,10 +32,10 @@
 mod workload;
 
 use clientele_core::Store;
-use clientele_core::{CustomerId, ExpectedVersion};
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy};
 use workload::{
-    alternate, build_store, event, log_read_options, open_raw, raw_scan_with, CUSTOMERS, EVENTS,
+    alternate, build_store, log_read_options, open_raw, raw_scan_with, returning_batch, CUSTOMERS,
+    EVENTS,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -93,16 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // disk, folded by a projector just opened (nothing cached).
         let store = Store::open(&dir)?;
         let round = store.head() / CUSTOMERS + 1;
-        let batch: Vec<_> = (0..2_000)
-            .map(|c| {
-                let customer = CustomerId::from_external("bench", &c.to_string());
-                (
-                    customer,
-                    ExpectedVersion::Any,
-                    vec![event(round * CUSTOMERS + c)],
-                )
-            })
-            .collect();
+        let batch = returning_batch(round, 0);
         store.append_batch(batch)?;
         let mut lifecycle = Lifecycle::open(&store, LifecyclePolicy::default())?;
         let start = std::time::Instant::now();

@@ -93,6 +93,24 @@ pub fn build_store(dir: &std::path::Path) -> Store {
     store
 }
 
+/// Round `round`'s event (a time after all of the workload's) for each of
+/// the 2,000 customers from number `first`: returning customers.
+pub fn returning_batch(
+    round: u64,
+    first: u64,
+) -> Vec<(CustomerId, ExpectedVersion, Vec<NewEvent>)> {
+    (first..first + 2_000)
+        .map(|c| {
+            let customer = CustomerId::from_external("bench", &c.to_string());
+            (
+                customer,
+                ExpectedVersion::Any,
+                vec![event(round * CUSTOMERS + c)],
+            )
+        })
+        .collect()
+}
+
 /// Opens the store's database read-only with RocksDB's default options, for
 /// the raw baseline.
 pub fn open_raw(path: &std::path::Path) -> rocksdb::DB {
