@@ -55,6 +55,25 @@ pub enum ValueError {
         terms: u64,
     },
 
+    /// No method available evaluates the function to full `f64` accuracy at these arguments
+    /// within its cost budget: each either loses too many digits to cancellation (e.g. the
+    /// two terms of ₂F₁'s connection formula, ~10⁴⁶ apart from their sum) or would need
+    /// more terms than it may sum. Returned instead of a number that may be wrong.
+    #[error(
+        "{function} cannot be evaluated accurately within its cost budget at {} \
+         (estimated relative error of the best method: {relative_error:.1e})",
+        display_arguments(.arguments)
+    )]
+    PrecisionLoss {
+        /// The function being evaluated.
+        function: &'static str,
+        /// Its arguments, as (name, value) pairs.
+        arguments: Vec<(&'static str, f64)>,
+        /// The smallest relative error any method estimated for its result (infinite when
+        /// none produced a finite value within budget).
+        relative_error: f64,
+    },
+
     /// Maximum-likelihood estimation did not reach the convergence criterion.
     #[error(
         "fit did not converge after {iterations} iterations \
@@ -68,6 +87,15 @@ pub enum ValueError {
         /// Max-norm of the objective's gradient (per observation, in log-parameter space).
         gradient_norm: f64,
     },
+}
+
+/// `name = value, …` for [`ValueError::PrecisionLoss`].
+fn display_arguments(arguments: &[(&'static str, f64)]) -> String {
+    let parts: Vec<String> = arguments
+        .iter()
+        .map(|(name, value)| format!("{name} = {value}"))
+        .collect();
+    parts.join(", ")
 }
 
 /// `Result` with [`ValueError`].

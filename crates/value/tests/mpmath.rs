@@ -97,3 +97,22 @@ fn bg_nbd_conditional_expectation_matches_mpmath_where_2f1_cancels() {
 fn mbg_nbd_conditional_expectation_matches_mpmath_where_2f1_cancels() {
     check_table(include_str!("data/mbg_nbd_hard_mpmath.csv"), MbgNbd::new);
 }
+
+/// b in the thousands to tens of thousands with z = t/(α+T+t) at or beyond 0.999, where
+/// ₂F₁'s connection formula cancels by up to 10⁴⁶ and more (`tests/data/bg_nbd_huge_b_mpmath.csv`
+/// and `mbg_nbd_huge_b_mpmath.csv`, 100 rows each, written by
+/// `tests/data/beta_geo_huge_b_mpmath.py`: the connection formula at raised precision
+/// checked against a quadrature (a < 1) or mpmath's hyp2f1 (a ≥ 1)): random.seed(20261127);
+/// r = 10^U(−3, 3), a = 10^U(−3, 2.5), b = 10^U(3, 5), x ∈ {0,1,2,13,120,500},
+/// T ∈ {0, U(0,1000)}, t_x = U(0,1)·T, α = 10^U(−2, 2), z ∈ {0.999, 0.999 + 10⁻¹²,
+/// U(0.999, 0.9996), 1 − 10^U(−8, −3.4)}; rows with E < 10⁻³⁰⁰ redrawn.
+#[test]
+fn bg_nbd_conditional_expectation_matches_mpmath_with_huge_b() {
+    check_table(include_str!("data/bg_nbd_huge_b_mpmath.csv"), BgNbd::new);
+}
+
+/// MBG/NBD over the same region (see above).
+#[test]
+fn mbg_nbd_conditional_expectation_matches_mpmath_with_huge_b() {
+    check_table(include_str!("data/mbg_nbd_huge_b_mpmath.csv"), MbgNbd::new);
+}

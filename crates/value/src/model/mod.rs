@@ -152,7 +152,9 @@ pub trait TransactionModel {
     ///
     /// # Errors
     /// [`ValueError::NonFinite`] / [`ValueError::OutOfDomain`] for a non-finite or negative
-    /// `t`; [`ValueError::SeriesDivergence`] if ₂F₁ fails.
+    /// `t`; [`ValueError::SeriesDivergence`] if ₂F₁ fails; [`ValueError::PrecisionLoss`]
+    /// (BG/NBD, MBG/NBD) where no method reaches full accuracy within its cost budget
+    /// (b ≳ 10⁶ with t ≳ 10⁵(α + T)), instead of a possibly wrong number.
     fn expected_purchases(&self, t: f64) -> Result<f64>;
 
     /// E\[Y(t) | x, t_x, T\]: expected number of transactions in (T, T + t] for a customer
@@ -353,6 +355,30 @@ pub(crate) fn inv_one_plus_exp(l: f64) -> f64 {
     }
 }
 
+/// Largest relative error a method of [`beta_geo_bracket`] may estimate for its result
+/// before the next method is tried (or [`ValueError::PrecisionLoss`] returned).
+const BRACKET_TOLERANCE: f64 = 1e-10;
+
+/// Term budget of the negative-binomial form, checked against its predicted length before
+/// it starts (≲ 15 ms at its ~3 ns a term; b = 10⁷ at 1 − z = 1.2·10⁻⁵ took 12 ms).
+const NEGBIN_BUDGET: f64 = 5e6;
+
+/// Up to this predicted length (~0.1 ms) the negative-binomial form comes before the
+/// connection formula where both apply.
+const NEGBIN_SHORT: f64 = 3e4;
+
+/// The ways [`beta_geo_bracket`] can evaluate the bracket for z < 1, |a − 1| not tiny.
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    /// The S series (positive terms for A' > 0), ~max(C, ln 10⁻¹⁶/ln z) terms.
+    Series,
+    /// ₂F₁ by `hyp2f1_scaled_estimate` (the 1 − z connection formula beyond z = 0.9):
+    /// short, but its terms can cancel.
+    Connection,
+    /// The negative-binomial form: positive terms, ~(A + 40)/(1 − z) of them.
+    NegBin,
+}
+
 /// The BG/NBD-family prediction bracket
 /// (C/(a−1))·[1 − (1−z)^A ₂F₁(A, B; C; z)] with A = r + x, B = b′ + x, C = a + B − 1,
 /// z = t/(α + T + t); b′ = b for the BG/NBD, b + 1 for the MBG/NBD.
@@ -361,6 +387,10 @@ pub(crate) fn inv_one_plus_exp(l: f64) -> f64 {
 /// (1−z)^(a−1) ₂F₁(a + b′ − 1 − r, a − 1; C; z), with the factor 1/(a − 1) divided out of
 /// the series analytically, so that the result is accurate for small t (no 1 − (1 − ε)
 /// cancellation), at a = 1 (no 0/0) and for large x (no overflow of (1−z)^(−A)).
+///
+/// Every method estimates its own rounding error; a result whose estimate exceeds
+/// [`BRACKET_TOLERANCE`] is not returned: the next method is tried, and when none is
+/// accurate within its budget the error is [`ValueError::PrecisionLoss`] naming the inputs.
 pub(crate) fn beta_geo_bracket(
     r: f64,
     alpha: f64,
@@ -378,7 +408,11 @@ pub(crate) fn beta_geo_bracket(
     let a_prime = a + b_prime - 1.0 - r;
     let ln1mz = -(t / (alpha + big_t)).ln_1p(); // ln(1 − z) = ln((α+T)/(α+T+t))
     let z = t / (alpha + big_t + t);
-    let pow = (m * ln1mz).exp(); // (1 − z)^(a−1)
+    let unit = special::Unit {
+        z,
+        y: (alpha + big_t) / (alpha + big_t + t),
+        ln_y: ln1mz,
+    };
     let value = if m.abs() <= 1e-3 && z > 0.999 {
         // 1/(a − 1) is ill-conditioned through ₂F₁ and the series is too long: the bracket
         // is analytic in a, so interpolate (quintic) through a − 1 = ±0.002, ±0.003, ±0.004.
@@ -395,50 +429,80 @@ pub(crate) fn beta_geo_bracket(
         }
         v
     } else {
-        // Q = (1 − z)^(a−1) ₂F₁(A', a − 1; C; z) = (1 − z)^A ₂F₁(A, B; C; z) > 0, and 1 − Q
-        // has the sign of a − 1 (Q ≤ 1 for a > 1, Q ≥ 1 for a < 1)
-        let scaled = || -> Result<f64> {
-            let q = special::hyp2f1_scaled(a_prime, m, c, z, m)?;
-            Ok(c * (1.0 - q) / m)
-        };
-        // Beyond z = 0.9 the S series below needs up to ~ln(10⁻¹⁶)/ln z terms (4·10⁴ at
-        // z = 0.999), so `scaled` (the connection formula) takes over, except where that
-        // formula cancels: for A'(1−z) ≳ 1 (and a ≤ 2) its two terms grow up to
-        // ~e^(2A'(1−z)) while Q stays O(1) (a = 0.815, b′ = 93.8, x = 13, z = 0.9035,
-        // A'(1−z) = 9: terms ±1.1·10⁷ for Q = 1.15, E off by 4·10⁻⁶ relative), and 1 − Q
-        // cancels further when Q ≈ 1. hyp2f1's own fallback to the direct series needs a > 1
-        // and a loss beyond 10⁻⁴, so it misses much of this. Hence the series up to
-        // z = 0.999 whenever A'(1−z) ≥ 1 (below that, the formula's error stayed under
-        // 1.3·10⁻¹⁰ against mpmath in 8·10³ draws with b′ up to 200, the worst next to a = 1)
-        // and its terms peak early: they are positive (A' ≥ 0 here) and their ratio
-        // (A'+k)(m+k)/((C+k)(k+1))·z < (m+k)z/(k+1) is below 1 once k > (mz − 1)/(1 − z), at
-        // once for a ≤ 2; that peak is required to come by k = 10³. The sum then needs at
-        // most ~max(C, 10³ + 4·10⁴) terms and is below z(1 − z)^(−m−1) < 10¹¹⁴: no overflow.
+        // Beyond z = 0.9 the S series needs up to ~ln(10⁻¹⁶)/ln z terms (4·10⁴ at
+        // z = 0.999), so the connection formula takes over, except where that formula
+        // cancels: for A'(1−z) ≳ 1 (and a ≤ 2) its two terms grow up to ~e^(2A'(1−z))
+        // while Q stays O(1) (a = 0.815, b′ = 93.8, x = 13, z = 0.9035, A'(1−z) = 9: terms
+        // ±1.1·10⁷ for Q = 1.15, E off by 4·10⁻⁶ relative), and 1 − Q cancels further when
+        // Q ≈ 1. Hence the series first up to z = 0.999 whenever A'(1−z) ≥ 1 and its
+        // terms peak early: they are positive (A' ≥ 0 here) and their ratio
+        // (A'+k)(m+k)/((C+k)(k+1))·z < (m+k)z/(k+1) is below 1 once k > (mz − 1)/(1 − z),
+        // at once for a ≤ 2; that peak is required to come by k = 10³. The sum then needs
+        // at most ~max(C, 10³ + 4·10⁴) terms and is below z(1 − z)^(−m−1) < 10¹¹⁴.
+        // Whatever comes first, its error estimate decides: beyond z = 0.999 with b′ in the
+        // tens of thousands the connection formula's terms reach 10⁴⁶ and more (it returned
+        // 0 for 1459), and there the negative-binomial form takes over.
         let series_over_connection =
             z <= 0.999 && a_prime * (1.0 - z) >= 1.0 && m * z - 1.0 <= 1e3 * (1.0 - z);
-        if (z <= 0.999 && a_prime < 0.0) || (z <= 0.9 && a_prime > 1e3) {
-            // The S series below alternates (A' < 0) or grows huge: use the
-            // negative-binomial form, a weighted mean of positive terms.
-            c * bracket_negbin(r + x, c, m, z)?
-        } else if z <= 0.9 || m.abs() <= 1e-3 || series_over_connection {
-            // S = [₂F₁(A', m; C; z) − 1]/m = Σ_{k≥1} (A')_k (m+1)_{k−1} z^k / ((C)_k k!)
-            let from_series = bracket_series(a_prime, m, c, z)
-                .map(|s| c * (-special::expm1_over(m, ln1mz) - pow * s))
-                .ok()
-                .filter(|v| v.is_finite());
-            match from_series {
-                Some(v) => v,
-                // the series overflowed (a ≫ 1): the scaled ₂F₁ is safe for |m| > 10⁻³
-                None if m.abs() > 1e-3 => scaled()?,
-                None => {
-                    return Err(ValueError::SeriesDivergence {
-                        function: "BG/NBD conditional expectation series",
-                        terms: special::MAX_TERMS,
-                    })
-                }
+        let big_a = r + x;
+        let methods: &[Method] = if (z <= 0.999 && a_prime < 0.0) || (z <= 0.9 && a_prime > 1e3) {
+            // The S series alternates (A' < 0) or grows huge: the negative-binomial form,
+            // a weighted mean of positive terms, unless it is long (x = 500, r = 860,
+            // z = 0.999: 1.4·10⁶ terms, 8 ms) and the connection formula, tried first
+            // then, is accurate (it was there, in 4 µs).
+            if negbin_terms(big_a, unit) > NEGBIN_SHORT {
+                &[Method::Connection, Method::NegBin]
+            } else {
+                &[Method::NegBin, Method::Connection]
             }
+        } else if z <= 0.9 || m.abs() <= 1e-3 || series_over_connection {
+            &[Method::Series, Method::Connection, Method::NegBin]
         } else {
-            scaled()?
+            &[Method::Connection, Method::NegBin]
+        };
+        let inputs = BracketInputs {
+            a_prime,
+            m,
+            c,
+            big_a,
+            big_b: b_prime + x,
+            ln1mz,
+            unit,
+        };
+        let mut best = f64::INFINITY; // smallest estimated relative error so far
+        let mut accept = |estimate: Option<special::Estimate>| -> Option<f64> {
+            let e = estimate?;
+            // the bracket is positive: a negative result is a cancellation's residue
+            if e.value >= 0.0 && e.within(BRACKET_TOLERANCE) {
+                return Some(e.value);
+            }
+            best = best.min(e.error / e.value.abs());
+            None
+        };
+        // the first method outside the loop over the others, so that nothing of theirs is
+        // computed ahead on the common path
+        let accurate = accept(estimate_bracket(methods[0], &inputs)).or_else(|| {
+            methods[1..]
+                .iter()
+                .find_map(|&k| accept(estimate_bracket(k, &inputs)))
+        });
+        match accurate {
+            Some(v) => v,
+            None => {
+                return Err(ValueError::PrecisionLoss {
+                    function: "BG/NBD-family conditional expectation bracket",
+                    arguments: vec![
+                        ("r", r),
+                        ("alpha", alpha),
+                        ("a", a),
+                        ("b'", b_prime),
+                        ("x", x),
+                        ("T", big_t),
+                        ("t", t),
+                    ],
+                    relative_error: best,
+                })
+            }
         }
     };
     if value.is_finite() {
@@ -451,39 +515,140 @@ pub(crate) fn beta_geo_bracket(
     }
 }
 
+/// What [`estimate_bracket`] needs: A' = a + b′ − 1 − r, m = a − 1, C, A = r + x,
+/// B = b′ + x, ln(1 − z) and z.
+struct BracketInputs {
+    a_prime: f64,
+    m: f64,
+    c: f64,
+    big_a: f64,
+    big_b: f64,
+    ln1mz: f64,
+    unit: special::Unit,
+}
+
+/// The bracket by `method` with its error estimate; `None` when the method fails or its
+/// predicted length is over budget.
+#[inline(always)]
+fn estimate_bracket(method: Method, p: &BracketInputs) -> Option<special::Estimate> {
+    let BracketInputs {
+        a_prime,
+        m,
+        c,
+        big_a,
+        big_b,
+        ln1mz,
+        unit,
+    } = *p;
+    match method {
+        Method::Series => {
+            let s = if a_prime < 0.0 {
+                bracket_series::<true>(a_prime, m, c, unit.z)
+            } else {
+                bracket_series::<false>(a_prime, m, c, unit.z)
+            }
+            .ok()?;
+            let u = m * ln1mz;
+            let em1 = u.exp_m1();
+            // (1 − (1−z)^m)/m
+            let head = if m == 0.0 { -ln1mz } else { -em1 / m };
+            // (1 − z)^(a−1): from expm1 where that is good to a few ulp (|u| ≤ ½, the usual
+            // horizons), which saves an exp on the common path
+            let pow = if u.abs() <= 0.5 { 1.0 + em1 } else { u.exp() };
+            let tail = pow * s.sum;
+            let rounding = special::ULP * (3.0 + u.abs());
+            Some(special::Estimate {
+                value: c * (head - tail),
+                error: c.abs() * ((head.abs() + tail.abs()) * rounding + pow * s.error()),
+            })
+        }
+        Method::Connection => {
+            // Q = (1 − z)^(a−1) ₂F₁(A', a − 1; C; z) = (1 − z)^A ₂F₁(A, B; C; z) > 0 (1 − Q
+            // has the sign of a − 1), with c − a = A, c − b = B and d = A − m passed exact:
+            // C − A' in floating point is off by ~ulp(C), 10⁻⁹ of A for b′ = 10⁴, A = 0.003.
+            // Below A'(1−z) ≈ 1 the formula was within 1.3·10⁻¹⁰ of mpmath in 8·10³ draws
+            // with b′ up to 200; its estimate now covers any b′.
+            let params = special::Params {
+                a: a_prime,
+                b: m,
+                c,
+                c_a: big_a,
+                c_b: big_b,
+                d: big_a - m,
+            };
+            let q = special::hyp2f1_scaled_estimate(params, unit, m).ok()?;
+            Some(special::Estimate {
+                value: c * (1.0 - q.value) / m,
+                error: (c / m).abs() * (q.error + special::ULP * q.value.abs().max(1.0)),
+            })
+        }
+        Method::NegBin => {
+            if negbin_terms(big_a, unit) > NEGBIN_BUDGET {
+                return None;
+            }
+            let s = bracket_negbin(big_a, c, m, unit.z).ok()?;
+            Some(special::Estimate {
+                value: c * s.sum,
+                error: c.abs() * s.error(),
+            })
+        }
+    }
+}
+
+/// Predicted length of [`bracket_negbin`]: NB(A, z) has mean Az/(1 − z) and standard
+/// deviation √(Az)/(1 − z), and past its mode the weights fall by about z a term, so the
+/// sum stops ~(ln 10¹⁷ − ln(1 − z))/(1 − z) terms after the bulk.
+fn negbin_terms(big_a: f64, u: special::Unit) -> f64 {
+    let az = big_a * u.z;
+    (az + 10.0 * az.sqrt() + 40.0 - u.ln_y) / u.y
+}
+
 /// (1 − Q)/m with Q = (1 − z)^A ₂F₁(A, C − m; C; z), for A > 0, m < C, 0 < z < 1.
 ///
 /// Expanding (C − m)_k/(C)_k = Π_{j<k} (1 − m/(C+j)) gives
 /// (1 − Q)/m = Σ_k NB(k; A, z) ω_k, with NB the negative-binomial probabilities
 /// (1 − z)^A (A)_k z^k / k! and ω_k = [1 − Π_{j<k}(1 − m/(C+j))]/m ≥ 0, computed by the
-/// recurrence ω_{k+1} = ω_k + (1 − m ω_k)/(C + k) (exact at m = 0). Every term is
+/// recurrence ω_{k+1} = ω_k (1 − m/(C + k)) + 1/(C + k) (exact at m = 0; both terms
+/// positive, and no division on the recurrence's critical path). Every term is
 /// non-negative, so there is no cancellation whatever the sign of a + b′ − 1 − r; the
-/// unnormalised weights are rescaled to avoid overflow and divided by their sum.
-fn bracket_negbin(big_a: f64, c: f64, m: f64, z: f64) -> Result<f64> {
+/// unnormalised weights are rescaled to avoid overflow and divided by their sum. The
+/// result's `abs` is the sum itself (its terms are positive).
+fn bracket_negbin(big_a: f64, c: f64, m: f64, z: f64) -> Result<special::SeriesSum> {
     let mut w = 1.0f64; // ∝ NB(k; A, z)
     let mut omega = 0.0f64;
+    // blocks of up to 64 terms are summed plainly, then added to the compensated sums
+    let (mut block_w, mut block_wo) = (0.0f64, 0.0f64);
     let mut sum_w = special::NeumaierSum::new(1.0);
     let mut sum_wo = special::NeumaierSum::new(0.0);
     let mut k = 0u64;
     while k < special::MAX_TERMS {
         let kf = k as f64;
-        omega += (1.0 - m * omega) / (c + kf);
+        let g = 1.0 / (c + kf);
+        omega = omega * (1.0 - m * g) + g;
         let ratio = (big_a + kf) * z / (kf + 1.0);
         w *= ratio;
         k += 1;
-        sum_w.add(w);
-        sum_wo.add(w * omega);
-        if w > 1e250 {
-            let scale = 1e-250;
-            w *= scale;
-            sum_w = special::NeumaierSum::new(sum_w.value() * scale);
-            sum_wo = special::NeumaierSum::new(sum_wo.value() * scale);
-        }
-        if ratio < 1.0 {
+        block_w += w;
+        block_wo += w * omega;
+        if w > 1e250 || k % 64 == 0 {
+            sum_w.add(block_w);
+            sum_wo.add(block_wo);
+            (block_w, block_wo) = (0.0, 0.0);
+            if w > 1e250 {
+                let scale = 1e-250;
+                w *= scale;
+                sum_w = special::NeumaierSum::new(sum_w.value() * scale);
+                sum_wo = special::NeumaierSum::new(sum_wo.value() * scale);
+            }
+            // the weights fall by at least ρ = max(ratio, z) a term from here on
             let rho = ratio.max(z);
-            let tail = w * rho / (1.0 - rho);
-            if tail <= 1e-17 * sum_w.value() {
-                return Ok(sum_wo.value() / sum_w.value());
+            if ratio < 1.0 && w * rho <= 1e-17 * sum_w.value() * (1.0 - rho) {
+                let sum = sum_wo.value() / sum_w.value();
+                return Ok(special::SeriesSum {
+                    sum,
+                    abs: sum,
+                    terms: k,
+                });
             }
         }
     }
@@ -493,37 +658,26 @@ fn bracket_negbin(big_a: f64, c: f64, m: f64, z: f64) -> Result<f64> {
     })
 }
 
-/// Σ_{k≥1} (A')_k (m+1)_{k−1} z^k / ((C)_k k!) for 0 < z < 1.
-fn bracket_series(a_prime: f64, m: f64, c: f64, z: f64) -> Result<f64> {
-    let mut term = a_prime * z / c;
-    let mut acc = special::NeumaierSum::new(term);
+/// Σ_{k≥1} (A')_k (m+1)_{k−1} z^k / ((C)_k k!) for 0 < z < 1, with Σ |terms|. The terms
+/// have one sign unless A' < 0 (m + 1 = a > 0), so |terms| are only added up when
+/// `MIXED_SIGNS`; otherwise Σ |terms| = |sum|.
+#[inline(never)]
+fn bracket_series<const MIXED_SIGNS: bool>(
+    a_prime: f64,
+    m: f64,
+    c: f64,
+    z: f64,
+) -> Result<special::SeriesSum> {
     let kmin = a_prime.abs().max(m.abs()).max(c.abs()).min(1e6);
-    let mut k = 1u64;
-    while k < special::MAX_TERMS {
-        let kf = k as f64;
-        let ratio = (a_prime + kf) * (m + kf) / ((c + kf) * (kf + 1.0)) * z;
-        term *= ratio;
-        acc.add(term);
-        let sum = acc.value();
-        k += 1;
-        if term == 0.0 {
-            return Ok(sum);
-        }
-        if !sum.is_finite() {
-            break;
-        }
-        let rho = ratio.abs().max(z);
-        if rho < 1.0 && kf + 1.0 > kmin {
-            let tail = term.abs() * rho / (1.0 - rho);
-            if tail <= 1e-16 * sum.abs() {
-                return Ok(sum);
-            }
-        }
-    }
-    Err(ValueError::SeriesDivergence {
-        function: "BG/NBD conditional expectation series",
-        terms: k,
-    })
+    special::ratio_series::<MIXED_SIGNS>(
+        "BG/NBD conditional expectation series",
+        a_prime * z / c,
+        1,
+        kmin,
+        z,
+        special::MAX_TERMS,
+        |kf| (a_prime + kf) * (m + kf) / ((c + kf) * (kf + 1.0)) * z,
+    )
 }
 
 /// Defines a validated, positive-parameter model struct.
@@ -688,5 +842,190 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// b′ in the tens of thousands with z at or just beyond 0.999, where the S series no
+    /// longer applies and the connection formula's two terms reach ~e^(2A'(1−z)) (10⁴⁶ and
+    /// more): it returned 0 for 1459, 33 051, 39 479 and 17 183, 4.4·10¹¹⁵ for 1.6·10⁻¹⁹,
+    /// and was off by 9.8·10⁻⁵ and 5.6·10⁻⁹ in two more cases. Its error estimate now hands
+    /// these to the negative-binomial form (or keeps the formula where it is accurate). Also
+    /// x = 5000 at z = 0.999 (the negative-binomial form gave up after 5·10⁶ terms, 50 ms,
+    /// with a typed error; the connection formula is accurate there) and x = 500, r = 860
+    /// (8 ms by the negative-binomial form, now µs). References: mpmath, the connection
+    /// formula at raised precision and the direct Euler series at 60 digits, agreeing to
+    /// 10⁻⁵³ and better.
+    #[test]
+    fn conditional_expectation_with_b_in_the_tens_of_thousands_beyond_z_0999() {
+        // (MBG/NBD?, r, α, a, b, x, t_x, T, t, E)
+        let cases = [
+            (
+                false,
+                164.675_228_935_090_93,
+                0.002_359_918_666_746_712,
+                206.594_144_675_248_34,
+                89_767.305_172_015_68,
+                120,
+                484.106_222_542_602_7,
+                588.214_037_736_935_8,
+                587_628.181_257_946_4,
+                1.578_849_701_702_867_5e-19,
+            ),
+            (
+                true,
+                0.005_000_739_769_534_455,
+                0.005_580_576_960_773_653,
+                181.538_039_634_080_52,
+                28_397.269_109_258_785,
+                0,
+                0.0,
+                0.0,
+                5.574_996_378_232_421,
+                1.555_428_624_944_593_2,
+            ),
+            (
+                true,
+                0.461_125_070_232_505_1,
+                2.505_263_864_816_271_7,
+                0.021_356_705_010_077_04,
+                52_956.194_241_375_14,
+                1,
+                83.978_114_132_044_41,
+                146.849_983_657_111_66,
+                149_205.892_274_405_87,
+                1_458.954_437_627_211,
+            ),
+            (
+                true,
+                0.001_361_822_215_477_889_2,
+                366.061_677_975_720_33,
+                11.249_433_462_189_68,
+                4_698.885_180_562_802,
+                13,
+                0.0,
+                0.0,
+                365_695.616_297_744_3,
+                459.715_267_034_398_55,
+            ),
+            (
+                true,
+                0.107_207_758_511_917,
+                0.021_062_250_254_784_594,
+                2.197_460_054_833_937,
+                99_482.041_031_679_36,
+                13,
+                0.0,
+                0.0,
+                118.062_437_803_534_75,
+                39_478.839_384_136_65,
+            ),
+            (
+                false,
+                16.306_515_805_501_018,
+                0.001_767_165_421_800_216_5,
+                0.060_513_583_577_139_13,
+                83_608.758_419_444_26,
+                1,
+                0.0,
+                0.0,
+                1.765_398_256_378_414_7,
+                17_183.093_109_066_172,
+            ),
+            (
+                true,
+                31.113_671_867_825_154,
+                2.611_159_096_159_860_3,
+                0.002_376_764_929_853_640_7,
+                34_879.348_004_077_35,
+                2,
+                671.055_524_570_775_6,
+                688.346_072_855_527_2,
+                690_266.274_719_734_7,
+                33_050.881_683_318_75,
+            ),
+            (
+                false,
+                0.078_909_388_428_259_97,
+                0.704_456_273_000_597_1,
+                0.019_803_498_936_923_177,
+                0.282_387_629_026_126_74,
+                5000,
+                0.0,
+                0.0,
+                703.751_816_023_155_2,
+                4_443_773.557_492_62,
+            ),
+            (
+                false,
+                860.001_412_414_137_7,
+                3.531_698_116_154_941,
+                50.280_393_522_775_26,
+                0.004_872_261_605_398_628,
+                500,
+                0.0,
+                0.0,
+                3_528.166_418_038_782_5,
+                10.125_829_697_991_088,
+            ),
+        ];
+        for (mbg, r, alpha, a, b, x, t_x, big_t, t, want) in cases {
+            let obs = Observation::new(x, t_x, big_t).unwrap();
+            let got = if mbg {
+                MbgNbd::new(r, alpha, a, b)
+                    .unwrap()
+                    .conditional_expected_purchases(&obs, t)
+            } else {
+                BgNbd::new(r, alpha, a, b)
+                    .unwrap()
+                    .conditional_expected_purchases(&obs, t)
+            }
+            .unwrap();
+            assert!(
+                (got - want).abs() <= BRACKET_TOLERANCE * want,
+                "MBG/NBD {mbg} r={r} a={a} b={b} x={x} t={t}: {got} vs {want}"
+            );
+        }
+    }
+
+    /// Where no method is accurate within its budget, a typed error naming the inputs rather
+    /// than a number: b = 10⁷, 1 − z = 10⁻⁵ (the connection formula's terms ~e^200 apart
+    /// from their sum; the negative-binomial form would need ~6·10⁶ terms).
+    #[test]
+    fn conditional_expectation_out_of_reach_is_a_precision_loss_error() {
+        let obs = Observation::new(0, 0.0, 0.0).unwrap();
+        for (model, got) in [
+            (
+                "BG/NBD",
+                BgNbd::new(0.5, 1.0, 0.5, 1e7)
+                    .unwrap()
+                    .conditional_expected_purchases(&obs, 99_999.0),
+            ),
+            (
+                "MBG/NBD",
+                MbgNbd::new(0.5, 1.0, 0.5, 1e7)
+                    .unwrap()
+                    .conditional_expected_purchases(&obs, 99_999.0),
+            ),
+        ] {
+            let err = got.unwrap_err();
+            match &err {
+                ValueError::PrecisionLoss {
+                    arguments,
+                    relative_error,
+                    ..
+                } => {
+                    assert!(arguments.iter().any(|&(name, v)| name == "b'" && v >= 1e7));
+                    assert!(arguments.contains(&("t", 99_999.0)));
+                    assert!(*relative_error > BRACKET_TOLERANCE, "{model}: {err}");
+                }
+                other => panic!("{model}: {other}"),
+            }
+            assert!(err.to_string().contains("t = 99999"), "{err}");
+        }
+        // one step nearer (1 − z = 10⁻⁴) the negative-binomial form is within budget
+        let near = BgNbd::new(0.5, 1.0, 0.5, 1e7)
+            .unwrap()
+            .conditional_expected_purchases(&obs, 9_999.0)
+            .unwrap();
+        assert!(near > 0.0 && near.is_finite());
     }
 }
