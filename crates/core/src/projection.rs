@@ -19,9 +19,10 @@
 //! * keeps a snapshot every [`SNAPSHOT_EVERY`] events per customer, so a view
 //!   as of a past time costs O(events since the nearest snapshot).
 //!
-//! States are stored with postcard: use plain structs, enums and `BTreeMap`s
-//! (no `#[serde(tag)]`, `untagged` or `flatten`), which also makes the bytes
-//! deterministic.
+//! States are stored with postcard by default: use plain structs, enums and
+//! `BTreeMap`s (no `#[serde(tag)]`, `untagged` or `flatten`), which also makes
+//! the bytes deterministic. A projection may store its states in an encoding of
+//! its own ([`Projection::encode_state`], [`Projection::decode_state`]).
 //!
 //! ```
 //! use clientele_core::projection::{Projection, Projector};
@@ -92,7 +93,8 @@ const CACHE_LIMIT: usize = 500_000;
 
 /// A pure fold of one customer's events.
 pub trait Projection: Send + Sync + 'static {
-    /// The per-customer state. Must round-trip through postcard.
+    /// The per-customer state. Must round-trip through postcard (or through
+    /// the projection's own [`Projection::encode_state`]).
     type State: Serialize + DeserializeOwned + Default + Clone + Send + Sync + 'static;
 
     /// A stable name: keys the stored states and the checkpoint.
@@ -111,6 +113,33 @@ pub trait Projection: Send + Sync + 'static {
     /// in step with the state. Default: none.
     fn index_terms(&self, _state: &Self::State) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Appends the stored form of `state` to `out` (which may already hold
+    /// other states: append, never clear). Default: postcard.
+    ///
+    /// A projection with many or large states may write its own compact
+    /// encoding; it must be deterministic (the same state, the same bytes) and
+    /// read back to an equal state by [`Projection::decode_state`]. Change
+    /// [`Projection::version`] with the format, so that states stored in the
+    /// old one are rebuilt.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] when the state cannot be encoded.
+    fn encode_state(&self, state: &Self::State, out: &mut Vec<u8>) -> Result<()> {
+        postcard::serialize_with_flavor(state, Append(out)).map_err(|e| {
+            Error::Incompatible(format!(
+                "projection {}: state does not encode: {e}",
+                self.name()
+            ))
+        })
+    }
+
+    /// Reads a state written by [`Projection::encode_state`]: `None` when the
+    /// bytes do not decode, and then the runtime refolds the customer from its
+    /// stream. Must not panic, whatever the bytes. Default: postcard.
+    fn decode_state(&self, bytes: &[u8]) -> Option<Self::State> {
+        postcard::from_bytes(bytes).ok()
     }
 }
 
@@ -140,7 +169,11 @@ pub fn fold<'a, P: Projection>(
 
 /// What is stored per customer (and per snapshot). `repr(C)`: the header a
 /// fold checks (version, last key) first, the state right after it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Stored as the header in postcard, then the state in the projection's
+/// encoding ([`encode_entry`]): with the default encoding these are the
+/// bytes postcard writes for the whole struct.
+#[derive(Debug, Clone)]
 #[repr(C)]
 struct Entry<S> {
     /// Every event with stream version ≤ this is folded in.
@@ -152,6 +185,57 @@ struct Entry<S> {
     /// Index terms written for this state (so they can be removed when they change).
     terms: Vec<String>,
     state: S,
+}
+
+/// [`Entry`]'s header, borrowed for encoding.
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    version: u64,
+    last_key: (i64, [u8; 16]),
+    folded: u64,
+    terms: &'a [String],
+}
+
+/// [`Entry`]'s header, decoded.
+#[derive(Deserialize)]
+struct Header {
+    version: u64,
+    last_key: (i64, [u8; 16]),
+    folded: u64,
+    terms: Vec<String>,
+}
+
+/// Appends `entry`'s stored form to `out`: the header, then the state.
+fn encode_entry<P: Projection>(
+    projection: &P,
+    entry: &Entry<P::State>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let header = HeaderRef {
+        version: entry.version,
+        last_key: entry.last_key,
+        folded: entry.folded,
+        terms: &entry.terms,
+    };
+    postcard::serialize_with_flavor(&header, Append(out)).map_err(|e| {
+        Error::Incompatible(format!(
+            "projection {}: state header does not encode: {e}",
+            projection.name()
+        ))
+    })?;
+    projection.encode_state(&entry.state, out)
+}
+
+/// Reads an entry written by [`encode_entry`]; `None` if it does not decode.
+fn decode_entry<P: Projection>(projection: &P, bytes: &[u8]) -> Option<Entry<P::State>> {
+    let (header, rest) = postcard::take_from_bytes::<Header>(bytes).ok()?;
+    Some(Entry {
+        version: header.version,
+        last_key: header.last_key,
+        folded: header.folded,
+        terms: header.terms,
+        state: projection.decode_state(rest)?,
+    })
 }
 
 fn key_of(event: &RecordedEvent) -> (i64, [u8; 16]) {
@@ -585,7 +669,7 @@ impl<P: Projection> Projector<P> {
         for ((_, customer), value) in missing.into_iter().zip(values) {
             // A state that no longer decodes is refolded when its event is
             // folded, as without the prefetch.
-            if let Some(entry) = value?.and_then(|bytes| postcard::from_bytes(&bytes).ok()) {
+            if let Some(entry) = value?.and_then(|bytes| decode_entry(&self.projection, &bytes)) {
                 self.entries.put_clean(customer, entry);
             }
         }
@@ -601,7 +685,7 @@ impl<P: Projection> Projector<P> {
                 .get_pinned_cf(cf, state_key(self.projection.name(), customer))?
             {
                 // A state that no longer decodes is refolded, never an error.
-                Some(bytes) => postcard::from_bytes(&bytes).ok(),
+                Some(bytes) => decode_entry(&self.projection, &bytes),
                 None => None,
             },
         )
@@ -649,7 +733,8 @@ impl<P: Projection> Projector<P> {
         entry.last_key = key;
         entry.folded += 1;
         if entry.folded % SNAPSHOT_EVERY == 0 {
-            if let Ok(bytes) = postcard::to_allocvec(&*entry) {
+            let mut bytes = Vec::new();
+            if encode_entry(projection, entry, &mut bytes).is_ok() {
                 let key = snapshot_key(projection.name(), &event.customer_id, key);
                 *snapshot_bytes += key.len() + bytes.len();
                 snapshots.push((key, bytes));
@@ -805,9 +890,7 @@ impl<P: Projection> Projector<P> {
                 entry.terms = terms;
             }
             let start = encoded.len();
-            postcard::serialize_with_flavor(&*entry, Append(&mut encoded)).map_err(|e| {
-                Error::Incompatible(format!("projection {name}: state does not encode: {e}"))
-            })?;
+            encode_entry(&self.projection, entry, &mut encoded)?;
             states.push((*customer, start, encoded.len()));
         }
         states.sort_unstable_by_key(|s| s.0);
@@ -896,9 +979,9 @@ impl<P: Projection> Projector<P> {
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             if let Ok(id) = <[u8; 16]>::try_from(&k[from.len()..]) {
                 let customer = CustomerId::from_uuid(uuid::Uuid::from_bytes(id));
-                match postcard::from_bytes::<Entry<P::State>>(v) {
-                    Ok(e) => out.push((customer, e.state)),
-                    Err(_) => {
+                match decode_entry(&self.projection, v) {
+                    Some(e) => out.push((customer, e.state)),
+                    None => {
                         let entry = self.refold_readonly(customer)?;
                         out.push((customer, entry));
                     }
@@ -999,7 +1082,7 @@ impl<P: Projection> Projector<P> {
         let mut it = self.store.db().raw_iterator_cf_opt(cf, options);
         it.seek_to_last();
         let snapshot: Option<Entry<P::State>> =
-            it.value().and_then(|v| postcard::from_bytes(v).ok());
+            it.value().and_then(|v| decode_entry(&self.projection, v));
         let (start_version, snapshot_key, mut state) = match snapshot {
             Some(s) => (s.version + 1, s.last_key, s.state),
             None => (1, (i64::MIN, [0; 16]), P::State::default()),
@@ -1088,6 +1171,76 @@ mod tests {
             terms: Vec::new(),
             state,
         }
+    }
+
+    /// The whole entry as postcard wrote it before states could have their own
+    /// encoding: the default must give these very bytes, so that states
+    /// stored by earlier builds still decode.
+    #[derive(Serialize)]
+    struct WholeEntry<S> {
+        version: u64,
+        last_key: (i64, [u8; 16]),
+        folded: u64,
+        terms: Vec<String>,
+        state: S,
+    }
+
+    struct Strings;
+
+    impl Projection for Strings {
+        type State = (Vec<String>, Option<i64>);
+        fn name(&self) -> &str {
+            "strings"
+        }
+        fn version(&self) -> u64 {
+            1
+        }
+        fn apply(&self, state: &mut Self::State, event: &RecordedEvent) {
+            state.0.push(event.kind().to_string());
+        }
+    }
+
+    #[test]
+    fn default_encoding_is_the_whole_entry_in_postcard() {
+        let state = (vec!["purchase".to_string(), "contact".into()], Some(-7));
+        let entry = Entry {
+            version: 300,
+            last_key: (-1_700_000_000_000_000, [9; 16]),
+            folded: 300,
+            terms: vec!["plate:A1".into(), "x".into()],
+            state: state.clone(),
+        };
+        let mut bytes = vec![0xee]; // appended to what is there
+        encode_entry(&Strings, &entry, &mut bytes).unwrap();
+        let whole = postcard::to_allocvec(&WholeEntry {
+            version: 300,
+            last_key: (-1_700_000_000_000_000, [9; 16]),
+            folded: 300,
+            terms: vec!["plate:A1".to_string(), "x".into()],
+            state: state.clone(),
+        })
+        .unwrap();
+        assert_eq!(bytes[0], 0xee);
+        assert_eq!(&bytes[1..], &whole[..]);
+        let back = decode_entry(&Strings, &whole).unwrap();
+        assert_eq!(
+            (
+                back.version,
+                back.last_key,
+                back.folded,
+                back.terms,
+                back.state
+            ),
+            (
+                entry.version,
+                entry.last_key,
+                entry.folded,
+                entry.terms,
+                state
+            )
+        );
+        assert!(decode_entry(&Strings, &whole[..whole.len() - 1]).is_none());
+        assert!(decode_entry(&Strings, &whole[..5]).is_none());
     }
 
     #[test]

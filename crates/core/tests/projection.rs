@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
 use chrono::{DateTime, Duration, Utc};
 use clientele_core::event::*;
@@ -255,6 +256,101 @@ fn version_change_rebuilds_and_undecodable_state_is_refolded() {
     r.catch_up().unwrap();
     assert_eq!(r.state(c).unwrap().unwrap().0, 11);
     assert_eq!(r.states().unwrap().len(), 1);
+}
+
+/// Counts events and stores the count in a format of its own (a tag, then
+/// the count in 8 bytes), counting encodes and decodes; `reject` makes every
+/// stored state undecodable.
+#[derive(Default)]
+struct Packed {
+    encodes: AtomicUsize,
+    decodes: AtomicUsize,
+    reject: AtomicBool,
+}
+
+const PACKED_TAG: u8 = 0xa5;
+
+impl Projection for Packed {
+    type State = u64;
+    fn name(&self) -> &str {
+        "packed"
+    }
+    fn version(&self) -> u64 {
+        1
+    }
+    fn apply(&self, state: &mut u64, _event: &RecordedEvent) {
+        *state += 1;
+    }
+    fn encode_state(&self, state: &u64, out: &mut Vec<u8>) -> clientele_core::Result<()> {
+        self.encodes.fetch_add(1, AtomicOrdering::Relaxed);
+        out.push(PACKED_TAG);
+        out.extend_from_slice(&state.to_le_bytes());
+        Ok(())
+    }
+    fn decode_state(&self, bytes: &[u8]) -> Option<u64> {
+        self.decodes.fetch_add(1, AtomicOrdering::Relaxed);
+        if self.reject.load(AtomicOrdering::Relaxed) {
+            return None;
+        }
+        match bytes {
+            [PACKED_TAG, rest @ ..] => Some(u64::from_le_bytes(rest.try_into().ok()?)),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn a_projection_may_store_states_in_its_own_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let n = SNAPSHOT_EVERY + 6;
+    let customers: Vec<CustomerId> = (0..3)
+        .map(|i| CustomerId::from_external("packed", &i.to_string()))
+        .collect();
+    for (k, c) in customers.iter().enumerate() {
+        let events = (0..n).map(|i| ev(k as u64 * 1_000 + i, i as i64)).collect();
+        store.append(*c, ExpectedVersion::Any, events).unwrap();
+    }
+    let mut projector = Projector::open(&store, Packed::default()).unwrap();
+    assert_eq!(projector.catch_up().unwrap(), 3 * n);
+    // One state and one snapshot per customer, each in the projection's encoding.
+    assert_eq!(
+        projector.projection().encodes.load(AtomicOrdering::Relaxed),
+        6
+    );
+
+    // Read back through decode_state: the stored states, and the snapshot a
+    // view as of a past time starts from.
+    let reopened = Projector::open(&store, Packed::default()).unwrap();
+    assert!(!reopened.was_rebuilt());
+    for c in &customers {
+        assert_eq!(reopened.state(*c).unwrap(), Some(n));
+    }
+    let as_of = common::t0() + Duration::minutes(SNAPSHOT_EVERY as i64 + 2);
+    assert_eq!(
+        reopened.state_as_of(customers[1], as_of).unwrap(),
+        SNAPSHOT_EVERY + 3
+    );
+    let states = reopened.states().unwrap();
+    assert_eq!(states.len(), 3);
+    assert!(states.iter().all(|(_, s)| *s == n));
+    assert!(reopened.projection().decodes.load(AtomicOrdering::Relaxed) >= 7);
+
+    // States the projection cannot decode are refolded from the streams.
+    let rejecting = Packed::default();
+    rejecting.reject.store(true, AtomicOrdering::Relaxed);
+    let mut rejecting = Projector::open(&store, rejecting).unwrap();
+    assert_eq!(rejecting.state(customers[0]).unwrap(), Some(n));
+    assert_eq!(
+        rejecting.state_as_of(customers[2], as_of).unwrap(),
+        SNAPSHOT_EVERY + 3
+    );
+    store
+        .append(customers[0], ExpectedVersion::Any, vec![ev(99_999, 1)])
+        .unwrap();
+    assert_eq!(rejecting.catch_up().unwrap(), 3 * n + 1); // the position
+    assert!(!rejecting.was_rebuilt());
+    assert_eq!(rejecting.state(customers[0]).unwrap(), Some(n + 1));
 }
 
 #[test]
