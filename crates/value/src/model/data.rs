@@ -24,7 +24,6 @@ pub(crate) struct Group {
 #[derive(Debug, Clone)]
 pub(crate) struct Compressed {
     pub groups: Vec<Group>,
-    pub total_weight: f64,
 }
 
 impl Compressed {
@@ -56,9 +55,21 @@ impl Compressed {
                 }
             }
         }
+        Self { groups }
+    }
+
+    /// One observation (as [`Compressed::new`] of it, without the sorting).
+    pub(crate) fn single(obs: &Observation) -> Self {
         Self {
-            groups,
-            total_weight: data.len() as f64,
+            groups: vec![Group {
+                x: obs.frequency(),
+                w: 1.0,
+                rows: vec![Row {
+                    tx: obs.recency(),
+                    t: obs.t(),
+                    w: 1.0,
+                }],
+            }],
         }
     }
 }

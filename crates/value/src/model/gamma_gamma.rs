@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::special::{digamma, ln_gamma};
-use super::{finish, fit_driver, positive_params, Fit, FitOptions};
+use super::{fit_ml, positive_params, Fit, FitOptions};
 use crate::error::{positive, Result, ValueError};
 
 /// A repeat buyer's spend summary: x ≥ 1 repeat transactions with mean value z̄ > 0.
@@ -97,15 +97,7 @@ impl GammaGamma {
     /// [`ValueError::NotConverged`] if the optimiser fails (unless
     /// `options.require_convergence` is false).
     pub fn fit(data: &[SpendObservation], options: &FitOptions) -> Result<Fit<Self>> {
-        Self::fit_from(
-            data,
-            &Self {
-                p: 1.0,
-                q: 1.0,
-                gamma: 1.0,
-            },
-            options,
-        )
+        Self::fit_from(data, &Self::ONES, options)
     }
 
     /// Maximum-likelihood fit from a given start.
@@ -117,11 +109,6 @@ impl GammaGamma {
         start: &Self,
         options: &FitOptions,
     ) -> Result<Fit<Self>> {
-        if data.is_empty() {
-            return Err(ValueError::EmptyInput {
-                what: "Gamma-Gamma fit data",
-            });
-        }
         let mut rows: Vec<(u32, f64, f64)> = Vec::with_capacity(data.len());
         let mut sorted: Vec<(u32, f64)> = data
             .iter()
@@ -134,18 +121,15 @@ impl GammaGamma {
                 _ => rows.push((x, m, 1.0)),
             }
         }
-        let weight = data.len() as f64;
-        let out = fit_driver(start.to_array(), weight, options, |th, g| {
-            ll_grad(th, &rows, Some(g))
-        })?;
-        let th = out.x.map(f64::exp);
-        let params = Self::new(th[0], th[1], th[2]).map_err(|_| ValueError::NotConverged {
-            iterations: out.iterations,
-            log_likelihood: f64::NAN,
-            gradient_norm: out.gradient_norm,
-        })?;
-        let ll = ll_grad(&th, &rows, None);
-        finish(&out, options, data.len(), ll, params)
+        fit_ml(
+            "Gamma-Gamma fit data",
+            data.len(),
+            start.to_array(),
+            options,
+            |th, g| ll_grad(th, &rows, Some(g)),
+            |th| ll_grad(th, &rows, None),
+            Self::from_array,
+        )
     }
 
     /// Log-density of one customer's mean repeat spend z̄ given x:
@@ -240,25 +224,14 @@ fn ll_grad(th: &[f64; 3], rows: &[(u32, f64, f64)], grad: Option<&mut [f64; 3]>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::assert_gradient_matches_finite_differences;
 
     #[test]
     fn analytic_gradient_matches_finite_differences() {
         let rows = [(1u32, 10.0, 1.0), (2, 22.3, 2.0), (7, 55.0, 1.0)];
-        let th = [5.0, 3.0, 14.0];
-        let mut g = [0.0; 3];
-        ll_grad(&th, &rows, Some(&mut g));
-        for i in 0..3 {
-            let h = 1e-6 * th[i];
-            let (mut a, mut b) = (th, th);
-            a[i] += h;
-            b[i] -= h;
-            let num = (ll_grad(&a, &rows, None) - ll_grad(&b, &rows, None)) / (2.0 * h);
-            assert!(
-                (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                "{i}: {num} vs {}",
-                g[i]
-            );
-        }
+        assert_gradient_matches_finite_differences([5.0, 3.0, 14.0], 1e-6, 1e-6, |th, g| {
+            ll_grad(th, &rows, g)
+        });
     }
 
     #[test]

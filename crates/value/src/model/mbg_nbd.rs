@@ -6,13 +6,15 @@
 //! As the BG/NBD, but a customer may also drop out right after the first purchase, so a
 //! customer with no repeat purchase is not assumed alive.
 
-use super::data::{Compressed, Group, Row};
+use super::data::Compressed;
 use super::special::{digamma, ln_gamma};
 use super::{
-    beta_geo_bracket, finish, fit_driver, horizon, inv_one_plus_exp, log_add_exp, positive_params,
-    Fit, FitOptions, Observation, TransactionModel,
+    beta_geo_bracket, beta_geo_rows, fit_ml, horizon, inv_one_plus_exp, positive_params, Fit,
+    FitOptions, Observation, TransactionModel,
 };
-use crate::error::{Result, ValueError};
+use crate::error::Result;
+#[cfg(doc)]
+use crate::error::ValueError;
 
 positive_params! {
     /// MBG/NBD parameters: purchase-rate heterogeneity Gamma(r, α) (α in the time unit of
@@ -46,16 +48,7 @@ impl MbgNbd {
     /// [`ValueError::NotConverged`] if the optimiser fails (unless
     /// `options.require_convergence` is false).
     pub fn fit(data: &[Observation], options: &FitOptions) -> Result<Fit<Self>> {
-        Self::fit_from(
-            data,
-            &Self {
-                r: 1.0,
-                alpha: 1.0,
-                a: 1.0,
-                b: 1.0,
-            },
-            options,
-        )
+        Self::fit_from(data, &Self::ONES, options)
     }
 
     /// Maximum-likelihood fit from a given start.
@@ -63,27 +56,16 @@ impl MbgNbd {
     /// # Errors
     /// As [`MbgNbd::fit`].
     pub fn fit_from(data: &[Observation], start: &Self, options: &FitOptions) -> Result<Fit<Self>> {
-        if data.is_empty() {
-            return Err(ValueError::EmptyInput {
-                what: "MBG/NBD fit data",
-            });
-        }
         let compressed = Compressed::new(data);
-        let out = fit_driver(
+        fit_ml(
+            "MBG/NBD fit data",
+            data.len(),
             start.to_array(),
-            compressed.total_weight,
             options,
             |th, g| ll_grad(th, &compressed, Some(g)),
-        )?;
-        let th = out.x.map(f64::exp);
-        let params =
-            Self::new(th[0], th[1], th[2], th[3]).map_err(|_| ValueError::NotConverged {
-                iterations: out.iterations,
-                log_likelihood: f64::NAN,
-                gradient_norm: out.gradient_norm,
-            })?;
-        let ll = ll_grad(&th, &compressed, None);
-        finish(&out, options, data.len(), ll, params)
+            |th| ll_grad(th, &compressed, None),
+            Self::from_array,
+        )
     }
 
     /// ln[(1 − P(alive))/P(alive)] = ln a − ln(b+x) + (r+x)(ln(α+T) − ln(α+t_x)).
@@ -96,20 +78,7 @@ impl MbgNbd {
 
 impl TransactionModel for MbgNbd {
     fn log_likelihood(&self, obs: &Observation) -> Result<f64> {
-        let group = Group {
-            x: obs.frequency(),
-            w: 1.0,
-            rows: vec![Row {
-                tx: obs.recency(),
-                t: obs.t(),
-                w: 1.0,
-            }],
-        };
-        let data = Compressed {
-            groups: vec![group],
-            total_weight: 1.0,
-        };
-        Ok(ll_grad(&self.to_array(), &data, None))
+        Ok(ll_grad(&self.to_array(), &Compressed::single(obs), None))
     }
 
     fn p_alive(&self, obs: &Observation) -> Result<f64> {
@@ -168,25 +137,12 @@ pub(crate) fn ll_grad(th: &[f64; 4], data: &Compressed, grad: Option<&mut [f64; 
             g[2] += grp.w * (psi_ab - psi_abx);
             g[3] += grp.w * (psi_ab + digamma(b + x + 1.0) - psi_b - psi_abx);
         }
-        let c4 = ln_a - (b + x).ln();
-        let (mut s_lse, mut s_dr, mut s_dal, mut s_w4) = (0.0, 0.0, 0.0, 0.0);
-        for row in &grp.rows {
-            let l_t = (alpha + row.t).ln();
-            let l_tx = (alpha + row.tx).ln();
-            let (lse, w3, w4) = log_add_exp(-rx * l_t, c4 - rx * l_tx);
-            s_lse += row.w * lse;
-            if want_grad {
-                s_dr += row.w * (w3 * l_t + w4 * l_tx);
-                s_dal += row.w * (w3 / (alpha + row.t) + w4 / (alpha + row.tx));
-                s_w4 += row.w * w4;
-            }
-        }
-        ll += s_lse;
+        let (lse, d) = beta_geo_rows(&grp.rows, alpha, a, ln_a, rx, b + x, want_grad);
+        ll += lse;
         if want_grad {
-            g[0] -= s_dr;
-            g[1] -= rx * s_dal;
-            g[2] += s_w4 / a;
-            g[3] -= s_w4 / (b + x);
+            for (gi, di) in g.iter_mut().zip(d) {
+                *gi += di;
+            }
         }
     }
     if let Some(out) = grad {
@@ -198,6 +154,7 @@ pub(crate) fn ll_grad(th: &[f64; 4], data: &Compressed, grad: Option<&mut [f64; 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::assert_gradient_matches_finite_differences;
 
     #[test]
     fn analytic_gradient_matches_finite_differences() {
@@ -208,21 +165,9 @@ mod tests {
             Observation::new(12, 33.0, 33.0).unwrap(),
         ];
         let c = Compressed::new(&data);
-        let th = [0.4, 3.0, 0.7, 2.1];
-        let mut g = [0.0; 4];
-        ll_grad(&th, &c, Some(&mut g));
-        for i in 0..4 {
-            let h = 1e-6 * th[i];
-            let (mut p, mut m) = (th, th);
-            p[i] += h;
-            m[i] -= h;
-            let num = (ll_grad(&p, &c, None) - ll_grad(&m, &c, None)) / (2.0 * h);
-            assert!(
-                (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                "{i}: {num} vs {}",
-                g[i]
-            );
-        }
+        assert_gradient_matches_finite_differences([0.4, 3.0, 0.7, 2.1], 1e-6, 1e-6, |th, g| {
+            ll_grad(th, &c, g)
+        });
     }
 
     #[test]

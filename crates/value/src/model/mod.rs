@@ -254,9 +254,38 @@ pub struct Fit<P> {
     pub observations: usize,
 }
 
+/// Maximum-likelihood fit of an N-parameter model on `observations` data points, the
+/// steps every model's `fit_from` shares: [`ValueError::EmptyInput`] (naming `what`) for
+/// no data, the optimiser from `start` on `fit_ll` (the total log-likelihood and its
+/// gradient in the natural parameters, as in [`fit_driver`]), the estimates built by
+/// `build` (a failure, such as a parameter that overflowed, is
+/// [`ValueError::NotConverged`]), their log-likelihood by `final_ll`, and [`finish`].
+pub(crate) fn fit_ml<const N: usize, P>(
+    what: &'static str,
+    observations: usize,
+    start: [f64; N],
+    options: &FitOptions,
+    fit_ll: impl FnMut(&[f64; N], &mut [f64; N]) -> f64,
+    final_ll: impl FnOnce(&[f64; N]) -> f64,
+    build: impl FnOnce([f64; N]) -> Result<P>,
+) -> Result<Fit<P>> {
+    if observations == 0 {
+        return Err(ValueError::EmptyInput { what });
+    }
+    let out = fit_driver(start, observations as f64, options, fit_ll)?;
+    let th = out.x.map(f64::exp);
+    let params = build(th).map_err(|_| ValueError::NotConverged {
+        iterations: out.iterations,
+        log_likelihood: f64::NAN,
+        gradient_norm: out.gradient_norm,
+    })?;
+    let ll = final_ll(&th);
+    finish(&out, options, observations, ll, params)
+}
+
 /// Runs the optimiser for a model whose `ll_grad` returns the total log-likelihood of the
 /// compressed data and its gradient with respect to the natural parameters.
-pub(crate) fn fit_driver<const N: usize, F>(
+fn fit_driver<const N: usize, F>(
     theta0: [f64; N],
     weight: f64,
     options: &FitOptions,
@@ -295,7 +324,7 @@ where
 }
 
 /// Turns an optimiser outcome into a [`Fit`] or a [`ValueError::NotConverged`].
-pub(crate) fn finish<const N: usize, P>(
+fn finish<const N: usize, P>(
     out: &optimize::Outcome<N>,
     options: &FitOptions,
     observations: usize,
@@ -342,6 +371,42 @@ pub(crate) fn log_add_exp(a: f64, b: f64) -> (f64, f64, f64) {
         let inv = 1.0 / (1.0 + e);
         (b + e.ln_1p(), e * inv, inv)
     }
+}
+
+/// The dropout part of the BG/NBD and MBG/NBD log-likelihoods over one frequency group's
+/// `rows`: returns Σ w · ln(e^{A₃} + e^{A₄}) with A₃ = −(r+x) ln(α+T) and
+/// A₄ = ln a − ln b_x − (r+x) ln(α+t_x), where `rx` = r + x and `b_x` = b + x − 1 (BG/NBD)
+/// or b + x (MBG/NBD); with `want_grad`, also its gradient with respect to (r, α, a, b)
+/// (zeros without).
+#[inline]
+pub(crate) fn beta_geo_rows(
+    rows: &[data::Row],
+    alpha: f64,
+    a: f64,
+    ln_a: f64,
+    rx: f64,
+    b_x: f64,
+    want_grad: bool,
+) -> (f64, [f64; 4]) {
+    let c4 = ln_a - b_x.ln();
+    let (mut s_lse, mut s_dr, mut s_dal, mut s_w4) = (0.0, 0.0, 0.0, 0.0);
+    for row in rows {
+        let l_t = (alpha + row.t).ln();
+        let l_tx = (alpha + row.tx).ln();
+        let (lse, w3, w4) = log_add_exp(-rx * l_t, c4 - rx * l_tx);
+        s_lse += row.w * lse;
+        if want_grad {
+            s_dr += row.w * (w3 * l_t + w4 * l_tx);
+            s_dal += row.w * (w3 / (alpha + row.t) + w4 / (alpha + row.tx));
+            s_w4 += row.w * w4;
+        }
+    }
+    let grad = if want_grad {
+        [-s_dr, -(rx * s_dal), s_w4 / a, -(s_w4 / b_x)]
+    } else {
+        [0.0; 4]
+    };
+    (s_lse, grad)
 }
 
 /// 1/(1 + e^l), stable for any l.
@@ -722,10 +787,45 @@ macro_rules! positive_params {
             pub fn to_array(&self) -> [f64; $n] {
                 [$( self.$field ),+]
             }
+
+            /// Every parameter 1: the start of [`fit`](Self::fit).
+            pub(crate) const ONES: Self = Self { $( $field: 1.0 ),+ };
+
+            /// [`new`](Self::new) from an array in declaration order.
+            pub(crate) fn from_array(th: [f64; $n]) -> crate::error::Result<Self> {
+                let [$( $field ),+] = th;
+                Self::new($( $field ),+)
+            }
         }
     };
 }
 pub(crate) use positive_params;
+
+/// Asserts that the gradient `ll_grad` returns at `th` (with `Some`) matches central
+/// differences of its value (with `None`), with steps `rel_step`·θᵢ, to within
+/// `tol`·(1 + |difference quotient|) in each component.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_gradient_matches_finite_differences<const N: usize>(
+    th: [f64; N],
+    rel_step: f64,
+    tol: f64,
+    ll_grad: impl Fn(&[f64; N], Option<&mut [f64; N]>) -> f64,
+) {
+    let mut g = [0.0; N];
+    ll_grad(&th, Some(&mut g));
+    for (i, &gi) in g.iter().enumerate() {
+        let h = rel_step * th[i];
+        let (mut p, mut m) = (th, th);
+        p[i] += h;
+        m[i] -= h;
+        let num = (ll_grad(&p, None) - ll_grad(&m, None)) / (2.0 * h);
+        assert!(
+            (num - gi).abs() < tol * (1.0 + num.abs()),
+            "{th:?} {i}: {num} vs {gi}"
+        );
+    }
+}
 
 #[cfg(test)]
 mod tests {

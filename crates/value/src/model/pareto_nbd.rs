@@ -31,11 +31,9 @@
 //! [`ValueError::SeriesDivergence`]. While fitting, the budget is 10⁵ terms and parameter
 //! values beyond it count as infeasible.
 
-use super::data::{Compressed, Group, Row};
+use super::data::Compressed;
 use super::special::{digamma, expm1_over, ln_gamma, NeumaierSum, MAX_TERMS};
-use super::{
-    finish, fit_driver, horizon, positive_params, Fit, FitOptions, Observation, TransactionModel,
-};
+use super::{fit_ml, horizon, positive_params, Fit, FitOptions, Observation, TransactionModel};
 use crate::error::{Result, ValueError};
 
 positive_params! {
@@ -71,16 +69,7 @@ impl ParetoNbd {
     /// [`ValueError::NotConverged`] if the optimiser fails (unless
     /// `options.require_convergence` is false).
     pub fn fit(data: &[Observation], options: &FitOptions) -> Result<Fit<Self>> {
-        Self::fit_from(
-            data,
-            &Self {
-                r: 1.0,
-                alpha: 1.0,
-                s: 1.0,
-                beta: 1.0,
-            },
-            options,
-        )
+        Self::fit_from(data, &Self::ONES, options)
     }
 
     /// Maximum-likelihood fit from a given start.
@@ -88,27 +77,16 @@ impl ParetoNbd {
     /// # Errors
     /// As [`ParetoNbd::fit`].
     pub fn fit_from(data: &[Observation], start: &Self, options: &FitOptions) -> Result<Fit<Self>> {
-        if data.is_empty() {
-            return Err(ValueError::EmptyInput {
-                what: "Pareto/NBD fit data",
-            });
-        }
         let compressed = Compressed::new(data);
-        let out = fit_driver(
+        fit_ml(
+            "Pareto/NBD fit data",
+            data.len(),
             start.to_array(),
-            compressed.total_weight,
             options,
             |th, g| ll_grad(th, &compressed, Some(g), FIT_TERMS).unwrap_or(f64::NAN),
-        )?;
-        let th = out.x.map(f64::exp);
-        let params =
-            Self::new(th[0], th[1], th[2], th[3]).map_err(|_| ValueError::NotConverged {
-                iterations: out.iterations,
-                log_likelihood: f64::NAN,
-                gradient_norm: out.gradient_norm,
-            })?;
-        let ll = ll_grad(&th, &compressed, None, MAX_TERMS).unwrap_or(f64::NAN);
-        finish(&out, options, data.len(), ll, params)
+            |th| ll_grad(th, &compressed, None, MAX_TERMS).unwrap_or(f64::NAN),
+            Self::from_array,
+        )
     }
 
     /// (E, D) with P(alive) = E/D and ln L = ln C + ln P_{t_x} + ln D; E = P_T/P_{t_x}.
@@ -128,20 +106,7 @@ impl ParetoNbd {
 
 impl TransactionModel for ParetoNbd {
     fn log_likelihood(&self, obs: &Observation) -> Result<f64> {
-        let group = Group {
-            x: obs.frequency(),
-            w: 1.0,
-            rows: vec![Row {
-                tx: obs.recency(),
-                t: obs.t(),
-                w: 1.0,
-            }],
-        };
-        let data = Compressed {
-            groups: vec![group],
-            total_weight: 1.0,
-        };
-        ll_grad(&self.to_array(), &data, None, MAX_TERMS)
+        ll_grad(&self.to_array(), &Compressed::single(obs), None, MAX_TERMS)
     }
 
     fn p_alive(&self, obs: &Observation) -> Result<f64> {
@@ -508,6 +473,7 @@ pub(crate) fn ll_grad(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::assert_gradient_matches_finite_differences;
 
     fn data() -> Vec<Observation> {
         vec![
@@ -526,22 +492,9 @@ mod tests {
             [0.6, 10.0, 0.6, 11.7],
             [2.0, 1.0, 1.5, 40.0],
         ] {
-            let mut g = [0.0; 4];
-            ll_grad(&th, &c, Some(&mut g), MAX_TERMS).unwrap();
-            for i in 0..4 {
-                let h = 1e-6 * th[i];
-                let (mut p, mut m) = (th, th);
-                p[i] += h;
-                m[i] -= h;
-                let num = (ll_grad(&p, &c, None, MAX_TERMS).unwrap()
-                    - ll_grad(&m, &c, None, MAX_TERMS).unwrap())
-                    / (2.0 * h);
-                assert!(
-                    (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                    "{th:?} {i}: {num} vs {}",
-                    g[i]
-                );
-            }
+            assert_gradient_matches_finite_differences(th, 1e-6, 1e-6, |th, g| {
+                ll_grad(th, &c, g, MAX_TERMS).unwrap()
+            });
         }
     }
 
@@ -594,22 +547,9 @@ mod tests {
             [1.0, 10.0, 2.0, 30000.0],
             [0.5, 20000.0, 0.7, 3.0],
         ] {
-            let mut g = [0.0; 4];
-            ll_grad(&th, &c, Some(&mut g), MAX_TERMS).unwrap();
-            for i in 0..4 {
-                let h = 1e-6 * th[i];
-                let (mut p, mut m) = (th, th);
-                p[i] += h;
-                m[i] -= h;
-                let num = (ll_grad(&p, &c, None, MAX_TERMS).unwrap()
-                    - ll_grad(&m, &c, None, MAX_TERMS).unwrap())
-                    / (2.0 * h);
-                assert!(
-                    (num - g[i]).abs() < 1e-6 * (1.0 + num.abs()),
-                    "{th:?} {i}: {num} vs {}",
-                    g[i]
-                );
-            }
+            assert_gradient_matches_finite_differences(th, 1e-6, 1e-6, |th, g| {
+                ll_grad(th, &c, g, MAX_TERMS).unwrap()
+            });
         }
     }
 
