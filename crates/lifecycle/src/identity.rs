@@ -98,9 +98,9 @@ pub(crate) fn reversed(s: &str) -> String {
 /// One identifier value with the calendar year (UTC) of the event that set it:
 /// retention erases personal data per year (see `docs/privacy.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Tagged {
-    value: String,
-    year: i32,
+pub(crate) struct Tagged {
+    pub(crate) value: String,
+    pub(crate) year: i32,
 }
 
 /// The identifiers of a customer, normalised: the latest profile values
@@ -108,12 +108,12 @@ struct Tagged {
 /// kept with the policies, not here. Erasure events remove them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
-    licence_plate: Option<Tagged>,
-    national_id: Option<Tagged>,
-    phone: Option<Tagged>,
-    email: Option<Tagged>,
-    policy_numbers: Option<(Vec<String>, i32)>,
-    external_ids: Option<(Vec<String>, i32)>,
+    pub(crate) licence_plate: Option<Tagged>,
+    pub(crate) national_id: Option<Tagged>,
+    pub(crate) phone: Option<Tagged>,
+    pub(crate) email: Option<Tagged>,
+    pub(crate) policy_numbers: Option<(Vec<String>, i32)>,
+    pub(crate) external_ids: Option<(Vec<String>, i32)>,
 }
 
 impl Identity {

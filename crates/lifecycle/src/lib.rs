@@ -53,6 +53,7 @@ pub mod projection;
 pub mod service;
 pub mod stage;
 pub mod state;
+mod stored;
 
 pub use error::{LifecycleError, Result};
 pub use identity::{IdentifierKind, Identity};

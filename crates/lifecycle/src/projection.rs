@@ -12,9 +12,10 @@ use crate::state::LifecycleState;
 /// The projection's name: keys its stored states, index and checkpoint.
 pub const PROJECTION_NAME: &str = "lifecycle";
 
-/// Bumped whenever the fold or the state's shape changes: together with the
-/// policy's version it forms the projection version, so either change rebuilds.
-const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/2";
+/// Bumped whenever the fold, the state's shape or its stored encoding (see
+/// `crate::stored`) changes: together with the policy's version it forms the
+/// projection version, so either change rebuilds.
+const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/3";
 
 /// The lifecycle-stage projection: a pure fold of one customer's events under
 /// a [`LifecyclePolicy`]. No clock is read: time-driven rules are applied by
@@ -95,5 +96,20 @@ impl Projection for LifecycleProjection {
 
     fn index_terms(&self, state: &LifecycleState) -> Vec<String> {
         state.index_terms()
+    }
+
+    /// The crate's own compact encoding (see `crate::stored`), not postcard.
+    fn encode_state(
+        &self,
+        state: &LifecycleState,
+        out: &mut Vec<u8>,
+    ) -> clientele_core::Result<()> {
+        crate::stored::encode(state, out);
+        Ok(())
+    }
+
+    /// Reads what [`Projection::encode_state`] wrote; `None` for anything else.
+    fn decode_state(&self, bytes: &[u8]) -> Option<LifecycleState> {
+        crate::stored::decode(bytes)
     }
 }

@@ -52,33 +52,33 @@ fn after(at: i64, secs: i64) -> i64 {
 
 /// One complaint, as far as the lifecycle cares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ComplaintTrack {
+pub(crate) struct ComplaintTrack {
     /// Business time of its first step folded (µs).
-    received_at: i64,
+    pub(crate) received_at: i64,
     /// That event.
-    received_event: EventId,
+    pub(crate) received_event: EventId,
     /// The furthest step reached.
-    step: ComplaintStep,
+    pub(crate) step: ComplaintStep,
 }
 
 /// Money movements of one order (minor units of the order's currency).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct OrderTally {
+pub(crate) struct OrderTally {
     /// The currency of the first movement seen.
-    currency: Option<Currency>,
+    pub(crate) currency: Option<Currency>,
     /// Whether a purchase was recorded for it.
-    purchased: bool,
+    pub(crate) purchased: bool,
     /// Purchased amount.
-    amount: i64,
+    pub(crate) amount: i64,
     /// Paid (payments referencing the order).
-    paid: i64,
+    pub(crate) paid: i64,
     /// Refunded.
-    refunded: i64,
+    pub(crate) refunded: i64,
     /// Whether it was cancelled.
-    cancelled: bool,
+    pub(crate) cancelled: bool,
     /// A movement in another currency was seen: amounts are not comparable,
     /// so the order is treated as settled rather than blocking forever.
-    mixed_currency: bool,
+    pub(crate) mixed_currency: bool,
 }
 
 impl OrderTally {
@@ -154,25 +154,25 @@ impl OrderTally {
 /// id order: the same bytes as the `BTreeMap<String, OrderTally>` it stands
 /// for. Equality ignores the order in which the orders were first seen.
 #[derive(Debug, Clone, Default)]
-struct Orders {
+pub(crate) struct Orders {
     /// Every id, concatenated in first-seen order.
-    ids: String,
+    pub(crate) ids: String,
     /// Per order, in first-seen order: ([`id_hash`] of its id, where its id
     /// ends in `ids`; it starts where the previous one ends).
-    index: Vec<(u32, u32)>,
+    pub(crate) index: Vec<(u32, u32)>,
     /// The tallies, in the same order.
-    tallies: Vec<OrderTally>,
+    pub(crate) tallies: Vec<OrderTally>,
 }
 
 /// FNV-1a (32 bits): only narrows the ids to compare.
-fn id_hash(id: &str) -> u32 {
+pub(crate) fn id_hash(id: &str) -> u32 {
     id.bytes().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
 }
 
 impl Orders {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.tallies.len()
     }
 
@@ -199,7 +199,7 @@ impl Orders {
 
     /// The tally of order `id`, created empty if new. None only if the ids
     /// of this customer's orders would pass 4 GiB.
-    fn tally_mut(&mut self, id: &str) -> Option<&mut OrderTally> {
+    pub(crate) fn tally_mut(&mut self, id: &str) -> Option<&mut OrderTally> {
         let i = match self.position(id) {
             Some(i) => i,
             None => self.push(id)?,
@@ -208,7 +208,7 @@ impl Orders {
     }
 
     /// Adds order `id` (not there yet) with an empty tally; returns its place.
-    fn push(&mut self, id: &str) -> Option<usize> {
+    pub(crate) fn push(&mut self, id: &str) -> Option<usize> {
         let end = u32::try_from(self.ids.len().checked_add(id.len())?).ok()?;
         if self.ids.capacity() == 0 {
             // Room for a few orders' ids at once.
@@ -221,7 +221,7 @@ impl Orders {
     }
 
     /// (id, tally) in id order.
-    fn sorted(&self) -> Vec<(&str, &OrderTally)> {
+    pub(crate) fn sorted(&self) -> Vec<(&str, &OrderTally)> {
         let mut out: Vec<(&str, &OrderTally)> = self
             .tallies
             .iter()
@@ -327,7 +327,7 @@ impl<'de> serde::de::Visitor<'de> for OrderId<'_> {
 /// Complaints by id, in id order: a sorted vector (a customer has few), with
 /// the bytes of the `BTreeMap<String, ComplaintTrack>` it stands for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Complaints(Vec<(String, ComplaintTrack)>);
+pub(crate) struct Complaints(pub(crate) Vec<(String, ComplaintTrack)>);
 
 impl Complaints {
     fn get_mut(&mut self, id: &str) -> Option<&mut ComplaintTrack> {
@@ -367,13 +367,13 @@ impl<'de> Deserialize<'de> for Complaints {
 /// A customer's identifiers, boxed and absent while there are none (most
 /// states never hold any). Serialised as the [`Identity`] itself.
 #[derive(Debug, Clone, Default)]
-struct IdentitySlot(Option<Box<Identity>>);
+pub(crate) struct IdentitySlot(pub(crate) Option<Box<Identity>>);
 
 /// What an absent [`IdentitySlot`] stands for.
 static NO_IDENTITY: Identity = Identity::EMPTY;
 
 impl IdentitySlot {
-    fn get(&self) -> &Identity {
+    pub(crate) fn get(&self) -> &Identity {
         self.0.as_deref().unwrap_or(&NO_IDENTITY)
     }
 
@@ -411,35 +411,35 @@ impl<'de> Deserialize<'de> for IdentitySlot {
 
 /// A policy held: its latest cover (insurer renewals, 001 L5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PolicyTerm {
+pub(crate) struct PolicyTerm {
     /// Latest `valid_until`, as days from the common era (None: not given).
-    valid_until: Option<i32>,
+    pub(crate) valid_until: Option<i32>,
     /// Business time (µs) of the purchase that set it.
-    bought_at: i64,
+    pub(crate) bought_at: i64,
     /// The latest calendar year a purchase named this policy (retention).
-    seen_year: i32,
+    pub(crate) seen_year: i32,
 }
 
 /// The latest stated renewal intent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct IntentMark {
-    intent: RenewalIntent,
-    at: i64,
+pub(crate) struct IntentMark {
+    pub(crate) intent: RenewalIntent,
+    pub(crate) at: i64,
 }
 
 /// An explicit churn not followed by a win-back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ChurnMark {
-    event: EventId,
-    reason: String,
-    voluntary: bool,
+pub(crate) struct ChurnMark {
+    pub(crate) event: EventId,
+    pub(crate) reason: String,
+    pub(crate) voluntary: bool,
 }
 
 /// Spending fell (evaluated at each purchase).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct SpendDropMark {
-    recent_average: Money,
-    earlier_average: Money,
+pub(crate) struct SpendDropMark {
+    pub(crate) recent_average: Money,
+    pub(crate) earlier_average: Money,
 }
 
 /// The current relationship: reset by a win-back from exit.
@@ -448,32 +448,34 @@ struct SpendDropMark {
 /// [`LifecycleState`]); the short histories, read on purchases only, last.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(C)]
-struct Relationship {
-    purchases: u32,
-    referrals: u32,
+pub(crate) struct Relationship {
+    pub(crate) purchases: u32,
+    pub(crate) referrals: u32,
     /// Consecutive purchases in `spend_currency`.
-    spend_count: u32,
-    first_purchase_at: Option<i64>,
-    last_purchase_at: Option<i64>,
+    pub(crate) spend_count: u32,
+    pub(crate) first_purchase_at: Option<i64>,
+    pub(crate) last_purchase_at: Option<i64>,
     /// The typical gap in seconds (None: fewer than two purchases).
-    typical_gap: Option<i64>,
+    pub(crate) typical_gap: Option<i64>,
     /// The last purchase or reactivation: inactivity is counted from here.
-    activity: Option<(i64, EventId)>,
+    pub(crate) activity: Option<(i64, EventId)>,
     /// Boxed: rare, and the relationship is read on every event.
-    spend_drop: Option<Box<SpendDropMark>>,
+    pub(crate) spend_drop: Option<Box<SpendDropMark>>,
     /// The currency of `spend`.
-    spend_currency: Option<Currency>,
+    pub(crate) spend_currency: Option<Currency>,
     /// The most recent inter-purchase gaps, in seconds (≤ `rhythm_window`).
-    gaps: Vec<i64>,
+    pub(crate) gaps: Vec<i64>,
     /// The latest purchase amounts in one currency (minor units).
-    spend: Vec<i64>,
+    pub(crate) spend: Vec<i64>,
 }
 
 /// The lifecycle state of one customer: what the projection stores.
 ///
-/// Plain structs, vectors and `BTreeMap`s, so postcard bytes are deterministic.
-/// Obtain views with [`LifecycleState::view`]; the fields are private so that
-/// the facts and the recorded stage cannot drift apart.
+/// Stored in the projection's own compact encoding (the crate's `stored`
+/// module); the serde derives remain for other uses and stay deterministic
+/// (plain structs, vectors and maps in key order). Obtain views with
+/// [`LifecycleState::view`]; the fields are private to the crate so that the
+/// facts and the recorded stage cannot drift apart.
 ///
 /// `repr(C)`, with what every folded event reads (stage, times, counters,
 /// the relationship's activity and rhythm) in the first three cache lines
@@ -484,28 +486,28 @@ struct Relationship {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[repr(C)]
 pub struct LifecycleState {
-    stage: Option<Stage>,
-    exit_pending: bool,
-    ever_purchased: bool,
-    referrals: u32,
-    open_complaints: u32,
-    open_orders: u32,
+    pub(crate) stage: Option<Stage>,
+    pub(crate) exit_pending: bool,
+    pub(crate) ever_purchased: bool,
+    pub(crate) referrals: u32,
+    pub(crate) open_complaints: u32,
+    pub(crate) open_orders: u32,
     /// µs of the last stage change.
-    since: i64,
+    pub(crate) since: i64,
     /// µs of the last assessment (an event's time or a deadline).
-    assessed_at: i64,
+    pub(crate) assessed_at: i64,
     /// µs of the last event folded.
-    last_event_at: Option<i64>,
+    pub(crate) last_event_at: Option<i64>,
     /// Boxed (as are other rarely set parts) to keep the state small: it is
     /// read on every event.
-    churn: Option<Box<ChurnMark>>,
-    relationship: Relationship,
-    changes: Vec<StageChange>,
-    orders: Orders,
-    complaints: Complaints,
-    identity: IdentitySlot,
-    policies: BTreeMap<String, PolicyTerm>,
-    renewal_intent: Option<IntentMark>,
+    pub(crate) churn: Option<Box<ChurnMark>>,
+    pub(crate) relationship: Relationship,
+    pub(crate) changes: Vec<StageChange>,
+    pub(crate) orders: Orders,
+    pub(crate) complaints: Complaints,
+    pub(crate) identity: IdentitySlot,
+    pub(crate) policies: BTreeMap<String, PolicyTerm>,
+    pub(crate) renewal_intent: Option<IntentMark>,
 }
 
 /// What an elapsed-time deadline is.
