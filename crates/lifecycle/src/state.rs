@@ -26,6 +26,10 @@ use crate::stage::{Cause, CustomerStage, ElapsedRule, OpenMatter, Reason, Stage,
 
 const MICROS: i64 = 1_000_000;
 
+/// Most elements a rolling window (purchase gaps, amounts) is given room for
+/// at its first push; a larger configured window grows as usual.
+const RESERVE_MAX: usize = 64;
+
 /// Business time in µs since the epoch.
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -631,8 +635,13 @@ impl LifecycleState {
         self.ever_purchased = true;
         let r = &mut self.relationship;
         if let Some(last) = r.last_purchase_at {
-            r.gaps.push(t.saturating_sub(last) / MICROS);
             let window = policy.rhythm_window.max(1) as usize;
+            if r.gaps.capacity() == 0 {
+                // The window fills up: allocate it once, not by doubling.
+                r.gaps
+                    .reserve_exact(window.saturating_add(1).min(RESERVE_MAX));
+            }
+            r.gaps.push(t.saturating_sub(last) / MICROS);
             if r.gaps.len() > window {
                 let excess = r.gaps.len() - window;
                 r.gaps.drain(..excess);
@@ -650,12 +659,18 @@ impl LifecycleState {
                 r.spend_count = 0;
                 r.spend_currency = Some(m.currency());
             }
-            r.spend.push(m.minor_units());
             r.spend_count = r.spend_count.saturating_add(1);
             r.spend_drop = None;
+            // The amounts are kept only for the spend-drop rule (without it
+            // they would pile up unused).
             if let Some(rule) = &policy.spend_drop {
                 let keep = (rule.recent_purchases as usize)
                     .saturating_add(rule.earlier_purchases as usize);
+                if r.spend.capacity() == 0 {
+                    r.spend
+                        .reserve_exact(keep.saturating_add(1).min(RESERVE_MAX));
+                }
+                r.spend.push(m.minor_units());
                 if r.spend.len() > keep {
                     let excess = r.spend.len() - keep;
                     r.spend.drain(..excess);
@@ -1429,6 +1444,49 @@ mod tests {
         for (payload, text) in cases {
             assert_eq!(summary(&payload), text);
         }
+    }
+
+    /// Rolling windows stay within their policy: the gaps within
+    /// `rhythm_window`, the amounts within the spend-drop rule's two
+    /// averages, and no amounts at all when that rule is off.
+    #[test]
+    fn rolling_windows_are_bounded() {
+        use clientele_core::event::Purchase;
+        use clientele_core::{privacy::PersonalData, Metadata};
+        let fold = |policy: &LifecyclePolicy, n: u8| {
+            let mut state = LifecycleState::default();
+            let t0 = DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(19_000);
+            for i in 0..n {
+                let event = RecordedEvent {
+                    event_id: EventId::derived(&[i]),
+                    customer_id: CustomerId::from_external("t", "1"),
+                    version: u64::from(i) + 1,
+                    position: u64::from(i) + 1,
+                    occurred_at: t0 + chrono::Duration::days(7 * i64::from(i)),
+                    recorded_at: t0,
+                    schema_version: 1,
+                    metadata: Metadata::default(),
+                    payload: Purchase::new(format!("o-{i}"), "10".parse().unwrap(), Currency::EUR)
+                        .into(),
+                    personal_data: PersonalData::None,
+                };
+                state.apply(policy, &event);
+            }
+            state
+        };
+        let policy = LifecyclePolicy::default();
+        let state = fold(&policy, 40);
+        assert_eq!(state.relationship.gaps.len(), policy.rhythm_window as usize);
+        assert_eq!(state.relationship.spend.len(), 6);
+        assert_eq!(state.relationship.spend_count, 40);
+        let off = LifecyclePolicy {
+            spend_drop: None,
+            ..LifecyclePolicy::default()
+        };
+        let state = fold(&off, 40);
+        assert!(state.relationship.spend.is_empty());
+        assert_eq!(state.relationship.spend_count, 40);
+        assert_eq!(state.relationship.purchases, 40);
     }
 
     #[test]
