@@ -336,11 +336,11 @@ impl RawRecord<'_> {
         unseal: &dyn Fn(&RawRecord<'_>, &Sealed<'_>) -> Result<Unsealed, String>,
         out: &mut RecordedEvent,
         buffers: &mut DecodeBuffers,
-    ) -> Result<(), IntegrityError> {
+    ) -> Result<i64, IntegrityError> {
         if self.sealed.is_some() || self.schema_version != schema::CURRENT_SCHEMA_VERSION {
             // Sealed parts and upcasts need the owned path.
             *out = self.decode(position, unseal)?;
-            return Ok(());
+            return Ok(out.occurred_at.timestamp_micros());
         }
         let malformed = |reason: String| IntegrityError::Malformed { position, reason };
         // The same checks in the same order as `decode`, so errors are the same.
@@ -371,7 +371,7 @@ impl RawRecord<'_> {
         out.position = position;
         out.schema_version = self.schema_version;
         out.personal_data = PersonalData::None;
-        Ok(())
+        Ok(self.occurred_micros)
     }
 }
 
@@ -1200,7 +1200,10 @@ mod tests {
                 let mut buffers = DecodeBuffers::default();
                 let in_place = raw
                     .decode_into(position, &locked, &mut out, &mut buffers)
-                    .map(|()| out.clone());
+                    .map(|micros| {
+                        assert_eq!(micros, out.occurred_at.timestamp_micros());
+                        out.clone()
+                    });
                 match (&owned, &in_place) {
                     (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
                     (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
@@ -1304,7 +1307,7 @@ mod tests {
         let mut iter = store.read_all(1).unwrap();
         let mut got = Vec::new();
         while let Some(r) = iter.next_into(&mut out, &mut buffers) {
-            r.unwrap();
+            assert_eq!(r.unwrap(), out.occurred_at.timestamp_micros());
             got.push(out.clone());
         }
         assert_eq!(got, expected);

@@ -576,6 +576,8 @@ impl<P: Projection> Projector<P> {
         let mut ahead: Vec<RecordedEvent> = (0..LOOKAHEAD)
             .map(|_| crate::codec::blank_event())
             .collect();
+        // Their `occurred_at` in µs, as the records hold it (the fold key).
+        let mut micros = [0i64; LOOKAHEAD];
         let mut buffers = crate::codec::DecodeBuffers::default();
         loop {
             let from = self.position + self.pending + 1;
@@ -584,21 +586,24 @@ impl<P: Projection> Projector<P> {
             'scan: loop {
                 let mut decoded = 0;
                 let mut failed = None;
-                for event in ahead.iter_mut() {
+                for (event, at) in ahead.iter_mut().zip(micros.iter_mut()) {
                     match events.next_into(event, &mut buffers) {
                         None => break,
                         Some(Err(e)) => {
                             failed = Some(e);
                             break;
                         }
-                        Some(Ok(())) => decoded += 1,
+                        Some(Ok(t)) => {
+                            *at = t;
+                            decoded += 1;
+                        }
                     }
                 }
                 let batch = ahead.get(..decoded).unwrap_or_default();
                 self.prefetch(batch)?;
                 self.entries.warm(batch.iter().map(|e| &e.customer_id));
-                for event in batch {
-                    self.fold_event(event)?;
+                for (event, &at) in batch.iter().zip(micros.iter()) {
+                    self.fold_event(event, (at, *event.event_id.as_bytes()))?;
                     if self.entries.dirty.len() >= DIRTY_LIMIT
                         || self.pending >= MAX_PENDING
                         || self.snapshot_bytes >= MAX_SNAPSHOT_BYTES
@@ -634,7 +639,7 @@ impl<P: Projection> Projector<P> {
                 next = subscription.next() => {
                     match next? {
                         Some(event) => {
-                            self.fold_event(&event)?;
+                            self.fold_event(&event, key_of(&event))?;
                             if self.pending as usize >= CHUNK || subscription.position() >= self.store.head() {
                                 self.commit()?;
                             }
@@ -756,9 +761,10 @@ impl<P: Projection> Projector<P> {
         self.dropped_snapshots.push((from, to));
     }
 
-    fn fold_event(&mut self, event: &RecordedEvent) -> Result<()> {
+    /// Folds `event`, whose fold key ([`key_of`]) is `key`.
+    fn fold_event(&mut self, event: &RecordedEvent, key: (i64, [u8; 16])) -> Result<()> {
+        debug_assert_eq!(key, key_of(event));
         let customer = event.customer_id;
-        let key = key_of(event);
         if !matches!(event.payload, EventPayload::Erasure(_)) {
             // The common cases, without moving the entry: the next event of a
             // cached stream in business-time order, or the first event of a

@@ -52,13 +52,14 @@ impl Iterator for EventIter<'_> {
 
 impl EventIter<'_> {
     /// Like [`Iterator::next`], but decodes the event into `out`, reusing its
-    /// allocations (see [`RawRecord::decode_into`]): `Some(Ok(()))` when `out`
-    /// holds the next event.
+    /// allocations (see [`RawRecord::decode_into`]): `Some(Ok(micros))` when
+    /// `out` holds the next event, with its `occurred_at` in µs (as the
+    /// record holds it: cheaper than converting the time back).
     pub(crate) fn next_into(
         &mut self,
         out: &mut RecordedEvent,
         buffers: &mut DecodeBuffers,
-    ) -> Option<Result<()>> {
+    ) -> Option<Result<i64>> {
         if self.done {
             return None;
         }
@@ -94,7 +95,7 @@ fn decode_into_at(
     value: &[u8],
     out: &mut RecordedEvent,
     buffers: &mut DecodeBuffers,
-) -> Result<()> {
+) -> Result<i64> {
     let position = keys::read_u64(key).unwrap_or(0);
     if position != expected {
         return Err(IntegrityError::Gap {
