@@ -670,7 +670,7 @@ mod inplace {
         }
 
         fn currency(&mut self) -> Option<Currency> {
-            std::str::from_utf8(self.take(3)?).ok()?.parse().ok()
+            Currency::from_code(self.take(3)?.try_into().ok()?)
         }
 
         fn date(&mut self) -> Option<NaiveDate> {

@@ -142,19 +142,36 @@ impl FromStr for Decimal {
     }
 }
 
-impl fmt::Display for Decimal {
-    /// `-12.50`: the units with the decimal point `scale` digits from the
-    /// right (at least one digit before it). Written right to left into a
-    /// stack buffer and out in one piece: audit summaries and reports format
+impl Decimal {
+    /// Appends the text [`Display`](fmt::Display) gives (`-12.50`) to `out`,
+    /// without the formatting machinery: audit summaries and reports write
     /// many amounts.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // 20 digits of a u64, the point, the sign, and zeros up to MAX_SCALE.
-        let mut buf = [0u8; 48];
+    ///
+    /// ```
+    /// use clientele_core::Decimal;
+    ///
+    /// let mut text = String::from("total ");
+    /// "-12.50".parse::<Decimal>()?.push_to(&mut text);
+    /// assert_eq!(text, "total -12.50");
+    /// # Ok::<(), clientele_core::MoneyError>(())
+    /// ```
+    pub fn push_to(&self, out: &mut String) {
+        let mut buf = [0u8; DIGITS_MAX];
+        // The buffer holds any decimal: `digits` cannot fail.
+        if let Some(text) = self.digits(&mut buf) {
+            out.push_str(text);
+        }
+    }
+
+    /// The text: the units with the decimal point `scale` digits from the
+    /// right (at least one digit before it), written right to left into
+    /// `buf`. None only if `buf` were too small.
+    fn digits<'b>(&self, buf: &'b mut [u8; DIGITS_MAX]) -> Option<&'b str> {
         let mut at = buf.len();
-        let mut put = |byte: u8| -> fmt::Result {
-            at = at.checked_sub(1).ok_or(fmt::Error)?;
-            *buf.get_mut(at).ok_or(fmt::Error)? = byte;
-            Ok(())
+        let mut put = |byte: u8| -> Option<()> {
+            at = at.checked_sub(1)?;
+            *buf.get_mut(at)? = byte;
+            Some(())
         };
         let scale = usize::from(self.scale);
         let mut rest = self.units.unsigned_abs();
@@ -173,8 +190,19 @@ impl fmt::Display for Decimal {
         if self.units < 0 {
             put(b'-')?;
         }
-        let text = buf.get(at..).ok_or(fmt::Error)?;
-        f.write_str(std::str::from_utf8(text).map_err(|_| fmt::Error)?)
+        std::str::from_utf8(buf.get(at..)?).ok()
+    }
+}
+
+/// Longest text of a [`Decimal`]: 20 digits of a u64, the point, the sign,
+/// and zeros up to [`MAX_SCALE`].
+const DIGITS_MAX: usize = 48;
+
+impl fmt::Display for Decimal {
+    /// `-12.50`: see [`Decimal::push_to`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut buf = [0u8; DIGITS_MAX];
+        f.write_str(self.digits(&mut buf).ok_or(fmt::Error)?)
     }
 }
 
@@ -266,6 +294,27 @@ impl Currency {
     /// Euro.
     pub const EUR: Currency = Currency(*b"EUR");
 
+    /// From the three letters of a code, as [`FromStr`] reads them (either
+    /// case, stored upper-case); None unless they are ASCII letters. For
+    /// binary decoders: no UTF-8 check, no allocation.
+    ///
+    /// ```
+    /// use clientele_core::Currency;
+    /// assert_eq!(Currency::from_code(*b"cny"), Some(Currency::CNY));
+    /// assert_eq!(Currency::from_code(*b"C1Y"), None);
+    /// assert_eq!(Currency::CNY.code(), *b"CNY");
+    /// ```
+    pub fn from_code(code: [u8; 3]) -> Option<Self> {
+        code.iter()
+            .all(u8::is_ascii_alphabetic)
+            .then(|| Self(code.map(|b| b.to_ascii_uppercase())))
+    }
+
+    /// The three upper-case letters of the code.
+    pub const fn code(&self) -> [u8; 3] {
+        self.0
+    }
+
     /// The code as text.
     pub fn as_str(&self) -> &str {
         // Constructed only from ASCII letters.
@@ -287,15 +336,10 @@ impl Currency {
 impl FromStr for Currency {
     type Err = MoneyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let b = s.as_bytes();
-        if b.len() != 3 || !b.iter().all(u8::is_ascii_alphabetic) {
-            return Err(MoneyError::BadCurrency(s.to_owned()));
-        }
-        Ok(Self([
-            b[0].to_ascii_uppercase(),
-            b[1].to_ascii_uppercase(),
-            b[2].to_ascii_uppercase(),
-        ]))
+        <[u8; 3]>::try_from(s.as_bytes())
+            .ok()
+            .and_then(Self::from_code)
+            .ok_or_else(|| MoneyError::BadCurrency(s.to_owned()))
     }
 }
 
@@ -399,6 +443,24 @@ impl Money {
     }
 }
 
+impl Money {
+    /// Appends the text [`Display`](fmt::Display) gives (`12.50 CNY`) to
+    /// `out`, without the formatting machinery.
+    ///
+    /// ```
+    /// use clientele_core::{Currency, Money};
+    ///
+    /// let mut text = String::new();
+    /// Money::from_minor(1250, Currency::CNY).push_to(&mut text);
+    /// assert_eq!(text, "12.50 CNY");
+    /// ```
+    pub fn push_to(&self, out: &mut String) {
+        self.amount().push_to(out);
+        out.push(' ');
+        out.push_str(self.currency.as_str());
+    }
+}
+
 impl fmt::Display for Money {
     /// `12.50 CNY`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -449,6 +511,9 @@ mod tests {
         fn decimal_text_matches_reference(units in proptest::prelude::any::<i64>(), scale in 0u8..=MAX_SCALE) {
             if let Some(d) = Decimal::new(units, scale) {
                 proptest::prop_assert_eq!(d.to_string(), reference_text(units, scale));
+                let mut pushed = String::from("x");
+                d.push_to(&mut pushed);
+                proptest::prop_assert_eq!(pushed, format!("x{}", reference_text(units, scale)));
                 if units != i64::MIN {
                     proptest::prop_assert_eq!(d.to_string().parse::<Decimal>().ok(), Some(d));
                 }
@@ -462,11 +527,17 @@ mod tests {
             for scale in 0..=MAX_SCALE {
                 if let Some(d) = Decimal::new(units, scale) {
                     assert_eq!(d.to_string(), reference_text(units, scale));
+                    let mut pushed = String::new();
+                    d.push_to(&mut pushed);
+                    assert_eq!(pushed, reference_text(units, scale));
                 }
             }
         }
         let m = Money::from_minor(-5, Currency::CNY);
         assert_eq!(m.to_string(), "-0.05 CNY");
+        let mut pushed = String::new();
+        m.push_to(&mut pushed);
+        assert_eq!(pushed, "-0.05 CNY");
         assert_eq!(format!("[{m:>12}]"), "[-0.05 CNY]");
     }
 

@@ -1195,10 +1195,14 @@ fn summary(payload: &EventPayload) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(48);
     let money = |s: &mut String, amount: clientele_core::Decimal, currency: Currency| {
-        let _ = match Money::from_decimal(amount, currency) {
-            Ok(m) => write!(s, "{m}"),
-            Err(_) => write!(s, "{amount} {currency}"),
-        };
+        match Money::from_decimal(amount, currency) {
+            Ok(m) => m.push_to(s),
+            Err(_) => {
+                amount.push_to(s);
+                s.push(' ');
+                s.push_str(currency.as_str());
+            }
+        }
     };
     // Writing into a String cannot fail.
     let _ = match payload {
@@ -1226,7 +1230,11 @@ fn summary(payload: &EventPayload) -> String {
             money(&mut s, r.amount, r.currency);
             Ok(())
         }
-        EventPayload::Cancellation(c) => write!(s, "cancellation {}", c.order_id),
+        EventPayload::Cancellation(c) => {
+            s.push_str("cancellation ");
+            s.push_str(&c.order_id);
+            Ok(())
+        }
         EventPayload::Payment(p) => {
             s.push_str("payment ");
             s.push_str(&p.reference);
@@ -1235,7 +1243,11 @@ fn summary(payload: &EventPayload) -> String {
             Ok(())
         }
         EventPayload::Complaint(c) => {
-            write!(s, "complaint {} {}", c.complaint_id, step_name(c.step))
+            s.push_str("complaint ");
+            s.push_str(&c.complaint_id);
+            s.push(' ');
+            s.push_str(step_name(c.step));
+            Ok(())
         }
         EventPayload::Referral(_) => write!(s, "referral"),
         EventPayload::Churn(c) => write!(s, "churn: {}", c.reason),

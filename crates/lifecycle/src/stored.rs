@@ -245,22 +245,9 @@ fn put_id(out: &mut Vec<u8>, id: &EventId) {
 }
 
 /// The three letters of `currency` (the common ones without a UTF-8 check).
-fn currency_code(currency: Currency) -> [u8; 3] {
-    for (known, code) in [
-        (Currency::CNY, b"CNY"),
-        (Currency::USD, b"USD"),
-        (Currency::EUR, b"EUR"),
-    ] {
-        if currency == known {
-            return *code;
-        }
-    }
-    currency.as_str().as_bytes().try_into().unwrap_or(*b"???")
-}
-
 #[inline]
 fn put_currency(out: &mut Vec<u8>, currency: Currency) {
-    out.extend_from_slice(&currency_code(currency));
+    out.extend_from_slice(&currency.code());
 }
 
 #[inline]
@@ -652,10 +639,11 @@ impl<'a> Reader<'a> {
     #[inline]
     fn currency(&mut self) -> Option<Currency> {
         let code: [u8; 3] = self.array()?;
+        // Upper case only: what the encoder writes.
         if !code.iter().all(u8::is_ascii_uppercase) {
             return None;
         }
-        std::str::from_utf8(&code).ok()?.parse().ok()
+        Currency::from_code(code)
     }
 
     #[inline]
