@@ -211,9 +211,13 @@ fn rebuild(c: &mut Criterion) {
         for e in &decoded {
             projection.apply(states.entry(e.customer_id).or_default(), e);
         }
+        // As the runtime stores them: the projection's own encoding.
         let stored: usize = states
             .values()
-            .map(|s| postcard::to_allocvec(s).map_or(0, |b| b.len()))
+            .map(|s| {
+                let mut bytes = Vec::new();
+                projection.encode_state(s, &mut bytes).map_or(0, |()| bytes.len())
+            })
             .sum();
         let changes: usize = states.values().map(|s| s.changes().len()).sum();
         println!(

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 /// Times in the stage types: RFC 3339 strings in human-readable formats
 /// (JSON: `"1997-01-18T00:00:00Z"`), integer microseconds since the epoch in
-/// binary ones (postcard: the projection's stored bytes are those of
-/// `chrono::serde::ts_microseconds`, unchanged). Reading JSON accepts both.
+/// binary ones (postcard: the bytes of `chrono::serde::ts_microseconds`,
+/// unchanged; the projection itself stores states in its own encoding).
+/// Reading JSON accepts both.
 pub mod time_format {
     use std::fmt;
 
