@@ -111,7 +111,7 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
         None => w.push(0),
         Some((i, t)) => {
             w.push(1);
-            w.push(intent_code(*i));
+            w.push(i.code());
             put_i64(w, *t);
         }
     }
@@ -197,7 +197,7 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
     let intent = match r.u8()? {
         0 => None,
         1 => {
-            let i = intent_of(r.u8()?)?;
+            let i = RenewalIntent::from_code(r.u8()?)?;
             Some((i, r.i64()?))
         }
         _ => return None,
@@ -268,23 +268,6 @@ fn severity_of(code: u8) -> Option<Severity> {
         0 => Severity::Low,
         1 => Severity::Medium,
         2 => Severity::High,
-        _ => return None,
-    })
-}
-
-fn intent_code(intent: RenewalIntent) -> u8 {
-    match intent {
-        RenewalIntent::Continue => 0,
-        RenewalIntent::NotRenewing => 1,
-        RenewalIntent::Considering => 2,
-    }
-}
-
-fn intent_of(code: u8) -> Option<RenewalIntent> {
-    Some(match code {
-        0 => RenewalIntent::Continue,
-        1 => RenewalIntent::NotRenewing,
-        2 => RenewalIntent::Considering,
         _ => return None,
     })
 }
@@ -387,7 +370,7 @@ mod tests {
                             .collect(),
                         ratings,
                         renewal_due,
-                        intent: intent.and_then(|(i, t)| Some((intent_of(i)?, t))),
+                        intent: intent.and_then(|(i, t)| Some((RenewalIntent::from_code(i)?, t))),
                         churned_at: rest.0,
                         reactivated_at: rest.1,
                         last_seen: rest.2,

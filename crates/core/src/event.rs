@@ -163,6 +163,27 @@ pub enum RenewalIntent {
     Considering,
 }
 
+impl RenewalIntent {
+    /// Every intent, in code order.
+    pub const ALL: [RenewalIntent; 3] = [Self::Continue, Self::NotRenewing, Self::Considering];
+
+    /// A stable one-byte code for binary encodings (0, 1, 2 in declaration order).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The intent with this code.
+    ///
+    /// ```
+    /// use clientele_core::event::RenewalIntent;
+    /// assert_eq!(RenewalIntent::from_code(RenewalIntent::Considering.code()), Some(RenewalIntent::Considering));
+    /// assert_eq!(RenewalIntent::from_code(3), None);
+    /// ```
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
+    }
+}
+
 /// The steps of one complaint, in their required order (003 L171 §4.2):
 /// receive → classify → investigate → resolve → give feedback → archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -760,5 +781,10 @@ mod tests {
             assert_eq!(EventKind::from_code(kind.code()), Some(kind));
         }
         assert_eq!(EventKind::from_code(0), None);
+        for (i, intent) in RenewalIntent::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(intent.code()), i);
+            assert_eq!(RenewalIntent::from_code(intent.code()), Some(intent));
+        }
+        assert_eq!(RenewalIntent::from_code(3), None);
     }
 }

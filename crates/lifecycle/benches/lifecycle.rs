@@ -216,7 +216,9 @@ fn rebuild(c: &mut Criterion) {
             .values()
             .map(|s| {
                 let mut bytes = Vec::new();
-                projection.encode_state(s, &mut bytes).map_or(0, |()| bytes.len())
+                projection
+                    .encode_state(s, &mut bytes)
+                    .map_or(0, |()| bytes.len())
             })
             .sum();
         let changes: usize = states.values().map(|s| s.changes().len()).sum();

@@ -166,23 +166,6 @@ fn rule_of(code: u8) -> Option<ElapsedRule> {
     })
 }
 
-fn intent_code(intent: RenewalIntent) -> u8 {
-    match intent {
-        RenewalIntent::Continue => 0,
-        RenewalIntent::NotRenewing => 1,
-        RenewalIntent::Considering => 2,
-    }
-}
-
-fn intent_of(code: u8) -> Option<RenewalIntent> {
-    Some(match code {
-        0 => RenewalIntent::Continue,
-        1 => RenewalIntent::NotRenewing,
-        2 => RenewalIntent::Considering,
-        _ => return None,
-    })
-}
-
 /// `bit` if `set`, else 0.
 fn bit(set: bool, bit: u8) -> u8 {
     u8::from(set) * bit
@@ -351,7 +334,7 @@ pub(crate) fn encode(state: &LifecycleState, out: &mut Vec<u8>) {
         put_iv(out, i64::from(p.seen_year));
     }
     if let Some(m) = &state.renewal_intent {
-        out.push(intent_code(m.intent));
+        out.push(m.intent.code());
         put_time(out, m.at.wrapping_sub(base));
     }
 }
@@ -711,7 +694,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LifecycleState> {
     let renewal_intent = match flags & RENEWAL_INTENT {
         0 => None,
         _ => Some(IntentMark {
-            intent: intent_of(r.u8()?)?,
+            intent: RenewalIntent::from_code(r.u8()?)?,
             at: r.time(base)?,
         }),
     };
