@@ -881,7 +881,7 @@ impl<P: Projection> Projector<P> {
         let Cache { slots, dirty, .. } = &mut self.entries;
         dirty.sort_unstable();
         let mut encoded = Vec::with_capacity(dirty.len() * 256);
-        let mut states: Vec<(CustomerId, usize, usize)> = Vec::with_capacity(dirty.len());
+        let mut states: Vec<(u128, usize, usize)> = Vec::with_capacity(dirty.len());
         // Index changes: (key, whether it is put; else deleted), in order.
         let mut index: Vec<(Vec<u8>, bool)> = Vec::new();
         for &i in dirty.iter() {
@@ -904,7 +904,13 @@ impl<P: Projection> Projector<P> {
             }
             let start = encoded.len();
             encode_entry(&self.projection, entry, &mut encoded)?;
-            states.push((*customer, start, encoded.len()));
+            // The id as a big-endian integer: the same order as its bytes,
+            // compared without a memcmp call (20k of them in a rebuild's sort).
+            states.push((
+                u128::from_be_bytes(*customer.as_bytes()),
+                start,
+                encoded.len(),
+            ));
         }
         states.sort_unstable_by_key(|s| s.0);
         // Each put costs its key, value and a few bytes of framing.
@@ -929,7 +935,7 @@ impl<P: Projection> Projector<P> {
         let prefix = key.len().saturating_sub(16);
         for (customer, start, end) in states {
             key.truncate(prefix);
-            key.extend_from_slice(customer.as_bytes());
+            key.extend_from_slice(&customer.to_be_bytes());
             batch.put_cf(cf, &key, encoded.get(start..end).unwrap_or_default());
         }
         for (k, v) in self.snapshots.drain(..) {
