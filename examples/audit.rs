@@ -10,9 +10,20 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use clientele::core::{event::*, CustomerId, ExpectedVersion, NewEvent, Store};
-use clientele::lifecycle::{Lifecycle, LifecyclePolicy};
+use clientele::lifecycle::{Lifecycle, LifecyclePolicy, Stage};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    run()
+}
+
+/// `cargo test` runs the example too (`test = true` in Cargo.toml), so the
+/// story it tells is checked.
+#[test]
+fn the_example_runs() -> Result<(), Box<dyn std::error::Error>> {
+    run()
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
     let customer = CustomerId::from_external("webshop", "u-1001");
@@ -44,14 +55,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let known = lifecycle.view_known_at(customer, audit_time, before_correction)?;
     let now = lifecycle.view(customer, audit_time)?;
-    if let (Some(known), Some(now)) = (known, now) {
-        println!(
-            "On {}: the log knew {} (before the correction); true with it: {}",
-            audit_time.date_naive(),
-            known.stage,
-            now.stage
-        );
-    }
+    let (Some(known), Some(now)) = (known, now) else {
+        return Err("the customer has no view".into());
+    };
+    println!(
+        "On {}: the log knew {} (before the correction); true with it: {}",
+        audit_time.date_naive(),
+        known.stage,
+        now.stage
+    );
+    // Silent for 90 days after the fourth monthly order: decline, as the log
+    // knew it; the order of day 150, recorded late, keeps the customer mature.
+    assert_eq!((known.stage, now.stage), (Stage::Decline, Stage::Maturity));
     Ok(())
 }
 
