@@ -13,7 +13,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use clientele::core::event::*;
 use clientele::core::privacy::MasterKeyRing;
 use clientele::core::{
-    ActorKind, Currency, CustomerId, ExpectedVersion, Metadata, NewEvent, Store, StoreOptions,
+    ActorKind, AppendStatus, Currency, CustomerId, ExpectedVersion, Metadata, NewEvent, Store,
+    StoreOptions,
 };
 
 fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -27,6 +28,20 @@ fn main() -> Result<(), Box<dyn Error>> {
         Some(dir) => std::path::PathBuf::from(dir),
         None => std::env::temp_dir().join(format!("clientele-quickstart-{}", std::process::id())),
     };
+    run(&dir)?;
+    println!("store kept at {}", dir.display());
+    Ok(())
+}
+
+/// `cargo test` runs the example too (`test = true` in Cargo.toml), in a
+/// temporary directory, so its assertions are checked.
+#[test]
+fn the_example_runs() -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    run(dir.path())
+}
+
+fn run(dir: &std::path::Path) -> Result<(), Box<dyn Error>> {
     // Personal data (the profile) is sealed under a per-customer key, wrapped
     // by a master key that the application supplies. A throwaway one here;
     // a real application loads its own (see docs/privacy.md).
@@ -34,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         master_keys: Some(Arc::new(MasterKeyRing::generate())),
         ..StoreOptions::default()
     };
-    let store = Store::open_with(&dir, options)?;
+    let store = Store::open_with(dir, options)?;
     let customer = CustomerId::from_external("voit-webshop", "student-0001");
     let cny: Currency = "CNY".parse()?;
     let shop = Metadata {
@@ -94,8 +109,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         NewEvent::new(at(2009, 3, 20, 12), referral),
     ];
     // Retrying the same append is safe: the event ids make it idempotent.
+    let events = history.len();
     let outcome = store.append(customer, ExpectedVersion::Any, history.clone())?;
     let again = store.append(customer, ExpectedVersion::Any, history)?;
+    assert_eq!(outcome.positions.len(), events);
+    assert_eq!(outcome.status, AppendStatus::Appended);
+    assert_eq!(again.status, AppendStatus::AlreadyAppended);
+    assert_eq!(again.positions, outcome.positions);
     println!(
         "appended {} events for {customer} ({:?}; retry → {:?})",
         outcome.positions.len(),
@@ -143,6 +163,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         report.streams,
         &report.head_hash[..16]
     );
-    println!("store kept at {}", dir.display());
+    assert_eq!((report.events, report.streams), (events as u64, 1));
     Ok(())
 }
