@@ -370,7 +370,15 @@ impl WarningJob {
         let mut due: BTreeMap<CustomerId, Vec<DueEntry>> = BTreeMap::new();
         let mut stray = Vec::new();
         let upper = key(&[b"due/", &time_key(as_of + Duration::microseconds(1))]);
-        for (k, v) in self.space.range(b"due/", Some(&upper), usize::MAX)? {
+        // A completed run leaves no due entry at or before its as-of (each due
+        // customer's entries are replaced by one after it), so the scan starts
+        // past the last one: RocksDB keeps the deleted entries' tombstones
+        // until compaction, and walking them would cost every run more.
+        let lower = match meta.last_as_of {
+            Some(last) => key(&[b"due/", &time_key(last + Duration::microseconds(1))]),
+            None => b"due/".to_vec(),
+        };
+        for (k, v) in self.space.range(&lower, Some(&upper), usize::MAX)? {
             match k
                 .len()
                 .checked_sub(16)
