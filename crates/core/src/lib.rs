@@ -51,6 +51,7 @@ pub mod projection;
 pub mod schema;
 pub mod store;
 pub mod validate;
+pub mod varint;
 
 pub use envelope::{
     ActorKind, AppendOutcome, AppendStatus, ExpectedVersion, Metadata, NewEvent, RecordedEvent,

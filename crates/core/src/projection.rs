@@ -63,6 +63,7 @@ use crate::error::{Error, Result};
 use crate::event::EventPayload;
 use crate::ids::{CustomerId, EventId};
 use crate::store::Store;
+use crate::varint;
 
 /// A snapshot of a customer's state is kept every this many folded events.
 pub const SNAPSHOT_EVERY: u64 = 64;
@@ -207,30 +208,16 @@ fn encode_entry<P: Projection>(
     // serde it cost ~650 instructions per state in a rebuild.
     let (micros, id) = &entry.last_key;
     out.reserve(2 * 10 + 10 + 16 + 10);
-    push_varint(out, entry.version);
-    push_varint(out, zigzag(*micros));
+    varint::push_u64(out, entry.version);
+    varint::push_i64(out, *micros);
     out.extend_from_slice(id);
-    push_varint(out, entry.folded);
-    push_varint(out, entry.terms.len() as u64);
+    varint::push_u64(out, entry.folded);
+    varint::push_u64(out, entry.terms.len() as u64);
     for term in &entry.terms {
-        push_varint(out, term.len() as u64);
+        varint::push_u64(out, term.len() as u64);
         out.extend_from_slice(term.as_bytes());
     }
     projection.encode_state(&entry.state, out)
-}
-
-/// Appends `value` as a LEB128 varint (postcard's integer encoding).
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Zigzag: small magnitudes of either sign to small unsigned values.
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
 }
 
 /// Reads an entry written by [`encode_entry`]; `None` if it does not decode.

@@ -47,6 +47,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use clientele_core::event::{ComplaintStep, EventKind, RenewalIntent};
+use clientele_core::varint::{self, unzigzag, zigzag};
 use clientele_core::{Currency, EventId, Money};
 
 use crate::identity::{Identity, Tagged};
@@ -171,26 +172,14 @@ fn bit(set: bool, bit: u8) -> u8 {
     u8::from(set) * bit
 }
 
-fn zigzag(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn unzigzag(u: u64) -> i64 {
-    ((u >> 1) as i64) ^ -((u & 1) as i64)
-}
-
 #[inline]
-fn put_uv(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+fn put_uv(out: &mut Vec<u8>, v: u64) {
+    varint::push_u64(out, v);
 }
 
 #[inline]
 fn put_iv(out: &mut Vec<u8>, v: i64) {
-    put_uv(out, zigzag(v));
+    varint::push_i64(out, v);
 }
 
 #[inline]
@@ -541,20 +530,7 @@ impl<'a> Reader<'a> {
     /// A canonical LEB128 `u64`.
     #[inline]
     fn uv(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let b = self.u8()?;
-            if shift == 63 && b > 1 {
-                return None;
-            }
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                // An overlong form ends with a 0 byte.
-                return (b != 0 || shift == 0).then_some(v);
-            }
-            shift += 7;
-        }
+        varint::read_u64(&mut self.bytes)
     }
 
     #[inline]
