@@ -533,6 +533,18 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(n)?).ok()
     }
 
+    /// A key of a sorted list (order ids, complaint ids, policy numbers):
+    /// a string strictly after `previous`, which becomes it.
+    #[inline]
+    fn key_after(&mut self, previous: &mut Option<&'a str>) -> Option<&'a str> {
+        let key = self.str()?;
+        if previous.is_some_and(|p| p >= key) {
+            return None;
+        }
+        *previous = Some(key);
+        Some(key)
+    }
+
     #[inline]
     fn string(&mut self) -> Option<String> {
         self.str().map(str::to_owned)
@@ -599,11 +611,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LifecycleState> {
     let mut policies = BTreeMap::new();
     let mut previous: Option<&str> = None;
     for _ in 0..n {
-        let number = r.str()?;
-        if previous.is_some_and(|p| p >= number) {
-            return None;
-        }
-        previous = Some(number);
+        let number = r.key_after(&mut previous)?;
         let valid_until = match r.uv()?.checked_sub(1) {
             None => None,
             Some(z) => Some(i32::try_from(unzigzag(z)).ok()?),
@@ -750,11 +758,7 @@ fn read_orders(r: &mut Reader<'_>, spend_currency: Option<Currency>) -> Option<O
     };
     let mut previous: Option<&str> = None;
     for _ in 0..n {
-        let id = r.str()?;
-        if previous.is_some_and(|p| p >= id) {
-            return None;
-        }
-        previous = Some(id);
+        let id = r.key_after(&mut previous)?;
         let flags = r.flags(ORDER_FLAGS)?;
         let currency = match flags & (ORDER_CURRENCY | ORDER_SAME_CURRENCY) {
             0 => None,
@@ -793,11 +797,7 @@ fn read_complaints(r: &mut Reader<'_>, base: i64) -> Option<Complaints> {
     let mut complaints = Vec::with_capacity(n);
     let mut previous: Option<&str> = None;
     for _ in 0..n {
-        let id = r.str()?;
-        if previous.is_some_and(|p| p >= id) {
-            return None;
-        }
-        previous = Some(id);
+        let id = r.key_after(&mut previous)?;
         let track = ComplaintTrack {
             received_at: r.time(base)?,
             received_event: r.id()?,
@@ -849,10 +849,10 @@ fn read_identity(r: &mut Reader<'_>) -> Option<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     /// Most bytes of a time: a first byte and a `u64` varint.
     const TIME_MAX: usize = 1 + 10;
-    use proptest::prelude::*;
 
     const CNY: Currency = Currency::CNY;
 
