@@ -30,6 +30,9 @@ const MICROS: i64 = 1_000_000;
 /// at its first push; a larger configured window grows as usual.
 const RESERVE_MAX: usize = 64;
 
+/// Stage changes a timeline first has room for.
+const FIRST_CHANGES: usize = 2;
+
 /// Business time in µs since the epoch.
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -810,6 +813,12 @@ impl LifecycleState {
         let stage = self.assess(policy, t);
         let exit_pending = stage == Stage::Exit && self.has_open_matters();
         if self.stage != Some(stage) || self.exit_pending != exit_pending {
+            if self.changes.capacity() == 0 {
+                // Most customers change stage once or twice (acquisition or
+                // growth, then maturity): room for two, not the four a
+                // first push would take.
+                self.changes.reserve_exact(FIRST_CHANGES);
+            }
             self.changes.push(StageChange {
                 at: to_time(t),
                 from: self.stage,
