@@ -129,8 +129,10 @@ pub(crate) const MAX_TERMS: u64 = 5_000_000;
 /// (divergent); [`ValueError::SeriesDivergence`] if the series needs more terms than its
 /// budget or its value overflows; [`ValueError::PrecisionLoss`] when the method used
 /// estimates a relative rounding error above 10⁻⁸ for its result (the connection
-/// formula's two terms cancelling, with parameters in the thousands near z = 1) rather
-/// than a number that may be wrong.
+/// formula's two terms cancelling, with parameters in the thousands near z = 1; a
+/// polynomial whose terms of alternating sign are far larger than their sum, such as
+/// ₂F₁(−40, 40; 1; ½) ≈ 0.063 from terms near 10¹⁸) rather than a number that may be
+/// wrong.
 ///
 /// ```
 /// use clientele_value::model::special::hyp2f1;
@@ -163,7 +165,17 @@ pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64> {
         return Ok(1.0);
     }
     if is_nonpositive_integer(a) || is_nonpositive_integer(b) {
-        return direct_series(a, b, c, z, MAX_TERMS);
+        let s = series_sum(a, b, c, z, MAX_TERMS)?;
+        return checked_estimate(
+            a,
+            b,
+            c,
+            z,
+            Estimate {
+                value: s.sum,
+                error: s.error(),
+            },
+        );
     }
     if z == 1.0 {
         let d = c - a - b;
@@ -191,7 +203,12 @@ const HYP2F1_TOLERANCE: f64 = 1e-8;
 /// [`hyp2f1_scaled_estimate`] for [`hyp2f1`]'s arguments a, b, c, z: its value, or
 /// [`ValueError::PrecisionLoss`] when the estimated error exceeds [`HYP2F1_TOLERANCE`].
 fn accurate(a: f64, b: f64, c: f64, z: f64, p: Params, u: Unit, e: f64) -> Result<f64> {
-    let v = hyp2f1_scaled_estimate(p, u, e)?;
+    checked_estimate(a, b, c, z, hyp2f1_scaled_estimate(p, u, e)?)
+}
+
+/// `v`, [`hyp2f1`]'s estimate for a, b, c, z: its value, or [`ValueError::PrecisionLoss`]
+/// when the estimated error exceeds [`HYP2F1_TOLERANCE`].
+fn checked_estimate(a: f64, b: f64, c: f64, z: f64, v: Estimate) -> Result<f64> {
     if v.within(HYP2F1_TOLERANCE) {
         Ok(v.value)
     } else {
@@ -575,16 +592,12 @@ impl SeriesSum {
     }
 }
 
-/// The Gauss series Σ (a)_k (b)_k / ((c)_k k!) z^k for |z| ≤ 1.
+/// The Gauss series Σ (a)_k (b)_k / ((c)_k k!) z^k for |z| ≤ 1 (any z when it
+/// terminates), with Σ |terms| and the term count.
 ///
 /// Stops once the term ratio is below one and the geometric bound
 /// |t_k| ρ/(1 − ρ), ρ = max(|ratio_k|, |z|), on the tail is below 10⁻¹⁶ |sum|
 /// (the ratio tends to z, monotonically once k exceeds |a|, |b|, |c|).
-pub(crate) fn direct_series(a: f64, b: f64, c: f64, z: f64, max_terms: u64) -> Result<f64> {
-    series_sum(a, b, c, z, max_terms).map(|s| s.sum)
-}
-
-/// [`direct_series`] with Σ |terms| and the term count.
 pub(crate) fn series_sum(a: f64, b: f64, c: f64, z: f64, max_terms: u64) -> Result<SeriesSum> {
     let kmin = a.abs().max(b.abs()).max(c.abs()).min(1e6);
     ratio_series::<true>("hyp2f1", 1.0, 0, kmin, z, max_terms, |kf| {
@@ -751,7 +764,7 @@ mod tests {
         // near-integer (not exact): c − a − b = 1 + 5e-4; compare with the series at 0.999
         // on both sides of the switch.
         let (a, b, c) = (0.7, 1.2995, 3.0);
-        let series = direct_series(a, b, c, 0.999, MAX_TERMS).unwrap();
+        let series = series_sum(a, b, c, 0.999, MAX_TERMS).unwrap().sum;
         let interp = hyp2f1(a, b, c, 0.999 + 1e-12).unwrap();
         assert!(close(interp, series, 1e-9), "{interp} vs {series}");
     }
@@ -773,6 +786,35 @@ mod tests {
             (20000.3, 0.45, 20010.1, 0.9991),
             (30000.25, -0.7, 30001.0, 0.9991),
         ] {
+            match hyp2f1(a, b, c, z) {
+                Err(ValueError::PrecisionLoss {
+                    function,
+                    relative_error,
+                    ..
+                }) => {
+                    assert_eq!(function, "hyp2f1");
+                    assert!(relative_error > HYP2F1_TOLERANCE);
+                }
+                other => panic!("{a} {b} {c} {z}: {other:?}"),
+            }
+        }
+    }
+
+    /// Polynomials (a a non-positive integer): summed directly; where terms of alternating
+    /// sign far larger than the sum cancel, a typed error instead of the residue (the old
+    /// result of ₂F₁(−40, 40; 1; ½) was 12858.9, not 0.0627).
+    #[test]
+    fn hyp2f1_polynomials_are_accurate_or_a_precision_loss() {
+        // mpmath, 50 digits.
+        for &(a, b, c, z, want) in &[
+            (-30.0, 25.0, 2.0, -0.9, 1.877_355_308_840_049e18),
+            (-3.0, 2.5, 1.5, 0.7, -0.099_000_000_000_000_02),
+        ] {
+            let got = hyp2f1(a, b, c, z).unwrap();
+            assert!(close(got, want, 1e-13), "{a} {b} {c} {z}: {got} vs {want}");
+        }
+        // mpmath: 0.062685343809789629 and -0.051567058752412604
+        for &(a, b, c, z) in &[(-40.0, 40.0, 1.0, 0.5), (-80.0, 80.0, 1.0, 0.3)] {
             match hyp2f1(a, b, c, z) {
                 Err(ValueError::PrecisionLoss {
                     function,
