@@ -249,6 +249,45 @@ fn jsonl_bad_lines_are_skipped_or_reject_the_file() {
 }
 
 #[test]
+fn import_format_comes_from_the_file_name_or_must_be_given() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let line = GOOD_AND_BAD.lines().next().expect("a line");
+    let jsonl = s.write("events.JSONL", &format!("{line}\n"));
+    let (code, doc, stderr) = s.json(&["--db", &db, "import", &jsonl]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["format"], "jsonl");
+    // The purchase and c-1's identifier profile.
+    assert_eq!(doc["result"]["events_written"], 2);
+    let csv = s.write(
+        "orders.csv",
+        "customer,occurred_at,kind,order_id,amount,currency\n\
+         c-3,2024-05-01T10:00:00Z,purchase,B-1,10.00,CNY\n",
+    );
+    let (code, doc, stderr) = s.json(&["--db", &db, "import", &csv]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["format"], "csv");
+    assert_eq!(doc["result"]["events_written"], 2);
+    assert_eq!(verify_events(&s, &db), 4);
+
+    // A name that says nothing: a usage error that names the file, nothing written.
+    let txt = s.write("events.txt", &format!("{line}\n"));
+    let o = s.run(&["--db", &db, "import", &txt]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("cannot tell the format of") && stderr.contains("events.txt"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--format jsonl"), "{stderr}");
+    assert_eq!(verify_events(&s, &db), 4);
+    // Given, --format wins over the name.
+    let (code, doc, stderr) = s.json(&["--db", &db, "import", &txt, "--format", "jsonl"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["already_present"], 1);
+}
+
+#[test]
 fn strict_checks_complaint_order_against_the_stream() {
     let s = Sandbox::new();
     let db = s.db("db");

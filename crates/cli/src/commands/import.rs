@@ -1,4 +1,4 @@
-//! `clientele import FILE --format jsonl|csv|cdnow [--strict] [--source NAME] [--map C=F]…`
+//! `clientele import FILE [--format jsonl|csv|cdnow] [--strict] [--source NAME] [--map C=F]…`
 
 use std::fs::File;
 use std::io::BufReader;
@@ -14,10 +14,12 @@ use crate::output::CommandOutput;
 
 const EXAMPLES: &str = "\
 Examples:
-  clientele import events.jsonl --format jsonl --source crm
-  clientele import orders.csv --format csv --map client=customer --map date=occurred_at
+  clientele import events.jsonl --source crm
+  clientele import orders.csv --map client=customer --map date=occurred_at
   clientele --db /tmp/cdnow import ../shared/data/cdnow_sample.txt --format cdnow
-  clientele import events.jsonl --format jsonl --strict     # all or nothing
+  clientele import events.jsonl --strict     # all or nothing
+
+--format may be left out for a file named *.jsonl, *.ndjson or *.json (JSON Lines) or *.csv.
 
 JSON Lines: one event per line with `customer` (a UUID, or an external id of --source),
 `occurred_at` (RFC 3339), `kind` and the kind's fields (docs/events.md), optional `event_id`
@@ -38,9 +40,10 @@ pub struct Args {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The file's format.
+    /// The file's format. Default: from the file's extension (`.jsonl`,
+    /// `.ndjson`, `.json`: jsonl; `.csv`: csv); a CDNOW log needs `--format cdnow`.
     #[arg(long, value_enum)]
-    pub format: Format,
+    pub format: Option<Format>,
 
     /// One bad line rejects the whole file: nothing is written.
     #[arg(long)]
@@ -59,7 +62,19 @@ pub struct Args {
 
 /// Runs the import.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
-    if !args.maps.is_empty() && args.format != Format::Csv {
+    let format = match args.format.or_else(|| Format::from_path(&args.file)) {
+        Some(format) => format,
+        None => {
+            return Err(CliError::usage(
+                format!(
+                    "cannot tell the format of {} from its name",
+                    args.file.display()
+                ),
+                "pass --format jsonl, --format csv or --format cdnow",
+            ))
+        }
+    };
+    if !args.maps.is_empty() && format != Format::Csv {
         return Err(CliError::usage(
             "--map applies to --format csv only",
             "drop --map, or import a CSV file",
@@ -68,7 +83,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let source = args
         .source
         .clone()
-        .unwrap_or_else(|| args.format.default_source().to_owned());
+        .unwrap_or_else(|| format.default_source().to_owned());
     if source.trim().is_empty() || source.contains('\0') {
         return Err(CliError::usage(
             "--source must be a non-empty name",
@@ -84,7 +99,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = BufReader::with_capacity(1 << 20, file);
     let record_ctx = RecordContext::new(source.clone());
-    let mut events: Box<dyn EventSource> = match args.format {
+    let mut events: Box<dyn EventSource> = match format {
         Format::Jsonl => Box::new(JsonlSource::new(reader, record_ctx)),
         Format::Csv => Box::new(CsvSource::new(reader, &maps, record_ctx)?),
         Format::Cdnow => Box::new(CdnowSource::new(reader, &record_ctx)),
@@ -97,7 +112,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     };
     let summary = ImportSummary {
         file: path,
-        format: format!("{:?}", args.format).to_lowercase(),
+        format: format!("{format:?}").to_lowercase(),
         ..ImportSummary::default()
     };
     let bar = ctx.output.byte_progress(size, "importing");

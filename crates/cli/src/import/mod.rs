@@ -64,6 +64,18 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format a file's name implies: `.jsonl`, `.ndjson` or `.json` is
+    /// JSON Lines, `.csv` is CSV (letter case ignored). None otherwise: a
+    /// CDNOW log is plain text, so it is always named with `--format cdnow`.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
     /// The default `--source` for this format.
     pub fn default_source(self) -> &'static str {
         match self {
