@@ -409,15 +409,40 @@ impl<S> Cache<S> {
 
     /// Looks the customers' entries up and reads their headers: called for
     /// the next few events before they are folded, it has their loads in
-    /// flight together (no unsafe prefetch intrinsics needed).
-    fn warm<'a>(&self, customers: impl Iterator<Item = &'a CustomerId>) {
+    /// flight together (no unsafe prefetch intrinsics needed). Returns the
+    /// slots found, in order, for [`Cache::hinted`].
+    fn warm<'a>(
+        &self,
+        customers: impl Iterator<Item = &'a CustomerId>,
+    ) -> [Option<u32>; LOOKAHEAD] {
         let mut touched = 0u64;
-        for customer in customers {
-            if let Some(slot) = self.slot(customer).and_then(|i| self.slots.get(i as usize)) {
+        let mut found = [None; LOOKAHEAD];
+        for (customer, out) in customers.zip(found.iter_mut()) {
+            *out = self.slot(customer);
+            if let Some(slot) = out.and_then(|i| self.slots.get(i as usize)) {
                 touched ^= slot.entry.version ^ slot.entry.folded;
             }
         }
         std::hint::black_box(touched);
+        found
+    }
+
+    /// The slot of `customer`: `hint` (a slot [`Cache::warm`] found) when it
+    /// still holds that customer, else looked up. Slots only move when the
+    /// cache is cleared, and the customer is compared, so a stale hint costs
+    /// a lookup, never a wrong slot.
+    fn hinted(&self, customer: &CustomerId, hint: Option<u32>) -> Option<u32> {
+        match hint {
+            Some(i)
+                if self
+                    .slots
+                    .get(i as usize)
+                    .is_some_and(|s| s.customer == *customer) =>
+            {
+                Some(i)
+            }
+            _ => self.slot(customer),
+        }
     }
 
     fn get(&self, customer: &CustomerId) -> Option<&Entry<S>> {
@@ -592,9 +617,9 @@ impl<P: Projection> Projector<P> {
                 }
                 let batch = ahead.get(..decoded).unwrap_or_default();
                 self.prefetch(batch)?;
-                self.entries.warm(batch.iter().map(|e| &e.customer_id));
-                for (event, &at) in batch.iter().zip(micros.iter()) {
-                    self.fold_event(event, (at, *event.event_id.as_bytes()))?;
+                let slots = self.entries.warm(batch.iter().map(|e| &e.customer_id));
+                for ((event, &at), &hint) in batch.iter().zip(micros.iter()).zip(slots.iter()) {
+                    self.fold_event(event, (at, *event.event_id.as_bytes()), hint)?;
                     if self.entries.dirty.len() >= DIRTY_LIMIT
                         || self.pending >= MAX_PENDING
                         || self.snapshot_bytes >= MAX_SNAPSHOT_BYTES
@@ -630,7 +655,7 @@ impl<P: Projection> Projector<P> {
                 next = subscription.next() => {
                     match next? {
                         Some(event) => {
-                            self.fold_event(&event, key_of(&event))?;
+                            self.fold_event(&event, key_of(&event), None)?;
                             if self.pending as usize >= CHUNK || subscription.position() >= self.store.head() {
                                 self.commit()?;
                             }
@@ -752,15 +777,21 @@ impl<P: Projection> Projector<P> {
         self.dropped_snapshots.push((from, to));
     }
 
-    /// Folds `event`, whose fold key ([`key_of`]) is `key`.
-    fn fold_event(&mut self, event: &RecordedEvent, key: (i64, [u8; 16])) -> Result<()> {
+    /// Folds `event`, whose fold key ([`key_of`]) is `key`; `hint` is the
+    /// slot [`Cache::warm`] found for its customer, if any.
+    fn fold_event(
+        &mut self,
+        event: &RecordedEvent,
+        key: (i64, [u8; 16]),
+        hint: Option<u32>,
+    ) -> Result<()> {
         debug_assert_eq!(key, key_of(event));
         let customer = event.customer_id;
         if !matches!(event.payload, EventPayload::Erasure(_)) {
             // The common cases, without moving the entry: the next event of a
             // cached stream in business-time order, or the first event of a
             // stream with no state yet.
-            if let Some(i) = self.entries.slot(&customer) {
+            if let Some(i) = self.entries.hinted(&customer, hint) {
                 if let Some(slot) = self.entries.slots.get_mut(i as usize) {
                     let e = &slot.entry;
                     if e.version + 1 == event.version && key >= e.last_key {
@@ -1311,5 +1342,34 @@ mod tests {
         assert_eq!(cache.slot(&customers[0]), None);
         cache.put_dirty(customers[0], entry(1));
         assert_eq!(cache.get(&customers[0]).map(|e| e.state), Some(1));
+    }
+
+    #[test]
+    fn warm_hints_are_checked_before_use() {
+        let mut cache: Cache<u32> = Cache::new();
+        let customers: Vec<CustomerId> = (0..40)
+            .map(|i| CustomerId::from_external("t", &i.to_string()))
+            .collect();
+        for (n, c) in customers.iter().take(20).enumerate() {
+            cache.put_dirty(*c, entry(n as u32));
+        }
+        // Found ones in order, None for the uncached; at most LOOKAHEAD.
+        let found = cache.warm(customers.iter().skip(15));
+        for (k, hint) in found.iter().enumerate() {
+            let want = (k + 15 < 20)
+                .then(|| cache.slot(&customers[k + 15]))
+                .flatten();
+            assert_eq!(*hint, want, "customer {}", k + 15);
+        }
+        assert!(found.iter().skip(5).all(Option::is_none));
+        let slot_of = |c: &CustomerId| cache.slot(c);
+        let (a, b) = (&customers[3], &customers[9]);
+        assert_eq!(cache.hinted(a, slot_of(a)), slot_of(a));
+        // A stale hint (another customer's slot, or past the end) and no hint
+        // all come to the customer's own slot, or to None if uncached.
+        assert_eq!(cache.hinted(a, slot_of(b)), slot_of(a));
+        assert_eq!(cache.hinted(a, Some(1_000)), slot_of(a));
+        assert_eq!(cache.hinted(a, None), slot_of(a));
+        assert_eq!(cache.hinted(&customers[30], slot_of(a)), None);
     }
 }
