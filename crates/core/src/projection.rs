@@ -188,6 +188,19 @@ struct Entry<S> {
     state: S,
 }
 
+impl<S: Default> Entry<S> {
+    /// The entry of a customer with no event folded.
+    fn empty() -> Self {
+        Entry {
+            version: 0,
+            last_key: (i64::MIN, [0; 16]),
+            folded: 0,
+            terms: Vec::new(),
+            state: S::default(),
+        }
+    }
+}
+
 /// [`Entry`]'s header, decoded.
 #[derive(Deserialize)]
 struct Header {
@@ -732,10 +745,7 @@ impl<P: Projection> Projector<P> {
         events.sort_by(compare);
         let mut entry = Entry {
             version,
-            last_key: (i64::MIN, [0; 16]),
-            folded: 0,
-            terms: Vec::new(),
-            state: P::State::default(),
+            ..Entry::empty()
         };
         for event in &events {
             self.projection.apply(&mut entry.state, event);
@@ -790,36 +800,25 @@ impl<P: Projection> Projector<P> {
         if !matches!(event.payload, EventPayload::Erasure(_)) {
             // The common cases, without moving the entry: the next event of a
             // cached stream in business-time order, or the first event of a
-            // stream with no state yet.
-            if let Some(i) = self.entries.hinted(&customer, hint) {
-                if let Some(slot) = self.entries.slots.get_mut(i as usize) {
-                    let e = &slot.entry;
-                    if e.version + 1 == event.version && key >= e.last_key {
-                        Self::fold_next(
-                            &self.projection,
-                            &mut self.snapshots,
-                            &mut self.snapshot_bytes,
-                            &mut slot.entry,
-                            event,
-                            key,
-                        );
-                        self.entries.touch(i);
-                        self.pending += 1;
-                        return Ok(());
-                    }
+            // stream with no state yet (folded in its new slot: no second
+            // lookup, no copy of the entry).
+            let slot = match self.entries.hinted(&customer, hint) {
+                Some(i) => self
+                    .entries
+                    .slots
+                    .get(i as usize)
+                    .is_some_and(|s| {
+                        s.entry.version + 1 == event.version && key >= s.entry.last_key
+                    })
+                    .then_some(i),
+                None if event.version == 1
+                    && (self.complete || self.load(&customer)?.is_none()) =>
+                {
+                    Some(self.entries.put_clean(customer, Entry::empty()))
                 }
-            } else if event.version == 1 && (self.complete || self.load(&customer)?.is_none()) {
-                // Folded in its new slot: no second lookup, no copy of the entry.
-                let i = self.entries.put_clean(
-                    customer,
-                    Entry {
-                        version: 0,
-                        last_key: (i64::MIN, [0; 16]),
-                        folded: 0,
-                        terms: Vec::new(),
-                        state: P::State::default(),
-                    },
-                );
+                None => None,
+            };
+            if let Some(i) = slot {
                 if let Some(slot) = self.entries.slots.get_mut(i as usize) {
                     Self::fold_next(
                         &self.projection,
