@@ -772,20 +772,21 @@ mod tests {
     /// Parameters in the tens of thousands near z = 1: the connection formula's two terms
     /// cancel. Where its error estimate allows, the value (mpmath, 60 digits); where it
     /// does not, a typed error instead of the cancellation's residue.
-    #[test]
-    fn hyp2f1_with_large_parameters_is_accurate_or_a_precision_loss() {
-        for &(a, b, c, z, want) in &[
-            (5000.5, 0.3, 5001.2, 0.9995, 9.173_618_660_923_228),
-            (30000.25, -0.7, 30001.0, 0.9995, 0.005_057_928_233_606_889),
-        ] {
+    /// Each of `values` (a, b, c, z, mpmath's value) within `tolerance`, relative; each of
+    /// `losses` (a, b, c, z) a [`ValueError::PrecisionLoss`] above [`HYP2F1_TOLERANCE`].
+    fn accurate_or_precision_loss(
+        values: &[(f64, f64, f64, f64, f64)],
+        tolerance: f64,
+        losses: &[(f64, f64, f64, f64)],
+    ) {
+        for &(a, b, c, z, want) in values {
             let got = hyp2f1(a, b, c, z).unwrap();
-            assert!(close(got, want, 1e-8), "{a} {b} {c} {z}: {got} vs {want}");
+            assert!(
+                close(got, want, tolerance),
+                "{a} {b} {c} {z}: {got} vs {want}"
+            );
         }
-        // mpmath: 19.385359971235137 and 0.0075205307127854008
-        for &(a, b, c, z) in &[
-            (20000.3, 0.45, 20010.1, 0.9991),
-            (30000.25, -0.7, 30001.0, 0.9991),
-        ] {
+        for &(a, b, c, z) in losses {
             match hyp2f1(a, b, c, z) {
                 Err(ValueError::PrecisionLoss {
                     function,
@@ -800,33 +801,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn hyp2f1_with_large_parameters_is_accurate_or_a_precision_loss() {
+        // The losses' values (mpmath): 19.385359971235137 and 0.0075205307127854008.
+        accurate_or_precision_loss(
+            &[
+                (5000.5, 0.3, 5001.2, 0.9995, 9.173_618_660_923_228),
+                (30000.25, -0.7, 30001.0, 0.9995, 0.005_057_928_233_606_889),
+            ],
+            1e-8,
+            &[
+                (20000.3, 0.45, 20010.1, 0.9991),
+                (30000.25, -0.7, 30001.0, 0.9991),
+            ],
+        );
+    }
+
     /// Polynomials (a a non-positive integer): summed directly; where terms of alternating
     /// sign far larger than the sum cancel, a typed error instead of the residue (the old
     /// result of ₂F₁(−40, 40; 1; ½) was 12858.9, not 0.0627).
     #[test]
     fn hyp2f1_polynomials_are_accurate_or_a_precision_loss() {
-        // mpmath, 50 digits.
-        for &(a, b, c, z, want) in &[
-            (-30.0, 25.0, 2.0, -0.9, 1.877_355_308_840_049e18),
-            (-3.0, 2.5, 1.5, 0.7, -0.099_000_000_000_000_02),
-        ] {
-            let got = hyp2f1(a, b, c, z).unwrap();
-            assert!(close(got, want, 1e-13), "{a} {b} {c} {z}: {got} vs {want}");
-        }
-        // mpmath: 0.062685343809789629 and -0.051567058752412604
-        for &(a, b, c, z) in &[(-40.0, 40.0, 1.0, 0.5), (-80.0, 80.0, 1.0, 0.3)] {
-            match hyp2f1(a, b, c, z) {
-                Err(ValueError::PrecisionLoss {
-                    function,
-                    relative_error,
-                    ..
-                }) => {
-                    assert_eq!(function, "hyp2f1");
-                    assert!(relative_error > HYP2F1_TOLERANCE);
-                }
-                other => panic!("{a} {b} {c} {z}: {other:?}"),
-            }
-        }
+        // mpmath, 50 digits; the losses' values: 0.062685343809789629 and
+        // -0.051567058752412604.
+        accurate_or_precision_loss(
+            &[
+                (-30.0, 25.0, 2.0, -0.9, 1.877_355_308_840_049e18),
+                (-3.0, 2.5, 1.5, 0.7, -0.099_000_000_000_000_02),
+            ],
+            1e-13,
+            &[(-40.0, 40.0, 1.0, 0.5), (-80.0, 80.0, 1.0, 0.3)],
+        );
     }
 
     #[test]
