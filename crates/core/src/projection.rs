@@ -895,7 +895,34 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Writes the changed states, snapshots and the checkpoint in one batch.
+    ///
+    /// A commit that fails (a state that does not encode, a write error)
+    /// leaves the projector as a crash would: everything folded since the
+    /// last commit is dropped from memory, and the next catch-up starts again
+    /// from the stored checkpoint and states. Keeping it instead would be
+    /// wrong on retry: index terms, snapshots and dropped snapshot ranges
+    /// are taken out of memory into the batch, and a retried commit would
+    /// write them no more.
     fn commit(&mut self) -> Result<()> {
+        let result = self.write_commit();
+        if result.is_err() {
+            self.discard_uncommitted();
+        }
+        result
+    }
+
+    /// Forgets every change since the last commit (see [`Projector::commit`]).
+    fn discard_uncommitted(&mut self) {
+        self.entries.clear();
+        self.complete = false;
+        self.snapshots.clear();
+        self.snapshot_bytes = 0;
+        self.dropped_snapshots.clear();
+        self.pending = 0;
+    }
+
+    /// [`Projector::commit`]'s work.
+    fn write_commit(&mut self) -> Result<()> {
         if self.pending == 0 {
             return Ok(());
         }
