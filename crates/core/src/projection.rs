@@ -13,7 +13,9 @@
 //! The [`Projector`] runtime:
 //! * catches up from its checkpoint, then tails the log ([`Projector::follow`]);
 //! * writes the changed states and the checkpoint in one `WriteBatch`, so after
-//!   any crash the stored states are exactly those of the checkpoint;
+//!   any crash the stored states are exactly those of the checkpoint (a
+//!   commit that fails is handled as a crash: the next catch-up starts again
+//!   from the checkpoint);
 //! * rebuilds from zero when the projection's [`Projection::version`] changes,
 //!   and refolds any customer whose stored state no longer decodes;
 //! * keeps a snapshot every [`SNAPSHOT_EVERY`] events per customer, so a view
