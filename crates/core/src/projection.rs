@@ -14,7 +14,7 @@
 //! * catches up from its checkpoint, then tails the log ([`Projector::follow`]);
 //! * writes the changed states and the checkpoint in one `WriteBatch`, so after
 //!   any crash the stored states are exactly those of the checkpoint (a
-//!   commit that fails is handled as a crash: the next catch-up starts again
+//!   catch-up that fails is handled as a crash: the next one starts again
 //!   from the checkpoint);
 //! * rebuilds from zero when the projection's [`Projection::version`] changes,
 //!   and refolds any customer whose stored state no longer decodes;
@@ -598,7 +598,25 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Folds every event committed after the checkpoint; returns the new position.
+    ///
+    /// # Errors
+    /// A store error, a record that fails its integrity checks, or a state
+    /// that does not encode. A catch-up that fails leaves the projector as a
+    /// crash would: what it folded since the last commit is dropped, and the
+    /// next catch-up starts again from the stored checkpoint and states (so
+    /// [`Projector::state`] shows committed states only). Keeping it would
+    /// be wrong on retry: a failed commit has already taken index changes
+    /// and snapshots out of memory into its batch.
     pub fn catch_up(&mut self) -> Result<u64> {
+        let result = self.fold_to_head();
+        if result.is_err() {
+            self.discard_uncommitted();
+        }
+        result
+    }
+
+    /// [`Projector::catch_up`]'s work.
+    fn fold_to_head(&mut self) -> Result<u64> {
         let store = self.store.clone();
         // A few events decoded ahead into reused events (their strings are
         // reused too): their cached entries are looked up together before
@@ -659,8 +677,17 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Catches up, then tails the log until `stop` resolves, committing after
-    /// each burst of events.
+    /// each burst of events. On error, as [`Projector::catch_up`].
     pub async fn follow(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64> {
+        let result = self.tail(stop).await;
+        if result.is_err() {
+            self.discard_uncommitted();
+        }
+        result
+    }
+
+    /// [`Projector::follow`]'s work.
+    async fn tail(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64> {
         self.catch_up()?;
         let mut subscription = self.store.subscribe(self.position + 1);
         tokio::pin!(stop);
@@ -896,24 +923,8 @@ impl<P: Projection> Projector<P> {
         Ok(())
     }
 
-    /// Writes the changed states, snapshots and the checkpoint in one batch.
-    ///
-    /// A commit that fails (a state that does not encode, a write error)
-    /// leaves the projector as a crash would: everything folded since the
-    /// last commit is dropped from memory, and the next catch-up starts again
-    /// from the stored checkpoint and states. Keeping it instead would be
-    /// wrong on retry: index terms, snapshots and dropped snapshot ranges
-    /// are taken out of memory into the batch, and a retried commit would
-    /// write them no more.
-    fn commit(&mut self) -> Result<()> {
-        let result = self.write_commit();
-        if result.is_err() {
-            self.discard_uncommitted();
-        }
-        result
-    }
-
-    /// Forgets every change since the last commit (see [`Projector::commit`]).
+    /// Forgets every change since the last commit, as a crash would: called
+    /// when a catch-up or `follow` fails (see [`Projector::catch_up`]).
     fn discard_uncommitted(&mut self) {
         self.entries.clear();
         self.complete = false;
@@ -923,8 +934,8 @@ impl<P: Projection> Projector<P> {
         self.pending = 0;
     }
 
-    /// [`Projector::commit`]'s work.
-    fn write_commit(&mut self) -> Result<()> {
+    /// Writes the changed states, snapshots and the checkpoint in one batch.
+    fn commit(&mut self) -> Result<()> {
         if self.pending == 0 {
             return Ok(());
         }
@@ -1032,7 +1043,7 @@ impl<P: Projection> Projector<P> {
             Some(e) => Ok(Some(e.state)),
             // Stored but undecodable (or lost): refold instead of failing.
             None if self.position > 0 && self.store.stream_version(customer)? > 0 => {
-                Ok(Some(self.refold_readonly(customer)?))
+                self.refold_readonly(customer)
             }
             None => Ok(None),
         }
@@ -1059,8 +1070,9 @@ impl<P: Projection> Projector<P> {
                 match decode_entry(&self.projection, v) {
                     Some(e) => out.push((customer, e.state)),
                     None => {
-                        let entry = self.refold_readonly(customer)?;
-                        out.push((customer, entry));
+                        if let Some(state) = self.refold_readonly(customer)? {
+                            out.push((customer, state));
+                        }
                     }
                 }
             }
@@ -1070,14 +1082,16 @@ impl<P: Projection> Projector<P> {
         Ok(out)
     }
 
-    fn refold_readonly(&self, customer: CustomerId) -> Result<P::State> {
+    /// The state of `customer`'s events up to the checkpoint, refolded
+    /// without storing it; None if none of them is that old.
+    fn refold_readonly(&self, customer: CustomerId) -> Result<Option<P::State>> {
         let events: Vec<RecordedEvent> = self
             .store
             .read_stream(customer)?
             .into_iter()
             .filter(|e| e.position <= self.position)
             .collect();
-        Ok(fold(&self.projection, &events))
+        Ok((!events.is_empty()).then(|| fold(&self.projection, &events)))
     }
 
     fn scan_index(

@@ -564,8 +564,8 @@ impl Projection for Flaky {
     }
 }
 
-/// A commit that fails leaves the projector as a crash would: the next
-/// catch-up redoes everything since the checkpoint. Before, the retried
+/// A catch-up whose commit fails leaves the projector as a crash would: the
+/// next catch-up redoes everything since the checkpoint. Before, the retried
 /// commit lost what the failed one had taken out of memory: here d's index
 /// term (and the snapshot ranges c's late event invalidated).
 #[test]
@@ -597,6 +597,8 @@ fn a_failed_commit_is_redone_from_the_checkpoint() {
         .unwrap();
     fail.store(true, AtomicOrdering::SeqCst);
     assert!(p.catch_up().is_err());
+    // Nothing of the failed catch-up shows: d was never committed.
+    assert_eq!(p.state(d).unwrap(), None);
     fail.store(false, AtomicOrdering::SeqCst);
     p.catch_up().unwrap();
 
