@@ -94,6 +94,9 @@ const LOOKAHEAD: usize = 16;
 /// Most customer states kept in memory between commits.
 const CACHE_LIMIT: usize = 500_000;
 
+/// Most bytes a commit reserves for its batch before writing into it.
+const BATCH_RESERVE_MAX: usize = 256 << 20;
+
 /// A pure fold of one customer's events.
 pub trait Projection: Send + Sync + 'static {
     /// The per-customer state. Must round-trip through postcard (or through
@@ -958,10 +961,14 @@ impl<P: Projection> Projector<P> {
         // Each put costs its key, value and a few bytes of framing; values
         // are sized from the previous commit's (each state is encoded
         // straight into the batch, with no buffer of them all first).
-        let size = order.len() * (self.state_bytes + name.len() + 32)
-            + self.snapshot_bytes
-            + self.snapshots.len() * 16
-            + 4096;
+        // At most BATCH_RESERVE_MAX up front: a previous commit of a few
+        // huge states must not make a commit of many small ones reserve
+        // gigabytes (past it, the batch grows as it fills).
+        let size = order
+            .len()
+            .saturating_mul(self.state_bytes + name.len() + 32)
+            .saturating_add(self.snapshot_bytes + self.snapshots.len() * 16 + 4096)
+            .min(BATCH_RESERVE_MAX);
         let mut batch = WriteBatch::with_capacity_bytes(size);
         for (from, to) in self.dropped_snapshots.drain(..) {
             batch.delete_range_cf(cf, from, to);
