@@ -364,3 +364,55 @@ fn report_errors_have_hints() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn out_may_name_the_html_file_itself() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let db = home.path().join("db").display().to_string();
+    let events = home.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        "{\"customer\":\"c-1\",\"occurred_at\":\"2024-05-01T10:00:00Z\",\"kind\":\"purchase\",\"order_id\":\"A-1\",\"amount\":\"165.00\",\"currency\":\"CNY\"}\n",
+    )
+    .expect("write");
+    let o = clientele(
+        home.path(),
+        &["--db", &db, "import", &events.display().to_string()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A name ending in .html (any case) is the page; missing directories are made.
+    let page = home.path().join("reports").join("Q2.HTML");
+    let o = clientele(
+        home.path(),
+        &["--db", &db, "report", "--out", &page.display().to_string()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(page.is_file(), "{} is not a file", page.display());
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..40]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Q2.HTML"), "{stdout}");
+    // Only the page is left beside it (no partial file).
+    let names: Vec<String> = std::fs::read_dir(home.path().join("reports"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["Q2.HTML".to_string()]);
+    // Any other name is a directory that gets index.html.
+    let site = home.path().join("site");
+    let o = clientele(
+        home.path(),
+        &["--db", &db, "report", "--out", &site.display().to_string()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(site.join("index.html").is_file());
+    // An existing directory named *.html is refused, as a usage error.
+    let odd = home.path().join("odd.html");
+    std::fs::create_dir(&odd).expect("mkdir");
+    let o = clientele(
+        home.path(),
+        &["--db", &db, "report", "--out", &odd.display().to_string()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+}

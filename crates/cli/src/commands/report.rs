@@ -1,5 +1,6 @@
-//! `clientele report --out DIR [--as-of T] [--title TEXT]`: a static HTML
-//! page (`DIR/index.html`) with charts of the customer base.
+//! `clientele report --out DIR|FILE.html [--as-of T] [--title TEXT]`: a
+//! static HTML page (`DIR/index.html`, or the file named) with charts of the
+//! customer base.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use crate::report::{self, ReportData};
 const EXAMPLES: &str = "\
 Examples:
   clientele report --out /tmp/report && xdg-open /tmp/report/index.html
+  clientele report --out q2-2025.html               # a file named *.html is written as it is
   clientele --db /tmp/cdnow report --out cdnow-report --as-of 1998-06-30
   clientele report --out site --title \"Customer base, Q2 2025\" --json   # the data as JSON too
 
@@ -26,8 +28,9 @@ The report reads only public fields (amounts, dates, kinds): it never needs the 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// Directory to write `index.html` into (created when needed).
-    #[arg(long, value_name = "DIR")]
+    /// Where to write the page: a file named `*.html` (or `*.htm`), else a
+    /// directory to write `index.html` into. Missing directories are created.
+    #[arg(long, value_name = "DIR|FILE.html")]
     pub out: PathBuf,
 
     /// Business time of the report: events that occurred at or before T (default: now).
@@ -81,10 +84,20 @@ impl Render for Written {
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     // A plain date means the end of that day, as in every command.
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    if args.out.exists() && !args.out.is_dir() {
+    let page = page_path(&args.out);
+    if page == args.out && args.out.is_dir() {
+        return Err(CliError::usage(
+            format!(
+                "--out {} is a directory, not an HTML file",
+                args.out.display()
+            ),
+            "pass another file name, or a directory name without .html",
+        ));
+    }
+    if page != args.out && args.out.exists() && !args.out.is_dir() {
         return Err(CliError::usage(
             format!("--out {} is a file, not a directory", args.out.display()),
-            "pass a directory: the page is written as DIR/index.html",
+            "pass a directory (the page is written as DIR/index.html) or a file named *.html",
         ));
     }
     if !ctx.store_exists() {
@@ -123,16 +136,38 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let write_error = |e: std::io::Error| {
         CliError::runtime(
             format!("cannot write the report into {}: {e}", args.out.display()),
-            "check that --out is a writable directory and that the disk is not full",
+            "check that --out is writable and that the disk is not full",
         )
     };
-    std::fs::create_dir_all(&args.out).map_err(write_error)?;
-    let page = args.out.join("index.html");
-    let tmp = args.out.join(".index.html.partial");
+    // Written beside the page, then renamed over it: a reader never sees a
+    // half-written page.
+    let dir = match page.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(write_error)?;
+    let name = page
+        .file_name()
+        .map_or_else(|| "index.html".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.partial"));
     std::fs::write(&tmp, html).map_err(write_error)?;
     std::fs::rename(&tmp, &page).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         write_error(e)
     })?;
     Ok(CommandOutput::new(&Written { data, page }))
+}
+
+/// The page `--out` names: `out` itself when it is named `*.html` or `*.htm`
+/// (letter case ignored), else `out/index.html`.
+fn page_path(out: &std::path::Path) -> PathBuf {
+    let html = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+    if html {
+        out.to_path_buf()
+    } else {
+        out.join("index.html")
+    }
 }
