@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use clientele_core::projection::Projector;
-use clientele_core::{CustomerId, Store};
+use clientele_core::CustomerId;
 use clientele_value::{BgNbd, FitOptions, Observation};
 use serde::{Deserialize, Serialize};
 
@@ -107,9 +107,8 @@ pub fn churned_in(full: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) ->
     explicit || !full.purchased_between(from, to)
 }
 
-/// Runs a backtest over every customer of `store`.
+/// Runs a backtest over every customer of the projector's store.
 pub fn backtest(
-    store: &Store,
     projector: &Projector<ChurnProjection>,
     policy: &RiskPolicy,
     as_of: DateTime<Utc>,
@@ -118,12 +117,11 @@ pub fn backtest(
     let mut frozen = Vec::new();
     let mut outcomes = Vec::new();
     let mut data_end: Option<i64> = None;
-    for customer in store.customers()? {
+    for (customer, state) in projector.states_as_of(as_of)? {
         let full = full_state(projector, customer)?;
         if let Some(last) = full.last_seen {
             data_end = Some(data_end.map_or(last, |end| end.max(last)));
         }
-        let state = projector.state_as_of(customer, as_of)?;
         if state.first_seen.is_none() {
             continue;
         }

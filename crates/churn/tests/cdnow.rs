@@ -25,7 +25,7 @@ fn backtest_on_cdnow_beats_the_best_single_signal() {
     let mut projector = Projector::open(&store, ChurnProjection).unwrap();
     projector.catch_up().unwrap();
     let as_of = Utc.with_ymd_and_hms(1997, 9, 30, 23, 59, 59).unwrap();
-    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    let report = backtest(&projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     assert_eq!(report.customers, 2357);
     assert!(
@@ -52,7 +52,7 @@ fn backtest_on_cdnow_beats_the_best_single_signal() {
     );
     assert!(report.outcomes_complete() && report.outcomes_observed());
     // Deterministic for a fixed as-of.
-    let again = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    let again = backtest(&projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
     assert_eq!(
         serde_json::to_string(&report).unwrap(),
         serde_json::to_string(&again).unwrap()
@@ -66,13 +66,13 @@ fn backtest_beyond_the_data_says_so_instead_of_nan() {
     projector.catch_up().unwrap();
     // Partly beyond: the window ends after the last event (1998-06-30).
     let as_of = Utc.with_ymd_and_hms(1998, 3, 31, 23, 59, 59).unwrap();
-    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    let report = backtest(&projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
     assert!(!report.outcomes_complete());
     assert!(report.outcomes_observed());
     assert!(report.auc.is_some());
     // Wholly beyond: everybody "churned", the AUC is undefined (not NaN).
     let as_of = Utc.with_ymd_and_hms(1998, 6, 30, 23, 59, 59).unwrap();
-    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
+    let report = backtest(&projector, &RiskPolicy::default(), as_of, 39 * 7).unwrap();
     assert!(!report.outcomes_observed());
     assert_eq!(report.churned, report.customers);
     assert_eq!(report.auc, None);

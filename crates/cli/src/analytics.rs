@@ -102,23 +102,14 @@ impl Analytics {
     }
 
     /// The population model and a churn model context as of `as_of`.
-    pub fn churn_model(
-        &self,
-        store: &Store,
-        as_of: DateTime<Utc>,
-        horizon_days: i64,
-    ) -> CliResult<ModelContext> {
-        let mut states = Vec::new();
-        for c in store
-            .customers()
-            .map_err(|e| failed("listing customers", e))?
-        {
-            states.push(
-                self.churn
-                    .state_as_of(c, as_of)
-                    .map_err(|e| failed("churn", e))?,
-            );
-        }
+    pub fn churn_model(&self, as_of: DateTime<Utc>, horizon_days: i64) -> CliResult<ModelContext> {
+        let states: Vec<_> = self
+            .churn
+            .states_as_of(as_of)
+            .map_err(|e| failed("churn", e))?
+            .into_iter()
+            .map(|(_, state)| state)
+            .collect();
         Ok(ModelContext {
             bg_nbd: clientele_churn::backtest::fit_population(&states, as_of),
             horizon_days: horizon_days as f64,
@@ -126,12 +117,7 @@ impl Analytics {
     }
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
-    pub fn enrich(
-        &self,
-        store: &Store,
-        as_of: DateTime<Utc>,
-        data: &mut ReportData,
-    ) -> CliResult<()> {
+    pub fn enrich(&self, as_of: DateTime<Utc>, data: &mut ReportData) -> CliResult<()> {
         let dist = self
             .lifecycle
             .stage_distribution(as_of)
@@ -194,17 +180,14 @@ impl Analytics {
             }
             data.rfm_segments = segments.into_iter().collect();
         }
-        let model = self.churn_model(store, as_of, RISK_HORIZON_DAYS)?;
+        let model = self.churn_model(as_of, RISK_HORIZON_DAYS)?;
         let policy = RiskPolicy::default();
         let mut risks = Vec::new();
-        for c in store
-            .customers()
-            .map_err(|e| failed("listing customers", e))?
+        for (_, state) in self
+            .churn
+            .states_as_of(as_of)
+            .map_err(|e| failed("churn", e))?
         {
-            let state = self
-                .churn
-                .state_as_of(c, as_of)
-                .map_err(|e| failed("churn", e))?;
             if state.first_seen.is_some() && state.churned_at.is_none() {
                 risks.push(policy.score(&state, as_of, &model).risk);
             }
@@ -212,7 +195,7 @@ impl Analytics {
         data.risk_scores = risks;
         // Lift of a backtest that ends at the report's time: frozen 13 weeks earlier.
         let frozen_at = as_of - Duration::days(91);
-        let report = clientele_churn::backtest(store, &self.churn, &policy, frozen_at, 91)
+        let report = clientele_churn::backtest(&self.churn, &policy, frozen_at, 91)
             .map_err(|e| failed("backtest", e))?;
         if let Some(auc) = report.auc {
             data.backtest_lift = report
@@ -359,7 +342,7 @@ impl CustomerSection for ValueRiskSection {
             .map_err(|e| failed("value", e))?
             .unwrap_or_else(|| "CNY".into());
         let history = historic_value(&state, &currency, input.as_of);
-        let model = analytics.churn_model(input.store, input.as_of, RISK_HORIZON_DAYS)?;
+        let model = analytics.churn_model(input.as_of, RISK_HORIZON_DAYS)?;
         let churn_state = fold(&ChurnProjection, input.events.iter());
         let risk = RiskPolicy::default().score(&churn_state, input.as_of, &model);
         let summary = state.summary(&currency, input.as_of, TimeUnit::Weeks);

@@ -221,14 +221,11 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
         .map_err(churn_error("fitting the population model"))?;
     let index = external_ids(&store)?;
     let mut rows = Vec::new();
-    for customer in store
-        .customers()
-        .map_err(|e| CliError::from_core(e, "listing customers"))?
+    for (customer, state) in job
+        .projector()
+        .states_as_of(as_of)
+        .map_err(|e| CliError::from_core(e, "churn state"))?
     {
-        let state = job
-            .projector()
-            .state_as_of(customer, as_of)
-            .map_err(|e| CliError::from_core(e, "churn state"))?;
         if state.first_seen.is_none() {
             continue;
         }
@@ -626,7 +623,7 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
     projector
         .catch_up()
         .map_err(|e| CliError::from_core(e, "the churn projection"))?;
-    let report = backtest(&store, &projector, &RiskPolicy::default(), as_of, horizon)
+    let report = backtest(&projector, &RiskPolicy::default(), as_of, horizon)
         .map_err(churn_error("the backtest"))?;
     let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
     let last = report.data_end.map(day);

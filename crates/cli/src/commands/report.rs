@@ -118,7 +118,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let mut data =
         report::gather(&store, as_of).map_err(|e| CliError::from_core(e, "reading the log"))?;
     if writable {
-        Analytics::open(&store)?.enrich(&store, as_of, &mut data)?;
+        Analytics::open(&store)?.enrich(as_of, &mut data)?;
     } else {
         let why = "the store was in use by another process, so the projections behind the stage, loyalty, RFM, risk and lift charts could not be brought up to date: they are left out";
         ctx.output.notice(why);
