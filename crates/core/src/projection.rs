@@ -56,7 +56,7 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use rocksdb::{ReadOptions, WriteBatch, WriteOptions};
+use rocksdb::{BottommostLevelCompaction, CompactOptions, ReadOptions, WriteBatch, WriteOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -575,14 +575,30 @@ impl<P: Projection> Projector<P> {
             return Err(Error::ReadOnly);
         }
         let (from, to) = name_range(self.projection.name());
+        let cf = self.store.projections_cf()?;
+        let db = self.store.db();
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.store.projections_cf()?, from, to);
+        batch.delete_range_cf(cf, &from, &to);
         batch.put_cf(
             self.store.checkpoints_cf()?,
             meta_key(self.projection.name()),
             encode_meta(0, self.projection.version()),
         );
-        self.store.db().write(batch)?;
+        // Synced: the files dropped below must never outlive this deletion
+        // and checkpoint in a power loss.
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        db.write_opt(batch, &sync)?;
+        // The range deletion hides the old states, snapshots and index
+        // entries, but they (and the tombstone) stay in the files until a
+        // compaction reaches them, and every backward seek of an as-of view
+        // walks over them meanwhile: after two rebuilds the views of a report
+        // took 3.5 times as long. Compacting the range now drops them (the
+        // files wholly inside it first, without reading them).
+        db.delete_file_in_range_cf(cf, &from, &to)?;
+        let mut options = CompactOptions::default();
+        options.set_bottommost_level_compaction(BottommostLevelCompaction::Force);
+        db.compact_range_cf_opt(cf, Some(&from), Some(&to), &options);
         self.position = 0;
         self.entries.clear();
         self.complete = true;
