@@ -238,17 +238,13 @@ impl Lifecycle {
         Ok(out)
     }
 
-    /// How many customers are in each stage at business time `as_of`, over the
-    /// committed states (customers whose state holds events after `as_of` are
-    /// refolded as of then).
+    /// How many customers are in each stage at business time `as_of`: each
+    /// customer's [`Lifecycle::view`], read from the stored states wherever
+    /// they hold no later event (`Projector::states_as_of`).
     pub fn stage_distribution(&self, as_of: DateTime<Utc>) -> Result<StageDistribution> {
         let mut dist = StageDistribution::empty();
-        for (customer, state) in self.projector.states()? {
-            let view = match state.last_event_at() {
-                Some(last) if last <= as_of => self.projection().view(&state, customer, as_of),
-                _ => self.view(customer, as_of)?,
-            };
-            if let Some(view) = view {
+        for (customer, state) in self.projector.states_as_of(as_of)? {
+            if let Some(view) = self.projection().view(&state, customer, as_of) {
                 dist.add(&view);
             }
         }
