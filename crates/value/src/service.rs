@@ -98,6 +98,15 @@ impl Value {
         Ok(self.projector.states()?)
     }
 
+    /// Every customer's value state as of business time `as_of`, in
+    /// customer-id order (see `Projector::states_as_of`).
+    pub fn states_as_of(
+        &self,
+        as_of: DateTime<Utc>,
+    ) -> Result<Vec<(CustomerId, ValueState)>, ServiceError> {
+        Ok(self.projector.states_as_of(as_of)?)
+    }
+
     /// The currency with the most revenue over the population (None: no purchases).
     pub fn dominant_currency(&self) -> Result<Option<String>, ServiceError> {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
@@ -119,8 +128,7 @@ impl Value {
         unit: TimeUnit,
     ) -> Result<Vec<(CustomerId, CustomerSummary)>, ServiceError> {
         let mut out = Vec::new();
-        for (customer, _) in self.states()? {
-            let state = self.state_as_of(customer, as_of)?;
+        for (customer, state) in self.states_as_of(as_of)? {
             if let Some(s) = state.summary(currency, as_of, unit) {
                 out.push((customer, s));
             }
@@ -170,8 +178,8 @@ impl Value {
         let today = day_number(as_of);
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
-        for (customer, _) in self.states()? {
-            let h = historic_value(&self.state_as_of(customer, as_of)?, currency, as_of);
+        for (customer, state) in self.states_as_of(as_of)? {
+            let h = historic_value(&state, currency, as_of);
             let Some(last) = h.last_purchase else {
                 continue;
             };
