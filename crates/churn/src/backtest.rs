@@ -70,6 +70,17 @@ impl BacktestReport {
     }
 }
 
+impl ModelContext {
+    /// The model fitted on `population` (the states as of `as_of`, see
+    /// [`fit_population`]) for a risk over `horizon_days`.
+    pub fn fitted(population: &[ChurnState], as_of: DateTime<Utc>, horizon_days: i64) -> Self {
+        ModelContext {
+            bg_nbd: fit_population(population, as_of),
+            horizon_days: horizon_days as f64,
+        }
+    }
+}
+
 /// Fits BG/NBD (weeks) on the frozen states.
 pub fn fit_population(states: &[ChurnState], as_of: DateTime<Utc>) -> Option<BgNbd> {
     let day = day_of(as_of);
@@ -146,10 +157,7 @@ pub fn evaluate(
     as_of: DateTime<Utc>,
     horizon_days: i64,
 ) -> BacktestReport {
-    let model = ModelContext {
-        bg_nbd: fit_population(frozen, as_of),
-        horizon_days: horizon_days as f64,
-    };
+    let model = ModelContext::fitted(frozen, as_of, horizon_days);
     let mut risk = Vec::with_capacity(frozen.len());
     let mut single: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for state in frozen {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::{churned_in, fit_population};
+use crate::backtest::churned_in;
 use crate::risk::{ModelContext, RiskPolicy, Signals};
 use crate::state::ChurnState;
 
@@ -113,10 +113,7 @@ pub fn calibrate(
     cutoff: DateTime<Utc>,
     horizon_days: i64,
 ) -> Calibration {
-    let model = ModelContext {
-        bg_nbd: fit_population(frozen, cutoff),
-        horizon_days: horizon_days as f64,
-    };
+    let model = ModelContext::fitted(frozen, cutoff, horizon_days);
     let policy = RiskPolicy::default();
     let x: Vec<[f64; 4]> = frozen
         .iter()

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use clientele_churn::{ChurnProjection, ModelContext, RiskPolicy};
+use clientele_churn::{ChurnProjection, ChurnState, ModelContext, RiskPolicy};
 use clientele_core::projection::{fold, Projector};
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, Stage};
@@ -103,17 +103,22 @@ impl Analytics {
 
     /// The population model and a churn model context as of `as_of`.
     pub fn churn_model(&self, as_of: DateTime<Utc>, horizon_days: i64) -> CliResult<ModelContext> {
-        let states: Vec<_> = self
+        Ok(ModelContext::fitted(
+            &self.churn_states(as_of)?,
+            as_of,
+            horizon_days,
+        ))
+    }
+
+    /// Every customer's churn state as of `as_of`.
+    fn churn_states(&self, as_of: DateTime<Utc>) -> CliResult<Vec<ChurnState>> {
+        Ok(self
             .churn
             .states_as_of(as_of)
             .map_err(|e| failed("churn", e))?
             .into_iter()
             .map(|(_, state)| state)
-            .collect();
-        Ok(ModelContext {
-            bg_nbd: clientele_churn::backtest::fit_population(&states, as_of),
-            horizon_days: horizon_days as f64,
-        })
+            .collect())
     }
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
@@ -180,16 +185,14 @@ impl Analytics {
             }
             data.rfm_segments = segments.into_iter().collect();
         }
-        let model = self.churn_model(as_of, RISK_HORIZON_DAYS)?;
+        // The population is read once: for the model, then for the scores.
+        let states = self.churn_states(as_of)?;
+        let model = ModelContext::fitted(&states, as_of, RISK_HORIZON_DAYS);
         let policy = RiskPolicy::default();
         let mut risks = Vec::new();
-        for (_, state) in self
-            .churn
-            .states_as_of(as_of)
-            .map_err(|e| failed("churn", e))?
-        {
+        for state in &states {
             if state.first_seen.is_some() && state.churned_at.is_none() {
-                risks.push(policy.score(&state, as_of, &model).risk);
+                risks.push(policy.score(state, as_of, &model).risk);
             }
         }
         data.risk_scores = risks;
