@@ -706,15 +706,19 @@ fn a_failed_commit_is_redone_from_the_checkpoint() {
 }
 
 /// As-of views do not walk the entries a rebuild's range deletion hides:
-/// after several rebuilds they compare no more keys in RocksDB than after the
-/// first build. Before, the snapshot lookup sought backwards, stepping over
-/// every hidden old state until compaction removed them (a report's views
-/// took 3.5 times as long after two rebuilds).
+/// after ten rebuilds they compare about as many keys in RocksDB as after
+/// the first build (≤ 1.25×; measured 1.03–1.05×). Before, the snapshot
+/// lookup sought backwards, stepping over every hidden old state and
+/// snapshot until compaction removed them (1.47× here; a report's views took
+/// 3.5 times as long after two rebuilds). Each customer has two snapshots,
+/// so there is something to step over.
 #[test]
 fn views_do_not_walk_what_rebuilds_deleted() {
     use rocksdb::perf::{set_perf_stats, PerfContext, PerfMetric, PerfStatsLevel};
+    const EVENTS: u64 = 2 * clientele_core::projection::SNAPSHOT_EVERY + 2;
+    const REBUILDS: usize = 10;
     let dir = tempfile::tempdir().unwrap();
-    let customers: Vec<CustomerId> = (0..200)
+    let customers: Vec<CustomerId> = (0..40)
         .map(|i| CustomerId::from_external("p", &i.to_string()))
         .collect();
     {
@@ -723,8 +727,8 @@ fn views_do_not_walk_what_rebuilds_deleted() {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let events = (0..3)
-                    .map(|k| ev((i * 3 + k) as u64, (k * 100) as i64))
+                let events = (0..EVENTS)
+                    .map(|k| ev(i as u64 * EVENTS + k, (k * 10) as i64))
                     .collect();
                 (*c, ExpectedVersion::Any, events)
             })
@@ -735,7 +739,8 @@ fn views_do_not_walk_what_rebuilds_deleted() {
             .catch_up()
             .unwrap();
     }
-    let as_of = common::t0() + Duration::minutes(150);
+    // Past both snapshots of every customer: the view starts from the last.
+    let as_of = common::t0() + Duration::minutes((EVENTS as i64 - 1) * 10);
     // Opens the store afresh (its memtables are written to files on the
     // way, as between two commands), then counts the views' key comparisons.
     let work = || {
@@ -752,7 +757,7 @@ fn views_do_not_walk_what_rebuilds_deleted() {
         n
     };
     let first = work();
-    for _ in 0..3 {
+    for _ in 0..REBUILDS {
         let store = Store::open(dir.path()).unwrap();
         Projector::open(&store, TrailProjection(1))
             .unwrap()
@@ -760,8 +765,11 @@ fn views_do_not_walk_what_rebuilds_deleted() {
             .unwrap();
     }
     let after = work();
+    // The files the rebuilds leave (and whether a background compaction has
+    // merged them yet) move the count by up to ~20 %; stepping over each
+    // hidden snapshot and state costs far more.
     assert!(
-        after <= first,
-        "{after} key comparisons after 3 rebuilds, {first} before"
+        after * 4 <= first * 5,
+        "{after} key comparisons after {REBUILDS} rebuilds, {first} before"
     );
 }
