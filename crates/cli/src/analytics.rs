@@ -444,7 +444,6 @@ impl Analytics {
             .stage_distribution(as_of)
             .map_err(|e| failed("stages", e))?;
         let mut rfm_segments = BTreeMap::new();
-        let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
         let rfm_currency = a
             .value
             .dominant_currency()
@@ -454,24 +453,10 @@ impl Analytics {
                 *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
             }
         }
-        for (customer, _) in a.value.states().map_err(|e| failed("value", e))? {
-            let state = a
-                .value
-                .state_as_of(customer, as_of)
-                .map_err(|e| failed("value", e))?;
-            let currencies: Vec<String> = state
-                .days
-                .values()
-                .flat_map(|d| d.spend.keys().cloned())
-                .collect();
-            for c in currencies
-                .into_iter()
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                *revenue.entry(c.clone()).or_default() += historic_value(&state, &c, as_of).net;
-            }
-        }
-        let revenue = revenue
+        let revenue = a
+            .value
+            .revenue(as_of)
+            .map_err(|e| failed("value", e))?
             .into_iter()
             .map(|(currency, minor)| {
                 let amount = currency

@@ -1059,18 +1059,27 @@ impl<P: Projection> Projector<P> {
     /// Every customer's committed state, in customer-id order.
     pub fn states(&self) -> Result<Vec<(CustomerId, P::State)>> {
         let mut out = Vec::new();
-        self.stored_entries(|customer, entry| {
-            match entry {
-                Some(e) => out.push((customer, e.state)),
-                None => {
-                    if let Some(state) = self.refold_readonly(customer)? {
-                        out.push((customer, state));
-                    }
-                }
-            }
-            Ok(())
+        self.for_each_state(|customer, state| {
+            out.push((customer, state));
+            Ok::<_, Error>(())
         })?;
         Ok(out)
+    }
+
+    /// Calls `f` with every customer's committed state, in customer-id order:
+    /// the states [`Projector::states`] returns, one at a time. The first
+    /// error, the store's or `f`'s own, stops the walk and is returned.
+    pub fn for_each_state<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(CustomerId, P::State) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        self.stored_entries(|customer, entry| match entry {
+            Some(e) => f(customer, e.state),
+            None => match self.refold_readonly(customer)? {
+                Some(state) => f(customer, state),
+                None => Ok(()),
+            },
+        })
     }
 
     /// Every customer's state as of business time `as_of`, in customer-id
@@ -1116,33 +1125,81 @@ impl<P: Projection> Projector<P> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn states_as_of(&self, as_of: DateTime<Utc>) -> Result<Vec<(CustomerId, P::State)>> {
+        let mut out = Vec::new();
+        self.for_each_state_as_of(as_of, |customer, state| {
+            out.push((customer, state));
+            Ok::<_, Error>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with every customer's state as of business time `as_of`, in
+    /// customer-id order: the states [`Projector::states_as_of`] returns, one
+    /// at a time, so a population-wide aggregate (a count per stage, revenue,
+    /// model inputs) holds one state in memory, not the whole population.
+    ///
+    /// `f` may fail with its own error type, which any error of the store
+    /// converts into; the first error stops the walk and is returned.
+    ///
+    /// ```
+    /// # use clientele_core::projection::{Projection, Projector};
+    /// # use clientele_core::{RecordedEvent, EventPayload, CustomerId, ExpectedVersion, NewEvent, Store, event::*};
+    /// # use chrono::{Duration, Utc};
+    /// # struct Purchases;
+    /// # impl Projection for Purchases {
+    /// #     type State = u32;
+    /// #     fn name(&self) -> &str { "purchases" }
+    /// #     fn version(&self) -> u64 { 1 }
+    /// #     fn apply(&self, state: &mut u32, event: &RecordedEvent) {
+    /// #         if let EventPayload::Purchase(_) = event.payload { *state += 1 }
+    /// #     }
+    /// # }
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let now = Utc::now();
+    /// let buy = |days: i64, order: &str| -> Result<NewEvent, Box<dyn std::error::Error>> {
+    ///     Ok(NewEvent::new(now - Duration::days(days), Purchase::new(order, "10".parse()?, "EUR".parse()?)))
+    /// };
+    /// store.append(CustomerId::new_random(), ExpectedVersion::Any, vec![buy(30, "a-1")?, buy(2, "a-2")?])?;
+    /// store.append(CustomerId::new_random(), ExpectedVersion::Any, vec![buy(20, "b-1")?])?;
+    /// let mut projector = Projector::open(&store, Purchases)?;
+    /// projector.catch_up()?;
+    /// let (mut customers, mut purchases) = (0, 0);
+    /// projector.for_each_state_as_of(now - Duration::days(7), |_, state| {
+    ///     customers += 1;
+    ///     purchases += state;
+    ///     Ok::<_, clientele_core::Error>(())
+    /// })?;
+    /// assert_eq!((customers, purchases), (2, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_each_state_as_of<E: From<Error>>(
+        &self,
+        as_of: DateTime<Utc>,
+        mut f: impl FnMut(CustomerId, P::State) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         if self.position < self.store.head() {
-            return self
-                .store
-                .customers()?
-                .into_iter()
-                .map(|c| Ok((c, self.state_as_of(c, as_of)?)))
-                .collect();
+            for customer in self.store.customers()? {
+                f(customer, self.state_as_of(customer, as_of)?)?;
+            }
+            return Ok(());
         }
         let bound = as_of.timestamp_micros();
-        let mut out = Vec::new();
         self.stored_entries(|customer, entry| {
             let state = match entry {
                 Some(e) if e.last_key.0 <= bound => e.state,
                 _ => self.state_as_of(customer, as_of)?,
             };
-            out.push((customer, state));
-            Ok(())
-        })?;
-        Ok(out)
+            f(customer, state)
+        })
     }
 
     /// Calls `f` with every stored entry in customer-id order (None: it does
     /// not decode).
-    fn stored_entries(
+    fn stored_entries<E: From<Error>>(
         &self,
-        mut f: impl FnMut(CustomerId, Option<Entry<P::State>>) -> Result<()>,
-    ) -> Result<()> {
+        mut f: impl FnMut(CustomerId, Option<Entry<P::State>>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let cf = self.store.projections_cf()?;
         let mut from = self.projection.name().as_bytes().to_vec();
         from.push(0xff);
@@ -1162,7 +1219,7 @@ impl<P: Projection> Projector<P> {
             }
             it.next();
         }
-        it.status()?;
+        it.status().map_err(Error::from)?;
         Ok(())
     }
 
@@ -1286,16 +1343,14 @@ impl<P: Projection> Projector<P> {
             None => (1, (i64::MIN, [0; 16]), P::State::default()),
         };
         let mut events = Vec::new();
-        for event in self.store.stream(customer, start_version)? {
+        for event in self.store.stream_as_of(customer, start_version, as_of)? {
             let event = event?;
-            if event.occurred_at <= as_of {
-                if key_of(&event) < snapshot_key {
-                    // A late event not folded yet predates the snapshot: replay in full.
-                    let all = self.store.read_stream_as_of(customer, as_of)?;
-                    return Ok(fold(&self.projection, &all));
-                }
-                events.push(event);
+            if key_of(&event) < snapshot_key {
+                // A late event not folded yet predates the snapshot: replay in full.
+                let all = self.store.read_stream_as_of(customer, as_of)?;
+                return Ok(fold(&self.projection, &all));
             }
+            events.push(event);
         }
         events.sort_by(compare);
         for event in &events {

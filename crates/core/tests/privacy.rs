@@ -344,3 +344,44 @@ fn master_key_rotation_and_access_log() {
         .all(|r| r.reader.as_deref() == Some("auditor:zhao") && r.customer == c));
     assert_eq!(records[0].class, DataClass::Identity);
 }
+
+/// A stream read as of a past time unseals only the events it returns: the
+/// personal data of later events is neither decrypted nor logged as read.
+#[test]
+fn as_of_reads_unseal_only_what_they_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let ring = MasterKeyRing::new(1, [7; 32]);
+    let log = MemoryAccessLog::default();
+    let options = StoreOptions {
+        access_log: Some(Arc::new(log.clone())),
+        ..keyed(&ring)
+    };
+    let store = Store::open_with(dir.path(), options).unwrap();
+    let c = CustomerId::new_random();
+    history(&store, c, NAME, PLATE); // sealed parts at days 0, 1 and 3
+    let t = |d: i64| common::t0() + Duration::days(d);
+
+    let early = store.read_stream_as_of(c, t(0)).unwrap();
+    assert_eq!(early.len(), 1);
+    let positions: Vec<u64> = log.records().iter().map(|r| r.position).collect();
+    assert_eq!(positions, vec![early[0].position]);
+
+    let upto_two: Vec<clientele_core::RecordedEvent> = store
+        .stream_as_of(c, 2, t(2))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        upto_two.iter().map(|e| e.version).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    // Version 2 (the policy) is sealed; version 3 (a complaint received) is not;
+    // version 4 (the resolution, day 3) is sealed but not returned.
+    assert_eq!(log.records().len(), 2);
+    assert_eq!(log.records()[1].position, upto_two[0].position);
+    assert_eq!(
+        store.read_stream(c).unwrap().len(),
+        4,
+        "the full stream is still there"
+    );
+}

@@ -773,3 +773,61 @@ fn views_do_not_walk_what_rebuilds_deleted() {
         "{after} key comparisons after {REBUILDS} rebuilds, {first} before"
     );
 }
+
+/// A population walk stops at the caller's first error and returns it,
+/// whether the projector is caught up (stored states) or behind (replays).
+#[test]
+fn population_walks_stop_at_the_callers_error() {
+    #[derive(Debug, PartialEq)]
+    enum Stop {
+        Here(CustomerId),
+        Store,
+    }
+    impl From<clientele_core::Error> for Stop {
+        fn from(_: clientele_core::Error) -> Self {
+            Stop::Store
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for i in 0..5u64 {
+        let c = CustomerId::from_external("walk", &i.to_string());
+        store
+            .append(c, ExpectedVersion::Any, vec![ev(i, i as i64)])
+            .unwrap();
+    }
+    let mut projector = Projector::open(&store, TrailProjection(1)).unwrap();
+    let as_of = common::t0() + Duration::days(1);
+    let walk = |p: &Projector<TrailProjection>, caught_up: bool| {
+        let mut seen = Vec::new();
+        let result = if caught_up {
+            p.for_each_state(|c, _| {
+                seen.push(c);
+                if seen.len() == 3 {
+                    return Err(Stop::Here(c));
+                }
+                Ok(())
+            })
+        } else {
+            p.for_each_state_as_of(as_of, |c, _| {
+                seen.push(c);
+                if seen.len() == 3 {
+                    return Err(Stop::Here(c));
+                }
+                Ok(())
+            })
+        };
+        (result, seen)
+    };
+    // Behind the log: every customer is replayed.
+    let (result, seen) = walk(&projector, false);
+    assert_eq!(seen.len(), 3);
+    assert_eq!(result, Err(Stop::Here(seen[2])));
+    projector.catch_up().unwrap();
+    for stored in [true, false] {
+        let (result, seen) = walk(&projector, stored);
+        assert_eq!(seen.len(), 3, "stopped at the third customer");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "customer-id order");
+        assert_eq!(result, Err(Stop::Here(seen[2])));
+    }
+}

@@ -240,14 +240,17 @@ impl Lifecycle {
 
     /// How many customers are in each stage at business time `as_of`: each
     /// customer's [`Lifecycle::view`], read from the stored states wherever
-    /// they hold no later event (`Projector::states_as_of`).
+    /// they hold no later event (`Projector::for_each_state_as_of`: one
+    /// state in memory at a time).
     pub fn stage_distribution(&self, as_of: DateTime<Utc>) -> Result<StageDistribution> {
         let mut dist = StageDistribution::empty();
-        for (customer, state) in self.projector.states_as_of(as_of)? {
-            if let Some(view) = self.projection().view(&state, customer, as_of) {
-                dist.add(&view);
-            }
-        }
+        self.projector
+            .for_each_state_as_of(as_of, |customer, state| {
+                if let Some(view) = self.projection().view(&state, customer, as_of) {
+                    dist.add(&view);
+                }
+                Ok::<_, LifecycleError>(())
+            })?;
         Ok(dist)
     }
 

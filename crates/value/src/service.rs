@@ -107,17 +107,47 @@ impl Value {
         Ok(self.projector.states_as_of(as_of)?)
     }
 
+    /// Calls `f` with every customer's value state as of business time
+    /// `as_of`, one at a time, in customer-id order (see
+    /// `Projector::for_each_state_as_of`).
+    pub fn for_each_state_as_of(
+        &self,
+        as_of: DateTime<Utc>,
+        f: impl FnMut(CustomerId, ValueState) -> Result<(), ServiceError>,
+    ) -> Result<(), ServiceError> {
+        self.projector.for_each_state_as_of(as_of, f)
+    }
+
     /// The currency with the most revenue over the population (None: no purchases).
     pub fn dominant_currency(&self) -> Result<Option<String>, ServiceError> {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-        for (_, s) in self.states()? {
+        self.projector.for_each_state(|_, s| {
             for d in s.days.values() {
                 for (c, a) in &d.spend {
-                    *totals.entry(c.clone()).or_default() += a;
+                    let total = totals.entry(c.clone()).or_default();
+                    *total = total.saturating_add(*a);
                 }
             }
-        }
+            Ok::<_, ServiceError>(())
+        })?;
         Ok(totals.into_iter().max_by_key(|(_, a)| *a).map(|(c, _)| c))
+    }
+
+    /// Net revenue (revenue − refunds) of the whole population as of `as_of`,
+    /// in minor units, per currency: the sum of every customer's
+    /// [`historic_value`] net in each currency they bought in.
+    pub fn revenue(&self, as_of: DateTime<Utc>) -> Result<BTreeMap<String, i64>, ServiceError> {
+        let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
+        self.for_each_state_as_of(as_of, |_, state| {
+            let currencies: std::collections::BTreeSet<&String> =
+                state.days.values().flat_map(|d| d.spend.keys()).collect();
+            for currency in currencies {
+                let total = revenue.entry(currency.clone()).or_default();
+                *total = total.saturating_add(historic_value(&state, currency, as_of).net);
+            }
+            Ok(())
+        })?;
+        Ok(revenue)
     }
 
     /// Model statistics of every customer with a purchase by `as_of`.
@@ -128,11 +158,12 @@ impl Value {
         unit: TimeUnit,
     ) -> Result<Vec<(CustomerId, CustomerSummary)>, ServiceError> {
         let mut out = Vec::new();
-        for (customer, state) in self.states_as_of(as_of)? {
+        self.for_each_state_as_of(as_of, |customer, state| {
             if let Some(s) = state.summary(currency, as_of, unit) {
                 out.push((customer, s));
             }
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -178,10 +209,10 @@ impl Value {
         let today = day_number(as_of);
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
-        for (customer, state) in self.states_as_of(as_of)? {
+        self.for_each_state_as_of(as_of, |customer, state| {
             let h = historic_value(&state, currency, as_of);
             let Some(last) = h.last_purchase else {
-                continue;
+                return Ok(());
             };
             let last_day = day_number(
                 last.and_hms_opt(0, 0, 0)
@@ -194,7 +225,8 @@ impl Value {
                 frequency: h.transactions,
                 monetary: h.net,
             });
-        }
+            Ok(())
+        })?;
         Ok(customers.into_iter().zip(rfm(&inputs)).collect())
     }
 }

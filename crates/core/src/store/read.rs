@@ -6,7 +6,7 @@ use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, DB};
 
 use super::keys;
 use super::Store;
-use crate::codec::{DecodeBuffers, RawRecord};
+use crate::codec::{DecodeBuffers, RawRecord, Sealed};
 use crate::envelope::RecordedEvent;
 use crate::error::{Error, IntegrityError, Result};
 use crate::ids::{CustomerId, EventId};
@@ -127,46 +127,76 @@ pub struct StreamIter<'a> {
     raw: DBRawIteratorWithThreadMode<'a, DB>,
     customer: CustomerId,
     next_version: u64,
+    /// Only events that occurred at or before this time (µs) are decoded and
+    /// yielded; the others are still checksummed and checked against the
+    /// index, but never decoded nor unsealed.
+    occurred_by: Option<i64>,
     done: bool,
+}
+
+impl StreamIter<'_> {
+    /// The record the index points to at the current position: None when it
+    /// occurred after `occurred_by`.
+    fn read_current(&self) -> Result<Option<RecordedEvent>> {
+        let position = self.raw.value().and_then(keys::read_u64).unwrap_or(0);
+        let inconsistent = |found: Option<(CustomerId, u64)>| -> Error {
+            IntegrityError::Index {
+                index: "streams",
+                position,
+                reason: format!(
+                    "customer {} version {} points to {found:?}",
+                    self.customer, self.next_version,
+                ),
+            }
+            .into()
+        };
+        let cf = self.store.cf(keys::CF_EVENTS)?;
+        let Some(bytes) = self
+            .store
+            .db()
+            .get_pinned_cf(cf, keys::position_key(position))?
+        else {
+            return Err(inconsistent(None));
+        };
+        let raw = RawRecord::parse(position, &bytes)?;
+        if raw.customer_id != self.customer || raw.version != self.next_version {
+            return Err(inconsistent(Some((raw.customer_id, raw.version))));
+        }
+        if self
+            .occurred_by
+            .is_some_and(|bound| raw.occurred_micros > bound)
+        {
+            return Ok(None);
+        }
+        let unseal = |r: &RawRecord<'_>, s: &Sealed<'_>| self.store.unseal(r, s, position);
+        Ok(Some(raw.decode(position, &unseal)?))
+    }
 }
 
 impl Iterator for StreamIter<'_> {
     type Item = Result<RecordedEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if !self.raw.valid() {
-            self.done = true;
-            return self.raw.status().err().map(|e| Err(e.into()));
-        }
-        let position = self.raw.value().and_then(keys::read_u64).unwrap_or(0);
-        let item = self
-            .store
-            .read_event(position)
-            .and_then(|found| match found {
-                Some(e) if e.customer_id == self.customer && e.version == self.next_version => {
-                    Ok(e)
+        loop {
+            if self.done {
+                return None;
+            }
+            if !self.raw.valid() {
+                self.done = true;
+                return self.raw.status().err().map(|e| Err(e.into()));
+            }
+            let item = self.read_current();
+            self.next_version += 1;
+            self.raw.next();
+            match item {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
                 }
-                other => Err(IntegrityError::Index {
-                    index: "streams",
-                    position,
-                    reason: format!(
-                        "customer {} version {} points to {:?}",
-                        self.customer,
-                        self.next_version,
-                        other.map(|e| (e.customer_id, e.version))
-                    ),
-                }
-                .into()),
-            });
-        if item.is_err() {
-            self.done = true;
+            }
         }
-        self.next_version += 1;
-        self.raw.next();
-        Some(item)
     }
 }
 
@@ -239,8 +269,24 @@ impl Store {
             raw,
             customer,
             next_version: from_version,
+            occurred_by: None,
             done: false,
         })
+    }
+
+    /// [`Store::stream`] restricted to the events that occurred at or before
+    /// `as_of` (business time), still in version order. Later events are
+    /// checked (checksum, index) but not decoded, and their personal data is
+    /// not unsealed: an as-of view reads only what it folds.
+    pub fn stream_as_of(
+        &self,
+        customer: CustomerId,
+        from_version: u64,
+        as_of: DateTime<Utc>,
+    ) -> Result<StreamIter<'_>> {
+        let mut stream = self.stream(customer, from_version)?;
+        stream.occurred_by = Some(as_of.timestamp_micros());
+        Ok(stream)
     }
 
     /// A customer's whole stream, in version (append) order.
@@ -255,14 +301,7 @@ impl Store {
         customer: CustomerId,
         as_of: DateTime<Utc>,
     ) -> Result<Vec<RecordedEvent>> {
-        let mut out = Vec::new();
-        for event in self.stream(customer, 1)? {
-            let event = event?;
-            if event.occurred_at <= as_of {
-                out.push(event);
-            }
-        }
-        Ok(out)
+        self.stream_as_of(customer, 1, as_of)?.collect()
     }
 
     /// A customer's events as the log knew them at `known_at` (recorded time).
