@@ -191,3 +191,99 @@ fn lookups_by_id_check_the_index_against_the_record() {
         Err(Error::Integrity(IntegrityError::Index { .. }))
     ));
 }
+
+fn versions_as_of(store: &Store, customer: CustomerId, minutes: i64) -> Result<Vec<u64>, Error> {
+    let as_of = common::t0() + chrono::Duration::minutes(minutes);
+    store
+        .stream_as_of(customer, 1, as_of)?
+        .map(|e| e.map(|e| e.version))
+        .collect()
+}
+
+/// Customer "0" of `filled_store`: events at minutes 0, 5, 10, 15 (versions
+/// 1–4, positions 1, 6, 11, 16).
+fn customer_zero() -> CustomerId {
+    CustomerId::from_external("t", "0")
+}
+
+#[test]
+fn stream_entries_without_the_occurred_time_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 20);
+    let before = Store::open(dir.path())
+        .unwrap()
+        .read_stream(customer_zero())
+        .unwrap();
+    {
+        // Entries as the first format wrote them: the position alone.
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("streams").unwrap();
+        let entries: Vec<_> = db
+            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(entries.len(), 20);
+        for (key, value) in entries {
+            assert_eq!(value.len(), 16);
+            db.put_cf(cf, key, &value[..8]).unwrap();
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.read_stream(customer_zero()).unwrap(), before);
+    assert_eq!(
+        versions_as_of(&store, customer_zero(), 7).unwrap(),
+        vec![1, 2]
+    );
+    assert_eq!(store.verify().unwrap().events, 20);
+}
+
+#[test]
+fn a_wrong_occurred_time_in_the_streams_index_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 20);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("streams").unwrap();
+        let mut key = customer_zero().as_bytes().to_vec();
+        key.extend_from_slice(&3u64.to_be_bytes());
+        let mut value = db.get_cf(cf, &key).unwrap().unwrap();
+        assert_eq!(value[..8], 11u64.to_be_bytes());
+        // Ten minutes earlier than the record says (minute 0 instead of 10).
+        let micros = i64::from_be_bytes(value[8..].try_into().unwrap());
+        value[8..].copy_from_slice(&(micros - 600_000_000).to_be_bytes());
+        db.put_cf(cf, &key, value).unwrap();
+    }
+    let error = verify_error(dir.path());
+    assert_eq!(error.position(), 11, "{error}");
+    assert!(error.to_string().contains("streams"), "{error}");
+    // A read that takes the entry at its word reads the record and refuses.
+    let store = Store::open_read_only(dir.path()).unwrap();
+    match versions_as_of(&store, customer_zero(), 7) {
+        Err(Error::Integrity(e)) => assert_eq!(e.position(), 11, "{e}"),
+        other => panic!("the mismatch must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn as_of_reads_do_not_read_records_of_later_events() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 20);
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("events").unwrap();
+        let mut value = db.get_cf(cf, 16u64.to_be_bytes()).unwrap().unwrap();
+        value[70] ^= 0x01;
+        db.put_cf(cf, 16u64.to_be_bytes(), value).unwrap();
+    }
+    let store = Store::open_read_only(dir.path()).unwrap();
+    // Version 4 (minute 15, position 16) is damaged, and after the bound.
+    assert_eq!(
+        versions_as_of(&store, customer_zero(), 12).unwrap(),
+        vec![1, 2, 3]
+    );
+    match store.read_stream(customer_zero()) {
+        Err(Error::Integrity(e)) => assert_eq!(e.position(), 16, "{e}"),
+        other => panic!("reading the whole stream must fail, got {other:?}"),
+    }
+    assert_eq!(verify_error(dir.path()).position(), 16);
+}

@@ -4,7 +4,7 @@
 //! | column family | key | value |
 //! |---|---|---|
 //! | `events` | position (8) | record (see `codec`) |
-//! | `streams` | customer (16) ‖ version (8) | position (8) |
+//! | `streams` | customer (16) ‖ version (8) | position (8) ‖ occurred_at, µs (8; absent from entries written before it was added) |
 //! | `event_ids` | event id (16) | position (8) ‖ version (8) ‖ fingerprint (16) |
 //! | `stream_meta` | `0x01` ‖ customer (16) | stream version (8) |
 //! |  | `0x02` ‖ customer (16) ‖ complaint id | last complaint step (1) |
@@ -72,6 +72,27 @@ pub(crate) fn complaint_key(customer: &CustomerId, complaint_id: &str) -> Vec<u8
     k.extend_from_slice(customer.as_bytes());
     k.extend_from_slice(complaint_id.as_bytes());
     k
+}
+
+/// Value of a `streams` entry: where the record is, and when its event
+/// occurred, so that an as-of read can pass over later events without
+/// reading their records.
+pub(crate) fn stream_entry(position: u64, occurred_micros: i64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&position.to_be_bytes());
+    v[8..].copy_from_slice(&occurred_micros.to_be_bytes());
+    v
+}
+
+/// Reads a `streams` entry: (position, occurred_at in µs if recorded). An
+/// entry of the first format holds the position alone. Any other length is
+/// malformed (None).
+pub(crate) fn read_stream_entry(bytes: &[u8]) -> Option<(u64, Option<i64>)> {
+    match bytes.len() {
+        8 => Some((read_u64(bytes)?, None)),
+        16 => Some((read_u64(bytes)?, Some(read_u64(&bytes[8..])? as i64))),
+        _ => None,
+    }
 }
 
 pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {

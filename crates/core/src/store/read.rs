@@ -138,7 +138,15 @@ impl StreamIter<'_> {
     /// The record the index points to at the current position: None when it
     /// occurred after `occurred_by`.
     fn read_current(&self) -> Result<Option<RecordedEvent>> {
-        let position = self.raw.value().and_then(keys::read_u64).unwrap_or(0);
+        let entry = self.raw.value().and_then(keys::read_stream_entry);
+        let position = entry.map_or(0, |(position, _)| position);
+        // The index says when the event occurred (entries written before it
+        // did are read as before): a later event is passed over unread.
+        if let (Some(bound), Some((_, Some(occurred)))) = (self.occurred_by, entry) {
+            if occurred > bound {
+                return Ok(None);
+            }
+        }
         let inconsistent = |found: Option<(CustomerId, u64)>| -> Error {
             IntegrityError::Index {
                 index: "streams",
@@ -159,7 +167,10 @@ impl StreamIter<'_> {
             return Err(inconsistent(None));
         };
         let raw = RawRecord::parse(position, &bytes)?;
-        if raw.customer_id != self.customer || raw.version != self.next_version {
+        if raw.customer_id != self.customer
+            || raw.version != self.next_version
+            || entry.is_some_and(|(_, occurred)| occurred.is_some_and(|o| o != raw.occurred_micros))
+        {
             return Err(inconsistent(Some((raw.customer_id, raw.version))));
         }
         if self
@@ -275,9 +286,11 @@ impl Store {
     }
 
     /// [`Store::stream`] restricted to the events that occurred at or before
-    /// `as_of` (business time), still in version order. Later events are
-    /// checked (checksum, index) but not decoded, and their personal data is
-    /// not unsealed: an as-of view reads only what it folds.
+    /// `as_of` (business time), still in version order. The streams index
+    /// records when each event occurred, so later events are passed over
+    /// without reading their records: an as-of view reads (and unseals) only
+    /// what it folds. Entries written before the index held that time are
+    /// read, checked, and passed over undecoded.
     pub fn stream_as_of(
         &self,
         customer: CustomerId,

@@ -69,13 +69,18 @@ impl Store {
                 streams,
                 keys::stream_key(&record.customer_id, record.version),
             )? {
-                Some(p) if keys::read_u64(&p) == Some(position) => {}
+                Some(p)
+                    if keys::read_stream_entry(&p).is_some_and(|(at, occurred)| {
+                        at == position
+                            && occurred.is_none_or(|o| o == record.occurred_micros)
+                    }) => {}
                 other => {
                     return Err(index(format!(
-                        "customer {} version {} maps to {:?}",
+                        "customer {} version {} maps to {:?} (position, occurred µs), the record occurred at {} µs",
                         record.customer_id,
                         record.version,
-                        other.and_then(|p| keys::read_u64(&p))
+                        other.and_then(|p| keys::read_stream_entry(&p)),
+                        record.occurred_micros,
                     ))
                     .into())
                 }

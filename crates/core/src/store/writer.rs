@@ -586,7 +586,7 @@ impl Writer {
                 ops.put(
                     CF_STREAMS,
                     &keys::stream_key(&customer, version),
-                    &position.to_be_bytes(),
+                    &keys::stream_entry(position, event.occurred_micros),
                 );
                 let entry = EventIdEntry {
                     position,
