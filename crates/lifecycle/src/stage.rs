@@ -188,7 +188,10 @@ impl fmt::Display for Cause {
 }
 
 /// An elapsed-time threshold in words, as the audit texts give it: whole
-/// days, else whole hours, else minutes, with thousands grouped.
+/// days, else whole hours, else minutes, with thousands grouped. A threshold
+/// of two days or more that is not a whole number of days (one set from a
+/// customer's own rhythm, say) reads as days and hours (and minutes), not
+/// as thousands of hours.
 ///
 /// ```
 /// use clientele_lifecycle::Threshold;
@@ -197,33 +200,55 @@ impl fmt::Display for Cause {
 /// assert_eq!(Threshold(1_095 * 86_400).to_string(), "1,095 days");
 /// assert_eq!(Threshold(36 * 3_600).to_string(), "36 hours");
 /// assert_eq!(Threshold(90 * 60).to_string(), "90 minutes");
+/// assert_eq!(Threshold(2_521 * 3_600).to_string(), "105 days 1 hour");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Threshold(pub i64);
 
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0;
-        let (n, unit) = if secs % 86_400 == 0 {
-            (secs / 86_400, "day")
-        } else if secs % 3_600 == 0 {
-            (secs / 3_600, "hour")
-        } else {
-            (secs / 60, "minute")
-        };
-        let digits = n.unsigned_abs().to_string();
-        if n < 0 {
+        const DAY: u64 = 86_400;
+        const HOUR: u64 = 3_600;
+        if self.0 < 0 {
             f.write_str("-")?;
         }
-        for (i, d) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{d}")?;
+        let secs = self.0.unsigned_abs();
+        if secs % DAY == 0 {
+            return count(f, secs / DAY, "day");
         }
-        let plural = if n.unsigned_abs() == 1 { "" } else { "s" };
-        write!(f, " {unit}{plural}")
+        if secs < 2 * DAY {
+            return if secs % HOUR == 0 {
+                count(f, secs / HOUR, "hour")
+            } else {
+                count(f, secs / 60, "minute")
+            };
+        }
+        count(f, secs / DAY, "day")?;
+        let hours = secs % DAY / HOUR;
+        let minutes = secs % HOUR / 60;
+        if hours > 0 {
+            f.write_str(" ")?;
+            count(f, hours, "hour")?;
+        }
+        if minutes > 0 {
+            f.write_str(" ")?;
+            count(f, minutes, "minute")?;
+        }
+        Ok(())
     }
+}
+
+/// `n unit(s)`, with thousands grouped.
+fn count(f: &mut fmt::Formatter<'_>, n: u64, unit: &str) -> fmt::Result {
+    let digits = n.to_string();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{d}")?;
+    }
+    let plural = if n == 1 { "" } else { "s" };
+    write!(f, " {unit}{plural}")
 }
 
 /// One entry of the audit timeline: the stage (or exit-pending flag) changed.
@@ -485,6 +510,14 @@ mod tests {
         // Seconds are not shown: a threshold is set in whole minutes at least.
         assert_eq!(text(90), "1 minute");
         assert_eq!(text(-86_400), "-1 day");
+        // Two days or more, not whole days: days, then hours and minutes.
+        assert_eq!(text(2_521 * 3_600), "105 days 1 hour");
+        assert_eq!(text(2 * 86_400 + 90 * 60), "2 days 1 hour 30 minutes");
+        assert_eq!(text(3 * 86_400 + 5 * 60), "3 days 5 minutes");
+        assert_eq!(text(1_500 * 86_400 + 3_600), "1,500 days 1 hour");
+        assert_eq!(text(-(2 * 86_400 + 3_600)), "-2 days 1 hour");
+        assert_eq!(text(47 * 3_600), "47 hours");
+        assert_eq!(text(i64::MIN).chars().next(), Some('-'));
     }
 
     fn change() -> StageChange {
