@@ -187,4 +187,9 @@ impl Projection for ChurnProjection {
     fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {
         state.apply(event);
     }
+    /// Amounts, dates, steps and ratings only: events are read without
+    /// decrypting their personal fields.
+    fn reads_personal_data(&self) -> bool {
+        false
+    }
 }

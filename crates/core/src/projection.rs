@@ -113,6 +113,19 @@ pub trait Projection: Send + Sync + 'static {
     /// Folds one event into the state. Called in business-time order.
     fn apply(&self, state: &mut Self::State, event: &RecordedEvent);
 
+    /// Whether `apply` reads personal data (the sealed fields: names,
+    /// identifiers, policy numbers, narratives, notes, prospect references;
+    /// `docs/privacy.md`) or the event's `personal_data` status. Default:
+    /// true. A projection that returns false is fed events read through
+    /// [`Store::public_only`]: their personal fields are empty and never
+    /// decrypted, so folding it costs no decryption and leaves nothing in
+    /// the access log. Its states must then be the same either way; changing
+    /// the answer for a projection whose `apply` reads such fields changes
+    /// its states, so change [`Projection::version`] with it.
+    fn reads_personal_data(&self) -> bool {
+        true
+    }
+
     /// Terms under which the customer is found with [`Projector::lookup`],
     /// [`Projector::lookup_prefix`] and [`Projector::lookup_range`] (e.g.
     /// `plate:京A12345`, `renewal_due:2024-07-01`). The runtime keeps the index
@@ -533,7 +546,11 @@ impl<P: Projection> Projector<P> {
     pub fn open(store: &Store, projection: P) -> Result<Self> {
         let stored = store.load_checkpoint_raw(&meta_key(projection.name()))?;
         let mut projector = Self {
-            store: store.clone(),
+            store: if projection.reads_personal_data() {
+                store.clone()
+            } else {
+                store.public_only()
+            },
             projection,
             position: 0,
             entries: Cache::new(),

@@ -104,4 +104,9 @@ impl Projection for LoyaltyProjection {
     fn apply(&self, state: &mut LoyaltyState, event: &RecordedEvent) {
         state.apply(event);
     }
+    /// Amounts, dates, steps and ratings only: events are read without
+    /// decrypting their personal fields.
+    fn reads_personal_data(&self) -> bool {
+        false
+    }
 }

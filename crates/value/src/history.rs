@@ -120,6 +120,11 @@ impl Projection for ValueProjection {
     fn apply(&self, state: &mut ValueState, event: &RecordedEvent) {
         state.apply(event);
     }
+    /// Amounts, dates, steps and ratings only: events are read without
+    /// decrypting their personal fields.
+    fn reads_personal_data(&self) -> bool {
+        false
+    }
 }
 
 /// Historic value of one customer in one currency, as of a time.

@@ -197,6 +197,8 @@ pub struct Store {
     inner: Arc<Inner>,
     /// Who reads through this handle (for the access log).
     reader: Option<Arc<str>>,
+    /// Reads through this handle never decrypt personal data.
+    public_only: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -304,6 +306,7 @@ impl Store {
                 options,
             }),
             reader: None,
+            public_only: false,
         };
         // An erasure whose physical purge was interrupted (crash) is finished now.
         if store.inner.db.get(keys::KEY_PURGE_PENDING)?.is_some() {
@@ -337,6 +340,7 @@ impl Store {
                 options,
             }),
             reader: None,
+            public_only: false,
         })
     }
 
@@ -346,6 +350,42 @@ impl Store {
         Store {
             inner: self.inner.clone(),
             reader: Some(Arc::from(reader)),
+            public_only: self.public_only,
+        }
+    }
+
+    /// A handle whose reads never decrypt personal data: sealed fields read
+    /// empty, with `personal_data: locked`, as in a store without master
+    /// keys, and nothing is written to the access log. Appends and every
+    /// other operation are unchanged. The projection runtime reads through
+    /// such a handle for a projection that does not read personal data
+    /// ([`Projection::reads_personal_data`](crate::projection::Projection::reads_personal_data)).
+    ///
+    /// ```
+    /// use clientele_core::privacy::{MasterKeyRing, PersonalData};
+    /// use clientele_core::{event::Profile, CustomerId, ExpectedVersion, NewEvent, Store, StoreOptions};
+    /// use chrono::Utc;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let options = StoreOptions {
+    ///     master_keys: Some(std::sync::Arc::new(MasterKeyRing::new(1, [7; 32]))),
+    ///     ..StoreOptions::default()
+    /// };
+    /// let store = Store::open_with(dir.path(), options)?;
+    /// let customer = CustomerId::new_random();
+    /// let mut profile = Profile::default();
+    /// profile.name = Some("Zhou Yan".into());
+    /// store.append(customer, ExpectedVersion::Any, vec![NewEvent::new(Utc::now(), profile)])?;
+    /// assert_eq!(store.read_stream(customer)?[0].personal_data, PersonalData::Available);
+    /// let public = store.public_only();
+    /// assert_eq!(public.read_stream(customer)?[0].personal_data, PersonalData::Locked);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn public_only(&self) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            reader: self.reader.clone(),
+            public_only: true,
         }
     }
 
@@ -359,6 +399,9 @@ impl Store {
         let Some(master) = &self.inner.options.master_keys else {
             return Ok(Unsealed::Locked);
         };
+        if self.public_only {
+            return Ok(Unsealed::Locked);
+        }
         let cf = self.cf(keys::CF_DATA_KEYS).map_err(|e| e.to_string())?;
         let name = keys::data_key_name(&raw.customer_id, sealed.class, sealed.year);
         let Some(stored) = self
