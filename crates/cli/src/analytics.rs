@@ -448,15 +448,15 @@ impl Analytics {
             .value
             .dominant_currency()
             .map_err(|e| failed("value", e))?;
-        if let Some(currency) = &rfm_currency {
-            for (_, s) in a.value.rfm(as_of, currency).map_err(|e| failed("RFM", e))? {
-                *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
-            }
-        }
-        let revenue = a
+        let overview = a
             .value
-            .revenue(as_of)
-            .map_err(|e| failed("value", e))?
+            .overview(as_of, rfm_currency.as_deref())
+            .map_err(|e| failed("value", e))?;
+        for (_, s) in &overview.rfm {
+            *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
+        }
+        let revenue = overview
+            .revenue
             .into_iter()
             .map(|(currency, minor)| {
                 let amount = currency

@@ -58,5 +58,5 @@ pub use model::{
     TransactionModel,
 };
 pub use rfm::{rfm, RfmInput, RfmScore, RfmSegment};
-pub use service::{ModelFits, Value};
+pub use service::{ModelFits, Value, ValueOverview};
 pub use stats::{CustomerSummary, DayNumber, PurchaseHistory, TimeUnit};

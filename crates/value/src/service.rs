@@ -137,17 +137,40 @@ impl Value {
     /// in minor units, per currency: the sum of every customer's
     /// [`historic_value`] net in each currency they bought in.
     pub fn revenue(&self, as_of: DateTime<Utc>) -> Result<BTreeMap<String, i64>, ServiceError> {
+        Ok(self.overview(as_of, None)?.revenue)
+    }
+
+    /// [`Value::revenue`] and, if `rfm_currency` is given, [`Value::rfm`] in
+    /// that currency, from one pass over the population's states.
+    pub fn overview(
+        &self,
+        as_of: DateTime<Utc>,
+        rfm_currency: Option<&str>,
+    ) -> Result<ValueOverview, ServiceError> {
+        let today = day_number(as_of);
         let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
-        self.for_each_state_as_of(as_of, |_, state| {
+        let mut customers = Vec::new();
+        let mut inputs = Vec::new();
+        self.for_each_state_as_of(as_of, |customer, state| {
             let currencies: std::collections::BTreeSet<&String> =
                 state.days.values().flat_map(|d| d.spend.keys()).collect();
             for currency in currencies {
                 let total = revenue.entry(currency.clone()).or_default();
                 *total = total.saturating_add(historic_value(&state, currency, as_of).net);
             }
+            if let Some(currency) = rfm_currency {
+                let h = historic_value(&state, currency, as_of);
+                if let Some(input) = rfm_input(&h, today, as_of) {
+                    customers.push(customer);
+                    inputs.push(input);
+                }
+            }
             Ok(())
         })?;
-        Ok(revenue)
+        Ok(ValueOverview {
+            revenue,
+            rfm: customers.into_iter().zip(rfm(&inputs)).collect(),
+        })
     }
 
     /// Model statistics of every customer with a purchase by `as_of`.
@@ -210,23 +233,36 @@ impl Value {
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
         self.for_each_state_as_of(as_of, |customer, state| {
-            let h = historic_value(&state, currency, as_of);
-            let Some(last) = h.last_purchase else {
-                return Ok(());
-            };
-            let last_day = day_number(
-                last.and_hms_opt(0, 0, 0)
-                    .map(|t| t.and_utc())
-                    .unwrap_or(as_of),
-            );
-            customers.push(customer);
-            inputs.push(RfmInput {
-                recency_days: today - last_day,
-                frequency: h.transactions,
-                monetary: h.net,
-            });
+            if let Some(input) = rfm_input(&historic_value(&state, currency, as_of), today, as_of) {
+                customers.push(customer);
+                inputs.push(input);
+            }
             Ok(())
         })?;
         Ok(customers.into_iter().zip(rfm(&inputs)).collect())
     }
+}
+
+/// Population value as of a time ([`Value::overview`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueOverview {
+    /// Net revenue per currency, in minor units ([`Value::revenue`]).
+    pub revenue: BTreeMap<String, i64>,
+    /// RFM scores in the currency asked for (empty if none was).
+    pub rfm: Vec<(CustomerId, RfmScore)>,
+}
+
+/// The RFM input of one customer's historic value (None: no purchase).
+fn rfm_input(h: &HistoricValue, today: i64, as_of: DateTime<Utc>) -> Option<RfmInput> {
+    let last = h.last_purchase?;
+    let last_day = day_number(
+        last.and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(as_of),
+    );
+    Some(RfmInput {
+        recency_days: today - last_day,
+        frequency: h.transactions,
+        monetary: h.net,
+    })
 }
