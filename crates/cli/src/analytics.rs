@@ -123,16 +123,8 @@ impl Analytics {
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
     pub fn enrich(&self, as_of: DateTime<Utc>, data: &mut ReportData) -> CliResult<()> {
-        let dist = self
-            .lifecycle
-            .stage_distribution(as_of)
-            .map_err(|e| failed("stage distribution", e))?;
-        data.stage_funnel = Stage::ALL
-            .iter()
-            .map(|s| (s.to_string(), dist.count(*s)))
-            .collect();
         // Stage flow: the distribution at the end of each of the last 12 months.
-        let mut flow = Vec::new();
+        let mut flow_times = Vec::new();
         for k in (0..12u32).rev() {
             // The last second of the calendar month k months before as-of's
             // (as-of itself for its own, possibly partial, month).
@@ -149,10 +141,27 @@ impl Analytics {
                     None => continue,
                 }
             };
-            let d = self
+            flow_times.push(t);
+        }
+        // One pass over the population for the funnel (as of as-of, the last
+        // time) and the twelve month ends.
+        let dists = self
+            .lifecycle
+            .stage_distributions(&flow_times)
+            .map_err(|e| failed("stage distribution", e))?;
+        let dist = match (flow_times.last(), dists.last()) {
+            (Some(t), Some(d)) if *t == as_of => d.clone(),
+            _ => self
                 .lifecycle
-                .stage_distribution(t)
-                .map_err(|e| failed("stage distribution", e))?;
+                .stage_distribution(as_of)
+                .map_err(|e| failed("stage distribution", e))?,
+        };
+        data.stage_funnel = Stage::ALL
+            .iter()
+            .map(|s| (s.to_string(), dist.count(*s)))
+            .collect();
+        let mut flow = Vec::new();
+        for (t, d) in flow_times.iter().zip(&dists) {
             if d.total > 0 {
                 flow.push((
                     t.format("%Y-%m").to_string(),

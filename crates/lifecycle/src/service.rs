@@ -254,6 +254,26 @@ impl Lifecycle {
         Ok(dist)
     }
 
+    /// [`Lifecycle::stage_distribution`] at each of `times`, in that order,
+    /// reading each customer's events once for all of them
+    /// (`Projector::for_each_state_at`): a stage flow over twelve month ends
+    /// costs about one pass over the population, not twelve.
+    pub fn stage_distributions(&self, times: &[DateTime<Utc>]) -> Result<Vec<StageDistribution>> {
+        let mut out: Vec<StageDistribution> =
+            times.iter().map(|_| StageDistribution::empty()).collect();
+        self.projector
+            .for_each_state_at(times, |customer, i, state| {
+                if let (Some(view), Some(dist)) = (
+                    self.projection().view(state, customer, times[i]),
+                    out.get_mut(i),
+                ) {
+                    dist.add(&view);
+                }
+                Ok::<_, LifecycleError>(())
+            })?;
+        Ok(out)
+    }
+
     /// [`Lifecycle::stage_distribution`] as the log knew it at recorded time
     /// `known_at`, over every customer in the store.
     pub fn stage_distribution_known_at(
