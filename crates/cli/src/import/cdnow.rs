@@ -8,6 +8,9 @@
 //!   the quantity. Currency USD, category `cd`, `occurred_at` the day at
 //!   00:00 UTC, `order_id` `cdnow-<id>-<yyyymmdd>`, and an event id derived
 //!   from (source, id, day): re-importing finds the stored events.
+//! * Each line is checked as the store will check its purchase (the date
+//!   `yyyymmdd`, eight digits, from 1900 to tomorrow; the amount within range
+//!   in cents), so a value the store would refuse is an error on its line.
 //! * A bad line drops its whole (customer, day) transaction — a partial sum
 //!   would be a different event on the next, corrected import.
 //!
@@ -62,7 +65,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
     }
     let trimmed = id.trim_start_matches('0');
     let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
-    let date = NaiveDate::parse_from_str(cols[2], "%Y%m%d").map_err(|_| {
+    let date = parse_date(cols[2]).ok_or_else(|| {
         LineError::field(
             line,
             "occurred_at",
@@ -99,6 +102,24 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
         cds,
         dollars,
     }))
+}
+
+/// A `yyyymmdd` date: exactly eight ASCII digits (chrono alone also takes
+/// `2024061` or `+19970101`).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y%m%d").ok()
+}
+
+/// Checks a line's purchase as the store will (dates from 1900 to now, the
+/// amount in cents within range), so the error names the line and field.
+fn validate(line: u64, l: &CdnowLine, ctx: &RecordContext) -> Result<(), LineError> {
+    let mut event = purchase_event(&ctx.source, &l.customer, l.date, l.cds, l.dollars);
+    ctx.policy
+        .check(&mut event, ctx.now)
+        .map_err(|e| LineError::field(line, &e.field, e.reason))
 }
 
 /// Exact sum of two decimals of scale ≤ 2.
@@ -176,7 +197,9 @@ impl CdnowSource {
                     break;
                 }
             }
-            match parse_line(line, &buffer) {
+            let parsed = parse_line(line, &buffer)
+                .and_then(|l| l.map(|l| validate(line, &l, ctx).map(|()| l)).transpose());
+            match parsed {
                 Ok(None) => {}
                 Ok(Some(l)) => {
                     let key = (l.customer.clone(), l.date);
@@ -280,7 +303,7 @@ fn key_of_bad_line(text: &str) -> Option<(String, NaiveDate)> {
     }
     let trimmed = id.trim_start_matches('0');
     let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
-    let date = NaiveDate::parse_from_str(cols.get(2)?, "%Y%m%d").ok()?;
+    let date = parse_date(cols.get(2)?)?;
     Some((customer, date))
 }
 
@@ -358,6 +381,47 @@ mod tests {
         let again = collect(" 1 0007 19970101 1 0.10\n 1 0007 19970101 2 0.20\n");
         let Ok(same) = &again[0] else { panic!() };
         assert_eq!(same.event.event_id, first.event.event_id);
+    }
+
+    /// Found by tests/import_properties.rs: chrono took a 7-digit date
+    /// (`0004118` → 0004-11-08) and dates or amounts the store refuses were
+    /// parsed, so the refusal came late (at append) or not per line.
+    #[test]
+    fn dates_are_eight_digits_and_lines_are_checked_as_the_store_will() {
+        for text in [
+            "1 1 2024061 1 2.00",
+            "1 1 +1997010 1 2.00",
+            "1 1 19970101x 1 2",
+        ] {
+            let e = parse_line(3, text).unwrap_err();
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (3, Some("occurred_at")),
+                "{text}"
+            );
+        }
+        let cases = [
+            ("0 1 0004118 0 0\n", "occurred_at"),
+            ("1 1 00000101 1 1.00\n", "occurred_at"),
+            ("1 1 18991231 1 1.00\n", "occurred_at"),
+            ("1 1 99991231 1 1.00\n", "occurred_at"),
+            ("1 1 19970101 1 922337203685477580\n", "amount"),
+        ];
+        for (text, field) in cases {
+            let items = collect(&format!("\n{text}"));
+            assert_eq!(items.len(), 1, "{text}: {items:?}");
+            let Err(ReadError::Line(e)) = &items[0] else {
+                panic!("{text}: {items:?}")
+            };
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (2, Some(field)),
+                "{text}: {e}"
+            );
+        }
+        // The line's customer-day is dropped with it.
+        let items = collect("1 1 19970101 1 1.00\n1 1 19970101 1 922337203685477580\n");
+        assert!(items.iter().all(Result::is_err), "{items:?}");
     }
 
     #[test]
