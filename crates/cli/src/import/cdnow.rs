@@ -55,6 +55,15 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
             ),
         ));
     }
+    if !cols[0].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LineError::general(
+            line,
+            format!(
+                "master id {:?} is not a number (columns: master id, sample id, yyyymmdd, CDs, dollars)",
+                cols[0]
+            ),
+        ));
+    }
     let id = cols[1];
     if !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(LineError::field(
@@ -361,6 +370,19 @@ mod tests {
             assert_eq!((e.line, e.field.as_deref()), (5, Some(field)), "{text}");
         }
         assert!(parse_line(5, "1 1 19970101 1").unwrap_err().field.is_none());
+    }
+
+    /// Found by tests/import_properties.rs: the master id column was never
+    /// looked at, so ` x1  003  20051009  0  0` (a garbled or shifted line)
+    /// was imported as customer 3.
+    #[test]
+    fn the_master_id_must_be_a_number() {
+        let e = parse_line(4, " x1  003  20051009  0  0").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (4, None));
+        assert!(e.reason.contains("master id"), "{e}");
+        // The line's customer-day goes with it.
+        let items = collect("1 3 20051009 1 1.00\nx1 3 20051009 1 1.00\n");
+        assert!(items.iter().all(Result::is_err), "{items:?}");
     }
 
     #[test]
