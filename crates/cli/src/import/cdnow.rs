@@ -25,7 +25,7 @@ use clientele_core::event::Purchase;
 use clientele_core::{Currency, CustomerId, Decimal, EventId, Metadata, NewEvent};
 
 use super::record::RecordContext;
-use super::{EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, EventSource, LineError, ParsedEvent, ReadError};
 
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,24 +189,33 @@ impl CdnowSource {
         let mut days: HashMap<(String, NaiveDate), Day> = HashMap::new();
         let mut errors: Vec<(u64, Result<ParsedEvent, ReadError>)> = Vec::new();
         let mut broken: Vec<(String, NaiveDate)> = Vec::new();
-        let mut buffer = String::new();
+        let mut raw = Vec::new();
         let mut line = 0u64;
         let mut bytes = 0u64;
         loop {
-            buffer.clear();
-            match reader.read_line(&mut buffer) {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
                 Ok(0) => break,
                 Ok(n) => {
                     line += 1;
                     bytes += n as u64;
                 }
                 Err(e) => {
-                    line += 1;
-                    errors.push((line, Err(ReadError::Io(format!("line {line}: {e}")))));
+                    errors.push((
+                        line + 1,
+                        Err(ReadError::Io(format!("line {}: {e}", line + 1))),
+                    ));
                     break;
                 }
             }
-            let parsed = parse_line(line, &buffer)
+            let buffer = match std::str::from_utf8(&raw) {
+                Ok(text) => text,
+                Err(e) => {
+                    errors.push((line, Err(ReadError::Line(not_utf8(line, &e)))));
+                    continue;
+                }
+            };
+            let parsed = parse_line(line, buffer)
                 .and_then(|l| l.map(|l| validate(line, &l, ctx).map(|()| l)).transpose());
             match parsed {
                 Ok(None) => {}
@@ -247,7 +256,7 @@ impl CdnowSource {
                     }
                 }
                 Err(e) => {
-                    if let Some(key) = key_of_bad_line(&buffer) {
+                    if let Some(key) = key_of_bad_line(buffer) {
                         broken.push(key);
                     }
                     errors.push((line, Err(ReadError::Line(e))));
@@ -444,6 +453,26 @@ mod tests {
         // The line's customer-day is dropped with it.
         let items = collect("1 1 19970101 1 1.00\n1 1 19970101 1 922337203685477580\n");
         assert!(items.iter().all(Result::is_err), "{items:?}");
+    }
+
+    /// Found by tests/import_properties.rs: a line that is not UTF-8 ended
+    /// the read with an I/O error (dropping every later line) although it is
+    /// one bad line like any other.
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let text = b"1 1 19970101 1 1.00\n\x80 1 19970102 1 1.00\n2 2 19970101 1 1.00\n";
+        let mut source = CdnowSource::new(&text[..], &RecordContext::new("cdnow"));
+        let mut items = Vec::new();
+        while let Some(item) = source.next_event() {
+            items.push(item);
+        }
+        assert_eq!(items.len(), 3, "{items:?}");
+        let Err(ReadError::Line(e)) = &items[1] else {
+            panic!("{items:?}")
+        };
+        assert_eq!((e.line, e.field.as_deref()), (2, None));
+        assert!(matches!(&items[2], Ok(p) if p.line == 3), "{items:?}");
+        assert_eq!(source.lines_read(), 3);
     }
 
     #[test]

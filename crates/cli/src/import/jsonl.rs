@@ -1,14 +1,15 @@
 //! JSON Lines: one event per line, fields as in `docs/events.md` plus the
 //! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
 //! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
-//! never through `f64`. Blank lines are skipped.
+//! never through `f64`. Blank lines are skipped; a line that is not UTF-8
+//! is a bad line (reported, and skipped in default mode).
 
 use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
 use super::record::{to_event, RecordContext};
-use super::{EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, EventSource, LineError, ParsedEvent, ReadError};
 
 /// Parses one JSON Lines line (1-based `line` for errors).
 pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
@@ -44,7 +45,7 @@ pub struct JsonlSource<R> {
     ctx: RecordContext,
     line: u64,
     bytes: u64,
-    buffer: String,
+    buffer: Vec<u8>,
 }
 
 impl<R: BufRead> JsonlSource<R> {
@@ -55,7 +56,7 @@ impl<R: BufRead> JsonlSource<R> {
             ctx,
             line: 0,
             bytes: 0,
-            buffer: String::new(),
+            buffer: Vec::new(),
         }
     }
 }
@@ -64,22 +65,18 @@ impl<R: BufRead> EventSource for JsonlSource<R> {
     fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>> {
         loop {
             self.buffer.clear();
-            match self.reader.read_line(&mut self.buffer) {
+            match self.reader.read_until(b'\n', &mut self.buffer) {
                 Ok(0) => return None,
                 Ok(n) => {
                     self.line += 1;
                     self.bytes += n as u64;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    self.line += 1;
-                    return Some(Err(ReadError::Io(format!(
-                        "line {}: not UTF-8 text ({e})",
-                        self.line
-                    ))));
-                }
                 Err(e) => return Some(Err(ReadError::Io(e.to_string()))),
             }
-            let text = self.buffer.trim();
+            let text = match std::str::from_utf8(&self.buffer) {
+                Ok(text) => text.trim(),
+                Err(e) => return Some(Err(ReadError::Line(not_utf8(self.line, &e)))),
+            };
             if text.is_empty() {
                 continue;
             }
@@ -241,5 +238,26 @@ mod tests {
         }
         assert_eq!(lines, vec![1, 4, 1005]);
         assert_eq!(source.lines_read(), 5);
+    }
+
+    /// Found by tests/import_properties.rs: a line that is not UTF-8 was an
+    /// I/O error, which stops the import (and fails it when nothing was read
+    /// yet), although it is one bad line like any other; CSV skips such rows.
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let mut text = b"\x80\n".to_vec();
+        text.extend_from_slice(purchase("1").as_bytes());
+        let mut source = JsonlSource::new(&text[..], ctx());
+        let Some(Err(ReadError::Line(e))) = source.next_event() else {
+            panic!("not a line error")
+        };
+        assert_eq!((e.line, e.field.as_deref()), (1, None));
+        assert!(e.reason.contains("not UTF-8"), "{e}");
+        let Some(Ok(p)) = source.next_event() else {
+            panic!("line 2 not read")
+        };
+        assert_eq!(p.line, 2);
+        assert!(source.next_event().is_none());
+        assert_eq!(source.bytes_read(), text.len() as u64);
     }
 }

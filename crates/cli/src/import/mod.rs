@@ -127,6 +127,18 @@ impl fmt::Display for LineError {
 
 impl std::error::Error for LineError {}
 
+/// The error for a line that is not UTF-8 (the JSON Lines and CDNOW readers
+/// skip it and read on, as CSV does).
+pub fn not_utf8(line: u64, e: &std::str::Utf8Error) -> LineError {
+    LineError::general(
+        line,
+        format!(
+            "not UTF-8 text (invalid byte at byte {} of the line); save the file as UTF-8",
+            e.valid_up_to() + 1
+        ),
+    )
+}
+
 /// One event read from the input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParsedEvent {
