@@ -14,8 +14,9 @@
 //! * A bad line drops its whole (customer, day) transaction — a partial sum
 //!   would be a different event on the next, corrected import.
 //!
-//! The file is small (the full CDNOW log is 69,659 lines), so it is read
-//! whole and aggregated in memory.
+//! A byte order mark at the start of the file is skipped. The file is small
+//! (the full CDNOW log is 69,659 lines), so it is read whole and aggregated
+//! in memory.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -25,7 +26,7 @@ use clientele_core::event::Purchase;
 use clientele_core::{Currency, CustomerId, Decimal, EventId, Metadata, NewEvent};
 
 use super::record::RecordContext;
-use super::{not_utf8, EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError};
 
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +210,7 @@ impl CdnowSource {
                 }
             }
             let buffer = match std::str::from_utf8(&raw) {
+                Ok(text) if line == 1 => strip_bom(text),
                 Ok(text) => text,
                 Err(e) => {
                     errors.push((line, Err(ReadError::Line(not_utf8(line, &e)))));
@@ -453,6 +455,22 @@ mod tests {
         // The line's customer-day is dropped with it.
         let items = collect("1 1 19970101 1 1.00\n1 1 19970101 1 922337203685477580\n");
         assert!(items.iter().all(Result::is_err), "{items:?}");
+    }
+
+    /// Found by tests/import_properties.rs: a UTF-8 byte order mark made
+    /// line 1 a sixth column (` 1 0001 …`) or part of the master id.
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        for text in [
+            "\u{feff} 1 0001 19970101 1 1.00\n",
+            "\u{feff}1 0001 19970101 1 1.00\n",
+        ] {
+            let items = collect(text);
+            assert!(
+                matches!(&items[..], [Ok(p)] if p.line == 1),
+                "{text:?}: {items:?}"
+            );
+        }
     }
 
     /// Found by tests/import_properties.rs: a line that is not UTF-8 ended

@@ -2,14 +2,15 @@
 //! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
 //! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
 //! never through `f64`. Blank lines are skipped; a line that is not UTF-8
-//! is a bad line (reported, and skipped in default mode).
+//! is a bad line (reported, and skipped in default mode). A byte order mark
+//! at the start of the file is skipped.
 
 use std::io::BufRead;
 
 use serde_json::{Map, Value};
 
 use super::record::{to_event, RecordContext};
-use super::{not_utf8, EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError};
 
 /// Parses one JSON Lines line (1-based `line` for errors).
 pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
@@ -74,6 +75,7 @@ impl<R: BufRead> EventSource for JsonlSource<R> {
                 Err(e) => return Some(Err(ReadError::Io(e.to_string()))),
             }
             let text = match std::str::from_utf8(&self.buffer) {
+                Ok(text) if self.line == 1 => strip_bom(text).trim(),
                 Ok(text) => text.trim(),
                 Err(e) => return Some(Err(ReadError::Line(not_utf8(self.line, &e)))),
             };
@@ -238,6 +240,17 @@ mod tests {
         }
         assert_eq!(lines, vec![1, 4, 1005]);
         assert_eq!(source.lines_read(), 5);
+    }
+
+    /// Found by tests/import_properties.rs: a UTF-8 byte order mark (as some
+    /// Windows editors write) made line 1 "not a JSON object".
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = format!("\u{feff}{}\n\u{feff}{}\n", purchase("1"), purchase("2"));
+        let mut source = JsonlSource::new(text.as_bytes(), ctx());
+        assert!(matches!(source.next_event(), Some(Ok(p)) if p.line == 1));
+        // Only at the start of the file.
+        assert!(matches!(source.next_event(), Some(Err(ReadError::Line(e))) if e.line == 2));
     }
 
     /// Found by tests/import_properties.rs: a line that is not UTF-8 was an

@@ -127,6 +127,11 @@ impl fmt::Display for LineError {
 
 impl std::error::Error for LineError {}
 
+/// `text` without a leading UTF-8 byte order mark (for the first line of a file).
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// The error for a line that is not UTF-8 (the JSON Lines and CDNOW readers
 /// skip it and read on, as CSV does).
 pub fn not_utf8(line: u64, e: &std::str::Utf8Error) -> LineError {
