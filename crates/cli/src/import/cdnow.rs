@@ -226,19 +226,32 @@ impl CdnowSource {
                     match days.get_mut(&key) {
                         Some(day) => {
                             day.lines += 1;
-                            day.cds = day.cds.saturating_add(l.cds);
-                            match add(day.dollars, l.dollars) {
-                                Some(sum) => day.dollars = sum,
-                                None => {
-                                    day.broken = true;
-                                    errors.push((
+                            if day.broken {
+                                // Dropped anyway: its totals no longer matter.
+                                continue;
+                            }
+                            let total =
+                                match (day.cds.checked_add(l.cds), add(day.dollars, l.dollars)) {
+                                    (Some(cds), Some(dollars)) => Ok((cds, dollars)),
+                                    (None, _) => Err(LineError::field(
                                         line,
-                                        Err(ReadError::Line(LineError::field(
-                                            line,
-                                            "amount",
-                                            "the day's total is out of range",
-                                        ))),
-                                    ));
+                                        "quantity",
+                                        "the day's total number of CDs is out of range",
+                                    )),
+                                    (_, None) => Err(LineError::field(
+                                        line,
+                                        "amount",
+                                        "the day's total is out of range",
+                                    )),
+                                };
+                            match total {
+                                Ok((cds, dollars)) => {
+                                    day.cds = cds;
+                                    day.dollars = dollars;
+                                }
+                                Err(e) => {
+                                    day.broken = true;
+                                    errors.push((line, Err(ReadError::Line(e))));
                                 }
                             }
                         }
@@ -455,6 +468,37 @@ mod tests {
         // The line's customer-day is dropped with it.
         let items = collect("1 1 19970101 1 1.00\n1 1 19970101 1 922337203685477580\n");
         assert!(items.iter().all(Result::is_err), "{items:?}");
+    }
+
+    /// Found by tests/import_properties.rs: a day's CDs were summed with
+    /// saturating_add, so 2147483647 + 5 + 2147483647 CDs became a purchase
+    /// of 4294967295 CDs, silently.
+    #[test]
+    fn a_days_totals_out_of_range_are_errors() {
+        let items = collect(
+            " 59  51  19870326  2147483647  5.40\n1 51 19870326 5 1.00\n93 51 19870326 2147483647 1.10\n",
+        );
+        let errors: Vec<(u64, Option<&str>)> = items
+            .iter()
+            .map(|i| match i {
+                Err(ReadError::Line(e)) => (e.line, e.field.as_deref()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(errors, vec![(1, None), (3, Some("quantity"))]);
+        // Dollars likewise, reported once for the day.
+        let items = collect(
+            "1 7 19970101 1 92233720368547758.00\n1 7 19970101 1 1.00\n1 7 19970101 1 1.00\n",
+        );
+        let errors: Vec<(u64, Option<&str>)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Err(ReadError::Line(e)) => Some((e.line, e.field.as_deref())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors, vec![(1, None), (2, Some("amount"))], "{items:?}");
+        assert_eq!(items.len(), 2);
     }
 
     /// Found by tests/import_properties.rs: a UTF-8 byte order mark made
