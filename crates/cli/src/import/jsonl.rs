@@ -1,12 +1,16 @@
 //! JSON Lines: one event per line, fields as in `docs/events.md` plus the
 //! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
 //! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
-//! never through `f64`. Blank lines are skipped; a line that is not UTF-8
-//! is a bad line (reported, and skipped in default mode). A byte order mark
-//! at the start of the file is skipped.
+//! never through `f64`. A key given twice in one object is an error (JSON
+//! parsers differ on which value wins). Blank lines are skipped; a line
+//! that is not UTF-8 is a bad line (reported, and skipped in default mode).
+//! A byte order mark at the start of the file is skipped.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::io::BufRead;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::record::{to_event, RecordContext};
@@ -27,9 +31,90 @@ pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEv
             ),
         }
     })?;
+    if let Some(path) = duplicate_key(text) {
+        return Err(LineError::field(
+            line,
+            &path,
+            "given twice (each field once per line)",
+        ));
+    }
     let record: Map<String, Value> = serde_json::from_str(&exact)
         .map_err(|e| LineError::general(line, format!("not a JSON object: {e}")))?;
     to_event(line, record, ctx)
+}
+
+/// The first key an object of `text` has twice, as a path such as
+/// `metadata.source` (serde_json would silently keep the last value).
+fn duplicate_key(text: &str) -> Option<String> {
+    serde_json::from_str::<Duplicates>(text).ok()?.0
+}
+
+/// Deserializes any JSON value, keeping only its first duplicated key.
+struct Duplicates(Option<String>);
+
+impl<'de> Deserialize<'de> for Duplicates {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DuplicatesVisitor)
+    }
+}
+
+struct DuplicatesVisitor;
+
+impl<'de> Visitor<'de> for DuplicatesVisitor {
+    type Value = Duplicates;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Duplicates, A::Error> {
+        let mut found = None;
+        while let Some(Duplicates(inner)) = seq.next_element()? {
+            found = found.or(inner);
+        }
+        Ok(Duplicates(found))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Duplicates, A::Error> {
+        let mut keys = HashSet::new();
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Duplicates(inner) = map.next_value()?;
+            if found.is_none() {
+                if keys.contains(&key) {
+                    found = Some(key);
+                } else {
+                    found = inner.map(|path| format!("{key}.{path}"));
+                    keys.insert(key);
+                }
+            }
+        }
+        Ok(Duplicates(found))
+    }
 }
 
 /// serde_json appends " at line 1 column 17": the line is ours, the column is noise.
@@ -240,6 +325,30 @@ mod tests {
         }
         assert_eq!(lines, vec![1, 4, 1005]);
         assert_eq!(source.lines_read(), 5);
+    }
+
+    /// Found by tests/import_properties.rs: a key given twice kept its last
+    /// value silently (`"order_id":"A-1", …, "order_id":"other"` imported
+    /// order `other`; `"amount":"500", …, "amount":"5"` imported 5).
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let line = r#"{"customer":"a0","occurred_at":"1900-01-01T00:00:00Z","kind":"purchase","order_id":"A-1","amount":0,"currency":"CNY","order_id":"other"}"#;
+        let e = error(line);
+        assert_eq!((e.line, e.field.as_deref()), (7, Some("order_id")), "{e}");
+        assert!(e.reason.contains("twice"), "{e}");
+        let e = error(&purchase("1").replace('}', r#","amount":"1"}"#));
+        assert_eq!(e.field.as_deref(), Some("amount"), "{e}");
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","metadata":{"source":"a","source":"b"}}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("metadata.source"), "{e}");
+        // The same key in different objects is fine.
+        let p = parse_line(
+            1,
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"profile","segment":{"reason":"a"},"metadata":{"source":"b"}}"#,
+            &ctx(),
+        );
+        assert!(p.is_ok(), "{p:?}");
     }
 
     /// Found by tests/import_properties.rs: a UTF-8 byte order mark (as some
