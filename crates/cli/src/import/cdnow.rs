@@ -8,11 +8,15 @@
 //!   the quantity. Currency USD, category `cd`, `occurred_at` the day at
 //!   00:00 UTC, `order_id` `cdnow-<id>-<yyyymmdd>`, and an event id derived
 //!   from (source, id, day): re-importing finds the stored events.
+//! * Each line is checked as the store will check its purchase (the date
+//!   `yyyymmdd`, eight digits, from 1900 to tomorrow; the amount within range
+//!   in cents), so a value the store would refuse is an error on its line.
 //! * A bad line drops its whole (customer, day) transaction — a partial sum
 //!   would be a different event on the next, corrected import.
 //!
-//! The file is small (the full CDNOW log is 69,659 lines), so it is read
-//! whole and aggregated in memory.
+//! A byte order mark at the start of the file is skipped. The file is small
+//! (the full CDNOW log is 69,659 lines), so it is read whole and aggregated
+//! in memory.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -22,7 +26,7 @@ use clientele_core::event::Purchase;
 use clientele_core::{Currency, CustomerId, Decimal, EventId, Metadata, NewEvent};
 
 use super::record::RecordContext;
-use super::{EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError};
 
 /// One parsed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +56,15 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
             ),
         ));
     }
+    if !cols[0].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(LineError::general(
+            line,
+            format!(
+                "master id {:?} is not a number (columns: master id, sample id, yyyymmdd, CDs, dollars)",
+                cols[0]
+            ),
+        ));
+    }
     let id = cols[1];
     if !id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(LineError::field(
@@ -62,7 +75,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
     }
     let trimmed = id.trim_start_matches('0');
     let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
-    let date = NaiveDate::parse_from_str(cols[2], "%Y%m%d").map_err(|_| {
+    let date = parse_date(cols[2]).ok_or_else(|| {
         LineError::field(
             line,
             "occurred_at",
@@ -99,6 +112,24 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<CdnowLine>, LineError>
         cds,
         dollars,
     }))
+}
+
+/// A `yyyymmdd` date: exactly eight ASCII digits (chrono alone also takes
+/// `2024061` or `+19970101`).
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    if text.len() != 8 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y%m%d").ok()
+}
+
+/// Checks a line's purchase as the store will (dates from 1900 to now, the
+/// amount in cents within range), so the error names the line and field.
+fn validate(line: u64, l: &CdnowLine, ctx: &RecordContext) -> Result<(), LineError> {
+    let mut event = purchase_event(&ctx.source, &l.customer, l.date, l.cds, l.dollars);
+    ctx.policy
+        .check(&mut event, ctx.now)
+        .map_err(|e| LineError::field(line, &e.field, e.reason))
 }
 
 /// Exact sum of two decimals of scale ≤ 2.
@@ -159,43 +190,68 @@ impl CdnowSource {
         let mut days: HashMap<(String, NaiveDate), Day> = HashMap::new();
         let mut errors: Vec<(u64, Result<ParsedEvent, ReadError>)> = Vec::new();
         let mut broken: Vec<(String, NaiveDate)> = Vec::new();
-        let mut buffer = String::new();
+        let mut raw = Vec::new();
         let mut line = 0u64;
         let mut bytes = 0u64;
         loop {
-            buffer.clear();
-            match reader.read_line(&mut buffer) {
+            raw.clear();
+            match reader.read_until(b'\n', &mut raw) {
                 Ok(0) => break,
                 Ok(n) => {
                     line += 1;
                     bytes += n as u64;
                 }
                 Err(e) => {
-                    line += 1;
-                    errors.push((line, Err(ReadError::Io(format!("line {line}: {e}")))));
+                    errors.push((
+                        line + 1,
+                        Err(ReadError::Io(format!("line {}: {e}", line + 1))),
+                    ));
                     break;
                 }
             }
-            match parse_line(line, &buffer) {
+            let buffer = match std::str::from_utf8(&raw) {
+                Ok(text) if line == 1 => strip_bom(text),
+                Ok(text) => text,
+                Err(e) => {
+                    errors.push((line, Err(ReadError::Line(not_utf8(line, &e)))));
+                    continue;
+                }
+            };
+            let parsed = parse_line(line, buffer)
+                .and_then(|l| l.map(|l| validate(line, &l, ctx).map(|()| l)).transpose());
+            match parsed {
                 Ok(None) => {}
                 Ok(Some(l)) => {
                     let key = (l.customer.clone(), l.date);
                     match days.get_mut(&key) {
                         Some(day) => {
                             day.lines += 1;
-                            day.cds = day.cds.saturating_add(l.cds);
-                            match add(day.dollars, l.dollars) {
-                                Some(sum) => day.dollars = sum,
-                                None => {
-                                    day.broken = true;
-                                    errors.push((
+                            if day.broken {
+                                // Dropped anyway: its totals no longer matter.
+                                continue;
+                            }
+                            let total =
+                                match (day.cds.checked_add(l.cds), add(day.dollars, l.dollars)) {
+                                    (Some(cds), Some(dollars)) => Ok((cds, dollars)),
+                                    (None, _) => Err(LineError::field(
                                         line,
-                                        Err(ReadError::Line(LineError::field(
-                                            line,
-                                            "amount",
-                                            "the day's total is out of range",
-                                        ))),
-                                    ));
+                                        "quantity",
+                                        "the day's total number of CDs is out of range",
+                                    )),
+                                    (_, None) => Err(LineError::field(
+                                        line,
+                                        "amount",
+                                        "the day's total is out of range",
+                                    )),
+                                };
+                            match total {
+                                Ok((cds, dollars)) => {
+                                    day.cds = cds;
+                                    day.dollars = dollars;
+                                }
+                                Err(e) => {
+                                    day.broken = true;
+                                    errors.push((line, Err(ReadError::Line(e))));
                                 }
                             }
                         }
@@ -215,7 +271,7 @@ impl CdnowSource {
                     }
                 }
                 Err(e) => {
-                    if let Some(key) = key_of_bad_line(&buffer) {
+                    if let Some(key) = key_of_bad_line(buffer) {
                         broken.push(key);
                     }
                     errors.push((line, Err(ReadError::Line(e))));
@@ -280,7 +336,7 @@ fn key_of_bad_line(text: &str) -> Option<(String, NaiveDate)> {
     }
     let trimmed = id.trim_start_matches('0');
     let customer = if trimmed.is_empty() { "0" } else { trimmed }.to_owned();
-    let date = NaiveDate::parse_from_str(cols.get(2)?, "%Y%m%d").ok()?;
+    let date = parse_date(cols.get(2)?)?;
     Some((customer, date))
 }
 
@@ -340,6 +396,19 @@ mod tests {
         assert!(parse_line(5, "1 1 19970101 1").unwrap_err().field.is_none());
     }
 
+    /// Found by tests/import_properties.rs: the master id column was never
+    /// looked at, so ` x1  003  20051009  0  0` (a garbled or shifted line)
+    /// was imported as customer 3.
+    #[test]
+    fn the_master_id_must_be_a_number() {
+        let e = parse_line(4, " x1  003  20051009  0  0").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (4, None));
+        assert!(e.reason.contains("master id"), "{e}");
+        // The line's customer-day goes with it.
+        let items = collect("1 3 20051009 1 1.00\nx1 3 20051009 1 1.00\n");
+        assert!(items.iter().all(Result::is_err), "{items:?}");
+    }
+
     #[test]
     fn same_day_purchases_are_one_exact_transaction() {
         let items = collect(
@@ -358,6 +427,114 @@ mod tests {
         let again = collect(" 1 0007 19970101 1 0.10\n 1 0007 19970101 2 0.20\n");
         let Ok(same) = &again[0] else { panic!() };
         assert_eq!(same.event.event_id, first.event.event_id);
+    }
+
+    /// Found by tests/import_properties.rs: chrono took a 7-digit date
+    /// (`0004118` → 0004-11-08) and dates or amounts the store refuses were
+    /// parsed, so the refusal came late (at append) or not per line.
+    #[test]
+    fn dates_are_eight_digits_and_lines_are_checked_as_the_store_will() {
+        for text in [
+            "1 1 2024061 1 2.00",
+            "1 1 +1997010 1 2.00",
+            "1 1 19970101x 1 2",
+        ] {
+            let e = parse_line(3, text).unwrap_err();
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (3, Some("occurred_at")),
+                "{text}"
+            );
+        }
+        let cases = [
+            ("0 1 0004118 0 0\n", "occurred_at"),
+            ("1 1 00000101 1 1.00\n", "occurred_at"),
+            ("1 1 18991231 1 1.00\n", "occurred_at"),
+            ("1 1 99991231 1 1.00\n", "occurred_at"),
+            ("1 1 19970101 1 922337203685477580\n", "amount"),
+        ];
+        for (text, field) in cases {
+            let items = collect(&format!("\n{text}"));
+            assert_eq!(items.len(), 1, "{text}: {items:?}");
+            let Err(ReadError::Line(e)) = &items[0] else {
+                panic!("{text}: {items:?}")
+            };
+            assert_eq!(
+                (e.line, e.field.as_deref()),
+                (2, Some(field)),
+                "{text}: {e}"
+            );
+        }
+        // The line's customer-day is dropped with it.
+        let items = collect("1 1 19970101 1 1.00\n1 1 19970101 1 922337203685477580\n");
+        assert!(items.iter().all(Result::is_err), "{items:?}");
+    }
+
+    /// Found by tests/import_properties.rs: a day's CDs were summed with
+    /// saturating_add, so 2147483647 + 5 + 2147483647 CDs became a purchase
+    /// of 4294967295 CDs, silently.
+    #[test]
+    fn a_days_totals_out_of_range_are_errors() {
+        let items = collect(
+            " 59  51  19870326  2147483647  5.40\n1 51 19870326 5 1.00\n93 51 19870326 2147483647 1.10\n",
+        );
+        let errors: Vec<(u64, Option<&str>)> = items
+            .iter()
+            .map(|i| match i {
+                Err(ReadError::Line(e)) => (e.line, e.field.as_deref()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(errors, vec![(1, None), (3, Some("quantity"))]);
+        // Dollars likewise, reported once for the day.
+        let items = collect(
+            "1 7 19970101 1 92233720368547758.00\n1 7 19970101 1 1.00\n1 7 19970101 1 1.00\n",
+        );
+        let errors: Vec<(u64, Option<&str>)> = items
+            .iter()
+            .filter_map(|i| match i {
+                Err(ReadError::Line(e)) => Some((e.line, e.field.as_deref())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(errors, vec![(1, None), (2, Some("amount"))], "{items:?}");
+        assert_eq!(items.len(), 2);
+    }
+
+    /// Found by tests/import_properties.rs: a UTF-8 byte order mark made
+    /// line 1 a sixth column (` 1 0001 …`) or part of the master id.
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        for text in [
+            "\u{feff} 1 0001 19970101 1 1.00\n",
+            "\u{feff}1 0001 19970101 1 1.00\n",
+        ] {
+            let items = collect(text);
+            assert!(
+                matches!(&items[..], [Ok(p)] if p.line == 1),
+                "{text:?}: {items:?}"
+            );
+        }
+    }
+
+    /// Found by tests/import_properties.rs: a line that is not UTF-8 ended
+    /// the read with an I/O error (dropping every later line) although it is
+    /// one bad line like any other.
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let text = b"1 1 19970101 1 1.00\n\x80 1 19970102 1 1.00\n2 2 19970101 1 1.00\n";
+        let mut source = CdnowSource::new(&text[..], &RecordContext::new("cdnow"));
+        let mut items = Vec::new();
+        while let Some(item) = source.next_event() {
+            items.push(item);
+        }
+        assert_eq!(items.len(), 3, "{items:?}");
+        let Err(ReadError::Line(e)) = &items[1] else {
+            panic!("{items:?}")
+        };
+        assert_eq!((e.line, e.field.as_deref()), (2, None));
+        assert!(matches!(&items[2], Ok(p) if p.line == 3), "{items:?}");
+        assert_eq!(source.lines_read(), 3);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! Lists (`policy_numbers`, `external_ids`) are `;`-separated, maps
 //! (`segment`) are `key=value;key=value`; other types are coerced from text
 //! according to the field (numbers, `true`/`false`, dates). Amounts stay text
-//! until the exact decimal parser reads them.
+//! until the exact decimal parser reads them. Lines end with `\n` or `\r\n`;
+//! blank lines (also of only spaces or commas) are skipped, before the
+//! header too.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 
 use serde_json::{Map, Number, Value};
@@ -119,9 +122,66 @@ pub fn coerce(line: u64, name: &str, ty: FieldType, text: &str) -> Result<Value,
     })
 }
 
+/// A reader that notes where its newlines are. The csv crate gives a record
+/// the position where it started looking for it, before the empty lines it
+/// skips: [`Newlines::line_at`] adds those back.
+struct Newlines<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// Offsets of the newlines read and not yet passed.
+    newlines: RefCell<VecDeque<u64>>,
+}
+
+impl<R> Newlines<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            newlines: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    /// The line of a record the csv crate places at (`byte`, `line`): one
+    /// more for each newline right from `byte` on (an empty line it skipped;
+    /// a record never starts with a newline). Forgets newlines before `byte`.
+    fn line_at(&self, byte: u64, line: u64) -> u64 {
+        let Ok(mut newlines) = self.newlines.try_borrow_mut() else {
+            return line;
+        };
+        while newlines.front().is_some_and(|&n| n < byte) {
+            newlines.pop_front();
+        }
+        let skipped = newlines
+            .iter()
+            .zip(byte..)
+            .take_while(|(n, b)| **n == *b)
+            .count();
+        line.saturating_add(skipped as u64)
+    }
+}
+
+impl<R: Read> Read for Newlines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = buf.get(..n).unwrap_or(buf);
+        if let Ok(mut newlines) = self.newlines.try_borrow_mut() {
+            let offset = self.offset;
+            newlines.extend(
+                data.iter()
+                    .zip(offset..)
+                    .filter(|(b, _)| **b == b'\n')
+                    .map(|(_, at)| at),
+            );
+        }
+        self.offset = self.offset.saturating_add(data.len() as u64);
+        Ok(n)
+    }
+}
+
 /// Events from a CSV reader.
 pub struct CsvSource<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Newlines<R>>,
     targets: Vec<Target>,
     ctx: RecordContext,
     record: csv::StringRecord,
@@ -136,14 +196,36 @@ impl<R: Read> CsvSource<R> {
         maps: &BTreeMap<String, String>,
         ctx: RecordContext,
     ) -> Result<Self, ImportError> {
+        // Records end at `\n` only. The csv crate's default (CRLF) terminator
+        // reports a record after a `\r\n` on the line before (rust-csv#395),
+        // and takes a bare `\r` as a record end without counting a line. The
+        // `\r` of a `\r\n` stays in the last cell, which is trimmed like all
+        // cells. Row lengths and blank rows are checked here (`flexible`),
+        // so that a blank line is skipped whatever its terminator.
         let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .from_reader(reader);
-        let headers = reader
-            .headers()
-            .map_err(|e| ImportError::Header(format!("cannot read the header row: {e}")))?
-            .clone();
+            .has_headers(false)
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(Newlines::new(reader));
+        let mut headers = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut headers) {
+                Ok(true) if headers.iter().all(|c| c.trim().is_empty()) => continue,
+                Ok(true) => break,
+                Ok(false) => {
+                    headers.clear();
+                    break;
+                }
+                Err(e) => {
+                    return Err(ImportError::Header(format!(
+                        "cannot read the header row: {e}"
+                    )))
+                }
+            }
+        }
+        let header_line = headers
+            .position()
+            .map_or(1, |p| reader.get_ref().line_at(p.byte(), p.line()));
         let mut targets = Vec::with_capacity(headers.len());
         let mut seen = BTreeMap::new();
         for header in headers.iter() {
@@ -151,13 +233,13 @@ impl<R: Read> CsvSource<R> {
             let field = maps.get(column).map(String::as_str).unwrap_or(column);
             let target = target_of(field).ok_or_else(|| {
                 ImportError::Header(format!(
-                    "line 1: column `{column}` is not an event field (rename it with --map {column}=FIELD, or ignore it with --map {column}=-)"
+                    "line {header_line}: column `{column}` is not an event field (rename it with --map {column}=FIELD, or ignore it with --map {column}=-)"
                 ))
             })?;
             if target != Target::Ignore {
                 if let Some(previous) = seen.insert(field.to_owned(), column.to_owned()) {
                     return Err(ImportError::Header(format!(
-                        "line 1: columns `{previous}` and `{column}` both give field `{field}`"
+                        "line {header_line}: columns `{previous}` and `{column}` both give field `{field}`"
                     )));
                 }
             }
@@ -175,7 +257,7 @@ impl<R: Read> CsvSource<R> {
                 || (required == "customer" && seen.contains_key("customer_id"));
             if !has {
                 return Err(ImportError::Header(format!(
-                    "line 1: no column gives field `{required}` (name a column so, or use --map COLUMN={required})"
+                    "line {header_line}: no column gives field `{required}` (name a column so, or use --map COLUMN={required})"
                 )));
             }
         }
@@ -184,8 +266,8 @@ impl<R: Read> CsvSource<R> {
             targets,
             ctx,
             record: csv::StringRecord::new(),
-            line: 1,
-            bytes: 0,
+            line: header_line,
+            bytes: headers.position().map_or(0, |p| p.byte()),
         })
     }
 
@@ -245,24 +327,38 @@ impl<R: Read> EventSource for CsvSource<R> {
                 Ok(true) => {
                     let position = self.record.position().cloned();
                     if let Some(p) = position {
-                        self.line = p.line();
+                        self.line = self.reader.get_ref().line_at(p.byte(), p.line());
                         self.bytes = p.byte();
                     }
                     if self.record.iter().all(|c| c.trim().is_empty()) {
                         continue;
                     }
+                    if self.record.len() != self.targets.len() {
+                        return Some(Err(ReadError::Line(LineError::general(
+                            self.line,
+                            format!(
+                                "{} cells, the header has {}",
+                                self.record.len(),
+                                self.targets.len()
+                            ),
+                        ))));
+                    }
                     return Some(self.convert(self.line).map_err(ReadError::Line));
                 }
                 Err(e) => {
-                    let line = e.position().map(|p| p.line()).unwrap_or(self.line + 1);
+                    let line = match e.position() {
+                        Some(p) => self.reader.get_ref().line_at(p.byte(), p.line()),
+                        None => self.line + 1,
+                    };
                     self.line = line;
                     return Some(Err(match e.kind() {
                         csv::ErrorKind::Io(_) => ReadError::Io(e.to_string()),
-                        csv::ErrorKind::UnequalLengths {
-                            expected_len, len, ..
-                        } => ReadError::Line(LineError::general(
+                        csv::ErrorKind::Utf8 { err, .. } => ReadError::Line(LineError::general(
                             line,
-                            format!("{len} cells, the header has {expected_len}"),
+                            format!(
+                                "not UTF-8 text (cell {}); save the file as UTF-8",
+                                err.field() + 1
+                            ),
                         )),
                         _ => ReadError::Line(LineError::general(line, e.to_string())),
                     }));
@@ -349,6 +445,54 @@ mod tests {
         let e = line_error(&items[3]);
         assert_eq!(e.line, 5);
         assert!(e.to_string().contains("cells"), "{e}");
+    }
+
+    /// Found by tests/import_properties.rs: with CRLF line ends the csv
+    /// crate gave each record after the first the line of the record before
+    /// (rust-csv#395), a bare `\r` ended a record without counting a line,
+    /// a line of spaces was "1 cells, the header has 6" instead of blank,
+    /// and a record after empty lines got the line of the first empty one.
+    #[test]
+    fn line_numbers_hold_with_crlf_bare_cr_and_blank_lines() {
+        let row = "c,2024-05-01,churn,gone";
+        let text = format!(
+            "\r\ncustomer,occurred_at,kind,reason\r\n{row}\r\n{row}\r\n\r\n   \r\n , ,,\r\n{row}\n\"x\ry\",2024-05-01,churn,gone\r\nc,x\r,churn,gone\r\n"
+        );
+        let items = read(&text, &[]).unwrap();
+        let lines: Vec<(u64, bool)> = items
+            .iter()
+            .map(|i| match i {
+                Ok(p) => (p.line, true),
+                Err(ReadError::Line(e)) => (e.line, false),
+                Err(ReadError::Io(e)) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(3, true), (4, true), (8, true), (9, true), (10, false)],
+            "{items:?}"
+        );
+        let Ok(quoted) = &items[3] else { panic!() };
+        assert_eq!(quoted.external_id.as_deref(), Some("x\ry"));
+        // Empty lines (which the csv crate skips without saying) before the
+        // header and between rows.
+        let text = format!(
+            "\n\ncustomer,occurred_at,kind,reason\n\n{row}\n\n\n{row}\n\nc,2024-05-01,churn\n"
+        );
+        let items = read(&text, &[]).unwrap();
+        let lines: Vec<u64> = items
+            .iter()
+            .map(|i| match i {
+                Ok(p) => p.line,
+                Err(ReadError::Line(e)) => e.line,
+                Err(ReadError::Io(e)) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(lines, vec![5, 8, 10], "{items:?}");
+        let e = read("\n\ncustomer,occurred_at,kind,colour\n", &[])
+            .err()
+            .unwrap();
+        assert!(e.to_string().starts_with("line 3:"), "{e}");
     }
 
     #[test]

@@ -1,14 +1,20 @@
 //! JSON Lines: one event per line, fields as in `docs/events.md` plus the
 //! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
 //! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
-//! never through `f64`. Blank lines are skipped.
+//! never through `f64`. A key given twice in one object is an error (JSON
+//! parsers differ on which value wins). Blank lines are skipped; a line
+//! that is not UTF-8 is a bad line (reported, and skipped in default mode).
+//! A byte order mark at the start of the file is skipped.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::io::BufRead;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::record::{to_event, RecordContext};
-use super::{EventSource, LineError, ParsedEvent, ReadError};
+use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError};
 
 /// Parses one JSON Lines line (1-based `line` for errors).
 pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
@@ -25,9 +31,90 @@ pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEv
             ),
         }
     })?;
+    if let Some(path) = duplicate_key(text) {
+        return Err(LineError::field(
+            line,
+            &path,
+            "given twice (each field once per line)",
+        ));
+    }
     let record: Map<String, Value> = serde_json::from_str(&exact)
         .map_err(|e| LineError::general(line, format!("not a JSON object: {e}")))?;
     to_event(line, record, ctx)
+}
+
+/// The first key an object of `text` has twice, as a path such as
+/// `metadata.source` (serde_json would silently keep the last value).
+fn duplicate_key(text: &str) -> Option<String> {
+    serde_json::from_str::<Duplicates>(text).ok()?.0
+}
+
+/// Deserializes any JSON value, keeping only its first duplicated key.
+struct Duplicates(Option<String>);
+
+impl<'de> Deserialize<'de> for Duplicates {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(DuplicatesVisitor)
+    }
+}
+
+struct DuplicatesVisitor;
+
+impl<'de> Visitor<'de> for DuplicatesVisitor {
+    type Value = Duplicates;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_unit<E>(self) -> Result<Duplicates, E> {
+        Ok(Duplicates(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Duplicates, A::Error> {
+        let mut found = None;
+        while let Some(Duplicates(inner)) = seq.next_element()? {
+            found = found.or(inner);
+        }
+        Ok(Duplicates(found))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Duplicates, A::Error> {
+        let mut keys = HashSet::new();
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Duplicates(inner) = map.next_value()?;
+            if found.is_none() {
+                if keys.contains(&key) {
+                    found = Some(key);
+                } else {
+                    found = inner.map(|path| format!("{key}.{path}"));
+                    keys.insert(key);
+                }
+            }
+        }
+        Ok(Duplicates(found))
+    }
 }
 
 /// serde_json appends " at line 1 column 17": the line is ours, the column is noise.
@@ -44,7 +131,7 @@ pub struct JsonlSource<R> {
     ctx: RecordContext,
     line: u64,
     bytes: u64,
-    buffer: String,
+    buffer: Vec<u8>,
 }
 
 impl<R: BufRead> JsonlSource<R> {
@@ -55,7 +142,7 @@ impl<R: BufRead> JsonlSource<R> {
             ctx,
             line: 0,
             bytes: 0,
-            buffer: String::new(),
+            buffer: Vec::new(),
         }
     }
 }
@@ -64,22 +151,19 @@ impl<R: BufRead> EventSource for JsonlSource<R> {
     fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>> {
         loop {
             self.buffer.clear();
-            match self.reader.read_line(&mut self.buffer) {
+            match self.reader.read_until(b'\n', &mut self.buffer) {
                 Ok(0) => return None,
                 Ok(n) => {
                     self.line += 1;
                     self.bytes += n as u64;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    self.line += 1;
-                    return Some(Err(ReadError::Io(format!(
-                        "line {}: not UTF-8 text ({e})",
-                        self.line
-                    ))));
-                }
                 Err(e) => return Some(Err(ReadError::Io(e.to_string()))),
             }
-            let text = self.buffer.trim();
+            let text = match std::str::from_utf8(&self.buffer) {
+                Ok(text) if self.line == 1 => strip_bom(text).trim(),
+                Ok(text) => text.trim(),
+                Err(e) => return Some(Err(ReadError::Line(not_utf8(self.line, &e)))),
+            };
             if text.is_empty() {
                 continue;
             }
@@ -241,5 +325,61 @@ mod tests {
         }
         assert_eq!(lines, vec![1, 4, 1005]);
         assert_eq!(source.lines_read(), 5);
+    }
+
+    /// Found by tests/import_properties.rs: a key given twice kept its last
+    /// value silently (`"order_id":"A-1", …, "order_id":"other"` imported
+    /// order `other`; `"amount":"500", …, "amount":"5"` imported 5).
+    #[test]
+    fn a_field_given_twice_is_refused() {
+        let line = r#"{"customer":"a0","occurred_at":"1900-01-01T00:00:00Z","kind":"purchase","order_id":"A-1","amount":0,"currency":"CNY","order_id":"other"}"#;
+        let e = error(line);
+        assert_eq!((e.line, e.field.as_deref()), (7, Some("order_id")), "{e}");
+        assert!(e.reason.contains("twice"), "{e}");
+        let e = error(&purchase("1").replace('}', r#","amount":"1"}"#));
+        assert_eq!(e.field.as_deref(), Some("amount"), "{e}");
+        let e = error(
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","metadata":{"source":"a","source":"b"}}"#,
+        );
+        assert_eq!(e.field.as_deref(), Some("metadata.source"), "{e}");
+        // The same key in different objects is fine.
+        let p = parse_line(
+            1,
+            r#"{"customer":"c","occurred_at":"2024-02-01","kind":"profile","segment":{"reason":"a"},"metadata":{"source":"b"}}"#,
+            &ctx(),
+        );
+        assert!(p.is_ok(), "{p:?}");
+    }
+
+    /// Found by tests/import_properties.rs: a UTF-8 byte order mark (as some
+    /// Windows editors write) made line 1 "not a JSON object".
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = format!("\u{feff}{}\n\u{feff}{}\n", purchase("1"), purchase("2"));
+        let mut source = JsonlSource::new(text.as_bytes(), ctx());
+        assert!(matches!(source.next_event(), Some(Ok(p)) if p.line == 1));
+        // Only at the start of the file.
+        assert!(matches!(source.next_event(), Some(Err(ReadError::Line(e))) if e.line == 2));
+    }
+
+    /// Found by tests/import_properties.rs: a line that is not UTF-8 was an
+    /// I/O error, which stops the import (and fails it when nothing was read
+    /// yet), although it is one bad line like any other; CSV skips such rows.
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_bad_line() {
+        let mut text = b"\x80\n".to_vec();
+        text.extend_from_slice(purchase("1").as_bytes());
+        let mut source = JsonlSource::new(&text[..], ctx());
+        let Some(Err(ReadError::Line(e))) = source.next_event() else {
+            panic!("not a line error")
+        };
+        assert_eq!((e.line, e.field.as_deref()), (1, None));
+        assert!(e.reason.contains("not UTF-8"), "{e}");
+        let Some(Ok(p)) = source.next_event() else {
+            panic!("line 2 not read")
+        };
+        assert_eq!(p.line, 2);
+        assert!(source.next_event().is_none());
+        assert_eq!(source.bytes_read(), text.len() as u64);
     }
 }

@@ -21,7 +21,8 @@
 //! importing a file twice stores it once ("already present" in the summary).
 //! A customer first seen through an external id also gets a `profile` event
 //! with `external_ids: [id]` (deterministic id), so the `customer` command can
-//! find them by that id.
+//! find them by that id. It is written only with one of the customer's
+//! events: if the store refuses them all, no customer is created.
 
 pub mod cdnow;
 pub mod csv;
@@ -126,6 +127,23 @@ impl fmt::Display for LineError {
 }
 
 impl std::error::Error for LineError {}
+
+/// `text` without a leading UTF-8 byte order mark (for the first line of a file).
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// The error for a line that is not UTF-8 (the JSON Lines and CDNOW readers
+/// skip it and read on, as CSV does).
+pub fn not_utf8(line: u64, e: &std::str::Utf8Error) -> LineError {
+    LineError::general(
+        line,
+        format!(
+            "not UTF-8 text (invalid byte at byte {} of the line); save the file as UTF-8",
+            e.valid_up_to() + 1
+        ),
+    )
+}
 
 /// One event read from the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,6 +335,9 @@ struct Importer<'a> {
     /// Every event id read so far → (line, content hash), for duplicates within the file.
     seen_ids: HashMap<EventId, (u64, u64)>,
     customers: HashSet<CustomerId>,
+    /// New customers whose identifier profile was not written because the
+    /// store refused every event it came with: it goes with their next event.
+    orphaned: HashSet<CustomerId>,
     pending: Vec<Pending>,
 }
 
@@ -337,6 +358,7 @@ impl<'a> Importer<'a> {
             summary,
             seen_ids: HashMap::new(),
             customers: HashSet::new(),
+            orphaned: HashSet::new(),
             pending: Vec::new(),
         }
     }
@@ -363,22 +385,26 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         self.seen_ids.insert(p.event.event_id, (p.line, hash));
+        let mut profile_due = false;
         if self.customers.insert(p.customer) {
             self.summary.customers += 1;
             if self.store.stream_version(p.customer)? == 0 {
                 self.summary.new_customers += 1;
-                if let Some(external) = &p.external_id {
-                    let profile = identifier_profile(&self.options.source, external, &p.event);
-                    self.seen_ids
-                        .insert(profile.event_id, (p.line, content_hash(&profile)));
-                    self.pending.push(Pending {
-                        line: p.line,
-                        customer: p.customer,
-                        event: profile,
-                        identifier: true,
-                    });
-                }
+                profile_due = true;
             }
+        } else if self.orphaned.remove(&p.customer) {
+            profile_due = true;
+        }
+        if let (true, Some(external)) = (profile_due, &p.external_id) {
+            let profile = identifier_profile(&self.options.source, external, &p.event);
+            self.seen_ids
+                .insert(profile.event_id, (p.line, content_hash(&profile)));
+            self.pending.push(Pending {
+                line: p.line,
+                customer: p.customer,
+                event: profile,
+                identifier: true,
+            });
         }
         self.pending.push(Pending {
             line: p.line,
@@ -398,6 +424,19 @@ impl<'a> Importer<'a> {
             self.summary.written = true;
         } else {
             self.summary.already_present += n;
+        }
+    }
+
+    /// Whether the store refused all of `customer`'s events but the
+    /// identifier profile queued with them: then the profile is not written
+    /// (it would create a customer without events) and waits for their next
+    /// event.
+    fn only_identifier_left(&mut self, customer: CustomerId, events: &[Pending]) -> bool {
+        if !events.is_empty() && events.iter().all(|p| p.identifier) {
+            self.orphaned.insert(customer);
+            true
+        } else {
+            false
         }
     }
 
@@ -460,6 +499,9 @@ impl<'a> Importer<'a> {
                     let bad = events.remove(i);
                     self.summary
                         .error(LineError::field(bad.line, &v.field, v.reason));
+                    if self.only_identifier_left(customer, &events) {
+                        return Ok(());
+                    }
                 }
                 Err(CoreError::IdempotencyConflict { event_id, position }) => {
                     let i = events
@@ -474,6 +516,9 @@ impl<'a> Importer<'a> {
                             "{event_id} is already stored at position {position} with different content"
                         ),
                     ));
+                    if self.only_identifier_left(customer, &events) {
+                        return Ok(());
+                    }
                 }
                 Err(CoreError::PartiallyAppended { .. }) => {
                     let stored = stored_ids(self.store, customer)?;
@@ -739,4 +784,78 @@ fn step_name(step: ComplaintStep) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clientele_core::privacy::MasterKeyRing;
+    use clientele_core::StoreOptions;
+
+    use super::jsonl::JsonlSource;
+    use super::record::RecordContext;
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Store {
+        let options = StoreOptions {
+            master_keys: Some(Arc::new(MasterKeyRing::generate())),
+            ..StoreOptions::default()
+        };
+        Store::open_with(dir, options).unwrap()
+    }
+
+    fn import(store: &Store, text: &str, strict: bool, chunk: usize) -> ImportSummary {
+        let mut source = JsonlSource::new(text.as_bytes(), RecordContext::new("test"));
+        let options = ImportOptions {
+            source: "test".into(),
+            strict,
+            chunk,
+        };
+        run_import(
+            store,
+            &mut source,
+            &options,
+            ImportSummary::default(),
+            &|_| {},
+        )
+        .unwrap()
+    }
+
+    const REFUSED: &str = r#"{"customer":"cust-0","occurred_at":"2024-01-01","kind":"complaint","complaint_id":"k-0","step":"resolved"}"#;
+    const GOOD: &str = r#"{"customer":"cust-0","occurred_at":"2024-01-02","kind":"purchase","order_id":"o-1","amount":"1.50","currency":"CNY"}"#;
+
+    /// Found by tests/import_properties.rs: when the store refused the only
+    /// event of a new external-id customer (a complaint starting at
+    /// `resolved`), the default mode still wrote the identifier profile
+    /// queued with it, creating a customer with no event of the file.
+    #[test]
+    fn no_identifier_profile_without_an_accepted_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let summary = import(&store, &format!("{REFUSED}\n"), false, CHUNK);
+        assert_eq!(summary.skipped, 1, "{:?}", summary.errors);
+        assert_eq!((store.head(), summary.events_written), (0, 0));
+        // The customer's next event (here in the next chunk) brings the profile.
+        let summary = import(&store, &format!("{REFUSED}\n{GOOD}\n"), false, 1);
+        assert_eq!(
+            (
+                store.head(),
+                summary.events_written,
+                summary.identifier_profiles
+            ),
+            (2, 2, 1)
+        );
+        let customer = CustomerId::from_external("test", "cust-0");
+        let first = store.stream(customer, 1).unwrap().next().unwrap().unwrap();
+        let EventPayload::Profile(profile) = &first.payload else {
+            panic!("{:?}", first.payload)
+        };
+        assert_eq!(profile.external_ids, vec!["cust-0".to_owned()]);
+        // In one chunk, the profile goes with the accepted event.
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::tests::store(dir.path());
+        let summary = import(&store, &format!("{REFUSED}\n{GOOD}\n"), false, CHUNK);
+        assert_eq!((store.head(), summary.identifier_profiles), (2, 1));
+    }
 }

@@ -181,11 +181,36 @@ fn short(value: &Value) -> String {
     }
 }
 
-/// The field a serde error message names (`unknown field `x``, `missing field `x``).
+/// The field a serde error message names (`unknown field `x``, `missing
+/// field `x``, `duplicate field `x``). Other messages quote the bad *value*
+/// in backticks (`invalid type: integer `5``, `unknown variant `nobody``):
+/// None for those.
 fn serde_field(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let end = start + message[start..].find('`')?;
-    Some(message[start..end].to_owned())
+    let rest = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))?;
+    let end = rest.find('`')?;
+    Some(rest[..end].to_owned())
+}
+
+/// Reads the metadata object; an error names the metadata field at fault.
+fn metadata_of(line: u64, m: Map<String, Value>) -> Result<Metadata, LineError> {
+    serde_json::from_value::<Metadata>(Value::Object(m.clone())).map_err(|e| {
+        let message = e.to_string();
+        // The field whose value alone is refused, else what serde names.
+        let field = m
+            .iter()
+            .find(|(k, v)| {
+                let one = Map::from_iter([((*k).clone(), (*v).clone())]);
+                serde_json::from_value::<Metadata>(Value::Object(one)).is_err()
+            })
+            .map(|(k, _)| k.clone())
+            .or_else(|| serde_field(&message));
+        match field {
+            Some(f) => err(line, &format!("metadata.{f}"), message),
+            None => err(line, "metadata", message),
+        }
+    })
 }
 
 /// Turns one record into an event. `record`'s decimal fields must already be
@@ -260,13 +285,7 @@ pub fn to_event(
                     ),
                 ));
             }
-            serde_json::from_value::<Metadata>(Value::Object(m)).map_err(|e| {
-                let message = e.to_string();
-                let field = serde_field(&message)
-                    .map(|f| format!("metadata.{f}"))
-                    .unwrap_or_else(|| "metadata".into());
-                err(line, &field, message)
-            })?
+            metadata_of(line, m)?
         }
         Some(other) => {
             return Err(err(
@@ -404,5 +423,40 @@ mod tests {
             Some("ammount")
         );
         assert_eq!(serde_field("no field"), None);
+        assert_eq!(
+            serde_field("missing field `reason`").as_deref(),
+            Some("reason")
+        );
+    }
+
+    /// Found by tests/import_properties.rs: the first backticked word of a
+    /// serde message was taken as the field, but type and variant errors
+    /// quote the value: `{"source":5}` was reported as field `metadata.5`,
+    /// `{"actor":"nobody"}` as `metadata.nobody`.
+    #[test]
+    fn metadata_errors_name_the_field_not_the_value() {
+        assert_eq!(
+            serde_field("invalid type: integer `5`, expected a string"),
+            None
+        );
+        assert_eq!(
+            serde_field("unknown variant `nobody`, expected one of `staff`"),
+            None
+        );
+        for (metadata, field) in [
+            (r#"{"source":5}"#, "metadata.source"),
+            (r#"{"source":"crm","actor":"nobody"}"#, "metadata.actor"),
+            (
+                r#"{"correlation_id":"not-a-uuid"}"#,
+                "metadata.correlation_id",
+            ),
+        ] {
+            let text = format!(
+                r#"{{"customer":"c","occurred_at":"2024-02-01","kind":"churn","reason":"x","metadata":{metadata}}}"#
+            );
+            let record = serde_json::from_str(&text).unwrap();
+            let e = to_event(3, record, &RecordContext::new("test")).unwrap_err();
+            assert_eq!((e.line, e.field.as_deref()), (3, Some(field)), "{e}");
+        }
     }
 }
