@@ -14,18 +14,48 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::{DeserializeOwned, Deserializer, Error as _, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 /// Fields holding exact decimals.
 pub const DECIMAL_FIELDS: [&str; 2] = ["amount", "margin"];
 
+/// The members of a JSON object in their order, values left as raw text; a
+/// key given twice is an error (a plain map would keep the last silently).
+struct Members(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut seen = BTreeSet::new();
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(A::Error::custom(format!("duplicate field `{key}`")));
+                    }
+                    members.push((key, map.next_value::<Box<RawValue>>()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
 /// Rewrites a JSON object so that numbers in [`DECIMAL_FIELDS`] become strings
-/// holding their exact literal text. Other values are kept byte for byte.
+/// holding their exact literal text. Other values are kept byte for byte. A
+/// key given twice in the object is an error.
 pub fn exact_decimals(text: &str) -> Result<String, serde_json::Error> {
-    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text)?;
+    let Members(fields) = serde_json::from_str(text)?;
     let mut out = String::with_capacity(text.len() + 8);
     out.push('{');
     for (i, (key, value)) in fields.iter().enumerate() {
@@ -73,5 +103,24 @@ mod tests {
         assert_eq!(v["quantity"], 2);
         assert!(exact_decimals(r#"{"amount": 1e3}"#).is_err());
         assert!(exact_decimals("[1,2]").is_err());
+    }
+
+    #[test]
+    fn a_key_given_twice_is_an_error() {
+        let text =
+            r#"{"kind":"purchase","order_id":"A","amount":"1.00","currency":"CNY","order_id":"B"}"#;
+        let e = from_str::<crate::EventPayload>(text).unwrap_err();
+        assert!(e.to_string().contains("duplicate field `order_id`"), "{e}");
+        let e = exact_decimals(r#"{"amount":1,"amount":2}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field `amount`"), "{e}");
+        // Members keep their order; each once.
+        assert_eq!(
+            exact_decimals(r#"{"b":1,"a":2.50}"#).unwrap(),
+            r#"{"b":1,"a":2.50}"#
+        );
+        assert_eq!(
+            exact_decimals(r#"{"b":1,"amount":2.50}"#).unwrap(),
+            r#"{"b":1,"amount":"2.50"}"#
+        );
     }
 }

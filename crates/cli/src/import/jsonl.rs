@@ -18,6 +18,14 @@ use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError}
 
 /// Parses one JSON Lines line (1-based `line` for errors).
 pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
+    // First, so that a key given twice at any depth is named by its path.
+    if let Some(path) = duplicate_key(text) {
+        return Err(LineError::field(
+            line,
+            &path,
+            "given twice (each field once per line)",
+        ));
+    }
     let exact = clientele_core::json::exact_decimals(text).map_err(|e| {
         let message = e.to_string();
         match message.strip_prefix("field `") {
@@ -31,13 +39,6 @@ pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEv
             ),
         }
     })?;
-    if let Some(path) = duplicate_key(text) {
-        return Err(LineError::field(
-            line,
-            &path,
-            "given twice (each field once per line)",
-        ));
-    }
     let record: Map<String, Value> = serde_json::from_str(&exact)
         .map_err(|e| LineError::general(line, format!("not a JSON object: {e}")))?;
     to_event(line, record, ctx)
