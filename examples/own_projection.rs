@@ -8,7 +8,8 @@
 //!
 //! This one keeps, per customer, how much was spent through each payment
 //! reference and how many complaints were received; it stores its state in a
-//! compact encoding of its own (optional: postcard is the default).
+//! compact encoding of its own (optional: postcard is the default), and shows
+//! a population-wide view at two past times in one pass.
 //!
 //! Run: `cargo run --example own_projection`
 
@@ -58,6 +59,13 @@ impl Projection for Payments {
             }
             _ => {}
         }
+    }
+
+    /// Optional: this fold reads amounts and steps, never personal fields
+    /// (names, identifiers, narratives), so the runtime can feed it events
+    /// without decrypting them. The default is `true`.
+    fn reads_personal_data(&self) -> bool {
+        false
     }
 
     /// Optional: a hand-written encoding (deterministic, read back exactly
@@ -162,5 +170,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("as of day 7: {day7:?}");
     assert_eq!(day7.paid.get("CNY"), Some(&12_950));
     assert_eq!(day7.paid.get("USD"), None);
+
+    // Population views walk every customer's state one at a time (nothing
+    // else is held in memory): here, what was paid in CNY by everyone as of
+    // day 7 and as of day 30, in one pass.
+    let other = CustomerId::from_external("shop", "c-8");
+    store.append(
+        other,
+        ExpectedVersion::NoStream,
+        vec![pay("C-1", "40.00", "CNY", 15)?],
+    )?;
+    let mut projector = reopened;
+    projector.catch_up()?;
+    let times = [t0 + Duration::days(7), t0 + Duration::days(30)];
+    let mut cny = [0i64; 2];
+    projector.for_each_state_at(&times, |_customer, i, ledger| {
+        cny[i] += ledger.paid.get("CNY").copied().unwrap_or(0);
+        Ok::<_, clientele::core::Error>(())
+    })?;
+    println!("CNY paid by everyone, as of day 7 and day 30: {cny:?}");
+    assert_eq!(cny, [12_950, 25_000]);
     Ok(())
 }
