@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
 
-use crate::error::Result;
+use crate::error::{LoyaltyError, Result};
 use crate::metrics::{population_metrics, Period, PopulationMetrics};
 use crate::points::PointsBalance;
 use crate::policy::LoyaltyPolicy;
@@ -143,17 +143,36 @@ impl Loyalty {
     /// customer-id order; referral conversions are computed from the whole
     /// population.
     pub fn scores(&self, as_of: DateTime<Utc>) -> Result<Vec<(CustomerId, LoyaltyScore)>> {
-        let states = self.projector.states()?;
-        let index = PurchaseIndex::from_states(states.iter().map(|(c, s)| (c, s)), as_of);
+        let mut out = Vec::new();
+        self.for_each_score(as_of, |customer, score| {
+            out.push((customer, score));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with every customer's score as of `as_of` (known by then),
+    /// in customer-id order, holding one state at a time: a first pass over
+    /// the committed states collects the purchase times referral
+    /// conversions need, a second scores each state.
+    pub fn for_each_score(
+        &self,
+        as_of: DateTime<Utc>,
+        mut f: impl FnMut(CustomerId, LoyaltyScore) -> Result<()>,
+    ) -> Result<()> {
+        let mut index = PurchaseIndex::new();
+        self.projector.for_each_state(|customer, state| {
+            index.insert(customer, &state, as_of);
+            Ok::<_, LoyaltyError>(())
+        })?;
         let t = as_of.timestamp_micros();
-        Ok(states
-            .iter()
-            .filter(|(_, s)| s.known_at(t))
-            .map(|(customer, state)| {
-                let converted = index.converted_referrals(state, as_of);
-                (*customer, self.projection().score(state, as_of, converted))
-            })
-            .collect())
+        self.projector.for_each_state(|customer, state| {
+            if !state.known_at(t) {
+                return Ok(());
+            }
+            let converted = index.converted_referrals(&state, as_of);
+            f(customer, self.projection().score(&state, as_of, converted))
+        })
     }
 
     /// How many customers are in each tier as of `as_of`, by tier name.
@@ -164,9 +183,10 @@ impl Loyalty {
             .iter()
             .map(|t| (t.name.clone(), 0))
             .collect();
-        for (_, score) in self.scores(as_of)? {
+        self.for_each_score(as_of, |_, score| {
             *counts.entry(score.tier.name).or_default() += 1;
-        }
+            Ok(())
+        })?;
         Ok(counts)
     }
 
