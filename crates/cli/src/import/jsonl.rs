@@ -1,16 +1,17 @@
 //! JSON Lines: one event per line, fields as in `docs/events.md` plus the
 //! envelope (`customer`, `occurred_at`, optional `event_id` and `metadata`).
-//! Amounts are read exactly through [`clientele_core::json::exact_decimals`],
-//! never through `f64`. A key given twice in one object is an error (JSON
-//! parsers differ on which value wins). Blank lines are skipped; a line
-//! that is not UTF-8 is a bad line (reported, and skipped in default mode).
+//! Amounts are read exactly (as [`clientele_core::json::exact_decimals`]
+//! does), never through `f64`, in one pass over the line. A key given twice
+//! in one object is an error (JSON parsers differ on which value wins).
+//! Blank lines are skipped; a line that is not UTF-8 is a bad line
+//! (reported, and skipped in default mode).
 //! A byte order mark at the start of the file is skipped.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::io::BufRead;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::record::{to_event, RecordContext};
@@ -18,103 +19,180 @@ use super::{not_utf8, strip_bom, EventSource, LineError, ParsedEvent, ReadError}
 
 /// Parses one JSON Lines line (1-based `line` for errors).
 pub fn parse_line(line: u64, text: &str, ctx: &RecordContext) -> Result<ParsedEvent, LineError> {
-    // First, so that a key given twice at any depth is named by its path.
-    if let Some(path) = duplicate_key(text) {
+    let Record {
+        members,
+        duplicate,
+        decimal_error,
+    } = serde_json::from_str(text).map_err(|e| {
+        LineError::general(
+            line,
+            format!("not a JSON object: {}", strip_position(&e.to_string())),
+        )
+    })?;
+    // A key given twice at any depth is named by its path.
+    if let Some(path) = duplicate {
         return Err(LineError::field(
             line,
             &path,
             "given twice (each field once per line)",
         ));
     }
-    let exact = clientele_core::json::exact_decimals(text).map_err(|e| {
-        let message = e.to_string();
-        match message.strip_prefix("field `") {
-            Some(rest) => {
-                let (field, reason) = rest.split_once("`: ").unwrap_or((rest, "invalid"));
-                LineError::field(line, field, strip_position(reason))
-            }
-            None => LineError::general(
-                line,
-                format!("not a JSON object: {}", strip_position(&message)),
-            ),
-        }
-    })?;
-    let record: Map<String, Value> = serde_json::from_str(&exact)
-        .map_err(|e| LineError::general(line, format!("not a JSON object: {e}")))?;
-    to_event(line, record, ctx)
+    if let Some((field, reason)) = decimal_error {
+        return Err(LineError::field(line, &field, reason));
+    }
+    to_event(line, members, ctx)
 }
 
-/// The first key an object of `text` has twice, as a path such as
-/// `metadata.source` (serde_json would silently keep the last value).
-fn duplicate_key(text: &str) -> Option<String> {
-    serde_json::from_str::<Duplicates>(text).ok()?.0
+/// A JSON Lines record read in one pass: the top-level object's members,
+/// with the numbers of the decimal fields (`amount`, `margin`) kept as
+/// strings of their exact literal text (never through `f64`; as
+/// [`clientele_core::json::exact_decimals`] does), the first key given twice
+/// at any depth, and the first decimal field that is refused.
+struct Record {
+    members: Map<String, Value>,
+    duplicate: Option<String>,
+    decimal_error: Option<(String, String)>,
 }
 
-/// Deserializes any JSON value, keeping only its first duplicated key.
-struct Duplicates(Option<String>);
-
-impl<'de> Deserialize<'de> for Duplicates {
+impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DuplicatesVisitor)
+        deserializer.deserialize_map(RecordVisitor)
     }
 }
 
-struct DuplicatesVisitor;
+struct RecordVisitor;
 
-impl<'de> Visitor<'de> for DuplicatesVisitor {
-    type Value = Duplicates;
+impl<'de> Visitor<'de> for RecordVisitor {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut record = Record {
+            members: Map::new(),
+            duplicate: None,
+            decimal_error: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            let twice = record.members.contains_key(&key);
+            let value = if clientele_core::json::DECIMAL_FIELDS.contains(&key.as_str()) {
+                let raw: Box<RawValue> = map.next_value()?;
+                let raw = raw.get();
+                if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    if raw.contains(['e', 'E']) && record.decimal_error.is_none() {
+                        record.decimal_error = Some((
+                            key.clone(),
+                            format!("exponent notation is not accepted for amounts ({raw})"),
+                        ));
+                    }
+                    Value::String(raw.to_owned())
+                } else {
+                    let Checked(value, inner) =
+                        serde_json::from_str(raw).map_err(serde::de::Error::custom)?;
+                    if !twice {
+                        note_duplicate(&mut record.duplicate, &key, inner);
+                    }
+                    value
+                }
+            } else {
+                let Checked(value, inner) = map.next_value()?;
+                if !twice {
+                    note_duplicate(&mut record.duplicate, &key, inner);
+                }
+                value
+            };
+            if twice {
+                record.duplicate.get_or_insert(key);
+            } else {
+                record.members.insert(key, value);
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// Keeps the first duplicate found: `key.path` for one inside `key`'s value.
+fn note_duplicate(found: &mut Option<String>, key: &str, inner: Option<String>) {
+    if found.is_none() {
+        *found = inner.map(|path| format!("{key}.{path}"));
+    }
+}
+
+/// Any JSON value, as `serde_json::Value` reads it, and the path of the first
+/// key given twice in one of its objects.
+struct Checked(Value, Option<String>);
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(CheckedVisitor)
+    }
+}
+
+struct CheckedVisitor;
+
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_bool<E>(self, v: bool) -> Result<Checked, E> {
+        Ok(Checked(Value::Bool(v), None))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_i64<E>(self, v: i64) -> Result<Checked, E> {
+        Ok(Checked(Value::Number(v.into()), None))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_u64<E>(self, v: u64) -> Result<Checked, E> {
+        Ok(Checked(Value::Number(v.into()), None))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_f64<E>(self, v: f64) -> Result<Checked, E> {
+        Ok(Checked(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+            None,
+        ))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_str<E>(self, v: &str) -> Result<Checked, E> {
+        Ok(Checked(Value::String(v.to_owned()), None))
     }
 
-    fn visit_unit<E>(self) -> Result<Duplicates, E> {
-        Ok(Duplicates(None))
+    fn visit_string<E>(self, v: String) -> Result<Checked, E> {
+        Ok(Checked(Value::String(v), None))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Duplicates, A::Error> {
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked(Value::Null, None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        let mut items = Vec::new();
         let mut found = None;
-        while let Some(Duplicates(inner)) = seq.next_element()? {
+        while let Some(Checked(item, inner)) = seq.next_element()? {
             found = found.or(inner);
+            items.push(item);
         }
-        Ok(Duplicates(found))
+        Ok(Checked(Value::Array(items), found))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Duplicates, A::Error> {
-        let mut keys = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let mut members = Map::new();
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
-            let Duplicates(inner) = map.next_value()?;
-            if found.is_none() {
-                if keys.contains(&key) {
-                    found = Some(key);
-                } else {
-                    found = inner.map(|path| format!("{key}.{path}"));
-                    keys.insert(key);
-                }
+            let Checked(value, inner) = map.next_value()?;
+            if members.contains_key(&key) {
+                found.get_or_insert(key);
+            } else {
+                note_duplicate(&mut found, &key, inner);
+                members.insert(key, value);
             }
         }
-        Ok(Duplicates(found))
+        Ok(Checked(Value::Object(members), found))
     }
 }
 
