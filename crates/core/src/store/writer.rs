@@ -270,7 +270,13 @@ impl Writer {
         for i in 0..keys::COLUMN_FAMILIES.len() {
             handles.push(self.cf(i)?);
         }
-        for (cf, k, v) in &ops.entries {
+        // In key order per column family (stable: a key's puts and deletes
+        // keep their order): each memtable insert then starts its skiplist
+        // search next to the previous one, where random keys (event ids,
+        // customers) would each search from the top.
+        let mut order: Vec<_> = ops.entries.iter().collect();
+        order.sort_by(|a, b| (a.0, &ops.arena[a.1.clone()]).cmp(&(b.0, &ops.arena[b.1.clone()])));
+        for (cf, k, v) in order {
             match v {
                 Some(v) => batch.put_cf(handles[*cf], &ops.arena[k.clone()], &ops.arena[v.clone()]),
                 None => batch.delete_cf(handles[*cf], &ops.arena[k.clone()]),
