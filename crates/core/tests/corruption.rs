@@ -287,3 +287,23 @@ fn as_of_reads_do_not_read_records_of_later_events() {
     }
     assert_eq!(verify_error(dir.path()).position(), 16);
 }
+
+#[test]
+fn a_stray_stream_entry_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path(), 20);
+    {
+        // An entry no record owns: customer "0", version 9, pointing at
+        // position 6 (customer "0"'s version 2) and claiming a later time.
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle("streams").unwrap();
+        let mut key = customer_zero().as_bytes().to_vec();
+        key.extend_from_slice(&9u64.to_be_bytes());
+        let mut value = 6u64.to_be_bytes().to_vec();
+        value.extend_from_slice(&i64::MAX.to_be_bytes());
+        db.put_cf(cf, &key, value).unwrap();
+    }
+    let error = verify_error(dir.path());
+    assert_eq!(error.position(), 6, "{error}");
+    assert!(error.to_string().contains("stray entry"), "{error}");
+}

@@ -128,8 +128,9 @@ pub struct StreamIter<'a> {
     customer: CustomerId,
     next_version: u64,
     /// Only events that occurred at or before this time (µs) are decoded and
-    /// yielded; the others are still checksummed and checked against the
-    /// index, but never decoded nor unsealed.
+    /// yielded. A later event is passed over without reading its record when
+    /// the index entry says when it occurred; behind an entry of the first
+    /// format (position only) its record is read and checked, not decoded.
     occurred_by: Option<i64>,
     done: bool,
 }
@@ -138,25 +139,38 @@ impl StreamIter<'_> {
     /// The record the index points to at the current position: None when it
     /// occurred after `occurred_by`.
     fn read_current(&self) -> Result<Option<RecordedEvent>> {
-        let entry = self.raw.value().and_then(keys::read_stream_entry);
-        let position = entry.map_or(0, |(position, _)| position);
+        let index_error = |position: u64, reason: String| -> Error {
+            IntegrityError::Index {
+                index: "streams",
+                position,
+                reason,
+            }
+            .into()
+        };
+        let Some((position, occurred)) = self.raw.value().and_then(keys::read_stream_entry) else {
+            return Err(index_error(
+                0,
+                format!(
+                    "the entry of customer {} version {} is malformed",
+                    self.customer, self.next_version
+                ),
+            ));
+        };
         // The index says when the event occurred (entries written before it
         // did are read as before): a later event is passed over unread.
-        if let (Some(bound), Some((_, Some(occurred)))) = (self.occurred_by, entry) {
-            if occurred > bound {
+        if let (Some(bound), Some(at)) = (self.occurred_by, occurred) {
+            if at > bound {
                 return Ok(None);
             }
         }
         let inconsistent = |found: Option<(CustomerId, u64)>| -> Error {
-            IntegrityError::Index {
-                index: "streams",
+            index_error(
                 position,
-                reason: format!(
+                format!(
                     "customer {} version {} points to {found:?}",
                     self.customer, self.next_version,
                 ),
-            }
-            .into()
+            )
         };
         let cf = self.store.cf(keys::CF_EVENTS)?;
         let Some(bytes) = self
@@ -167,11 +181,18 @@ impl StreamIter<'_> {
             return Err(inconsistent(None));
         };
         let raw = RawRecord::parse(position, &bytes)?;
-        if raw.customer_id != self.customer
-            || raw.version != self.next_version
-            || entry.is_some_and(|(_, occurred)| occurred.is_some_and(|o| o != raw.occurred_micros))
-        {
+        if raw.customer_id != self.customer || raw.version != self.next_version {
             return Err(inconsistent(Some((raw.customer_id, raw.version))));
+        }
+        if let Some(at) = occurred.filter(|&at| at != raw.occurred_micros) {
+            return Err(index_error(
+                position,
+                format!(
+                    "the entry of customer {} version {} says the event occurred at {at} µs, \
+                     the record at {} µs",
+                    self.customer, self.next_version, raw.occurred_micros
+                ),
+            ));
         }
         if self
             .occurred_by
@@ -290,7 +311,9 @@ impl Store {
     /// records when each event occurred, so later events are passed over
     /// without reading their records: an as-of view reads (and unseals) only
     /// what it folds. Entries written before the index held that time are
-    /// read, checked, and passed over undecoded.
+    /// read, checked, and passed over undecoded. The read trusts the index
+    /// for the events it passes over; [`Store::verify`] checks every entry
+    /// against its record.
     pub fn stream_as_of(
         &self,
         customer: CustomerId,

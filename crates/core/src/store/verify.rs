@@ -7,7 +7,7 @@ use super::keys::{self, EventIdEntry};
 use super::writer::decode_head;
 use super::Store;
 use crate::codec::{self, RawRecord, GENESIS_HASH, HASH_LEN};
-use crate::error::{IntegrityError, Result};
+use crate::error::{Error, IntegrityError, Result};
 
 /// What [`Store::verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,6 +143,7 @@ impl Store {
                 .into())
             }
         }
+        self.verify_no_stray_stream_entries(last)?;
         let stream_count = self.customers()?.len() as u64;
         let mut hash = [0u8; HASH_LEN];
         hash.copy_from_slice(&previous);
@@ -151,5 +152,73 @@ impl Store {
             streams: stream_count,
             head_hash: hex(&hash),
         })
+    }
+
+    /// Every record up to `last` has its own `streams` entry (checked by the
+    /// walk over the records); this checks there is no other entry pointing
+    /// into the log, such as a stray entry claiming a later time, which an
+    /// as-of read would trust. Counting suffices; only when the count is off
+    /// are the entries read against their records, to name the first stray.
+    fn verify_no_stray_stream_entries(&self, last: u64) -> Result<()> {
+        let db = self.db();
+        let streams = self.cf(keys::CF_STREAMS)?;
+        let mut options = rocksdb::ReadOptions::default();
+        options.fill_cache(false);
+        let malformed = |key: &[u8]| -> Error {
+            IntegrityError::Index {
+                index: "streams",
+                position: 0,
+                reason: format!("malformed entry under key {}", hex(key)),
+            }
+            .into()
+        };
+        let mut count = 0u64;
+        let mut it = db.raw_iterator_cf_opt(streams, options);
+        it.seek_to_first();
+        while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            let (position, _) = keys::read_stream_entry(value).ok_or_else(|| malformed(key))?;
+            // Entries of appends made while verifying point past `last`.
+            if (1..=last).contains(&position) {
+                count += 1;
+            }
+            it.next();
+        }
+        it.status()?;
+        if count == last {
+            return Ok(());
+        }
+        let events = self.cf(keys::CF_EVENTS)?;
+        it.seek_to_first();
+        while let (Some(key), Some(value)) = (it.key(), it.value()) {
+            let (position, _) = keys::read_stream_entry(value).ok_or_else(|| malformed(key))?;
+            if (1..=last).contains(&position) {
+                let own = db
+                    .get_pinned_cf(events, keys::position_key(position))?
+                    .and_then(|bytes| {
+                        RawRecord::parse(position, &bytes)
+                            .ok()
+                            .map(|r| keys::stream_key(&r.customer_id, r.version))
+                    });
+                if own.as_ref().map(|k| k.as_slice()) != Some(key) {
+                    return Err(IntegrityError::Index {
+                        index: "streams",
+                        position,
+                        reason: format!(
+                            "a stray entry under key {} points to this record",
+                            hex(key)
+                        ),
+                    }
+                    .into());
+                }
+            }
+            it.next();
+        }
+        it.status()?;
+        Err(IntegrityError::Index {
+            index: "streams",
+            position: 0,
+            reason: format!("{count} entries point into a log of {last} records"),
+        }
+        .into())
     }
 }
