@@ -53,7 +53,9 @@ impl<'de> Deserialize<'de> for Members {
 
 /// Rewrites a JSON object so that numbers in [`DECIMAL_FIELDS`] become strings
 /// holding their exact literal text. Other values are kept byte for byte. A
-/// key given twice in the object is an error.
+/// key given twice in the object is an error; inside nested values, structs
+/// refuse a repeated field when deserialized, but maps (e.g. a profile's
+/// `segment`) keep the last value.
 pub fn exact_decimals(text: &str) -> Result<String, serde_json::Error> {
     let Members(fields) = serde_json::from_str(text)?;
     let mut out = String::with_capacity(text.len() + 8);

@@ -546,11 +546,8 @@ impl<P: Projection> Projector<P> {
     pub fn open(store: &Store, projection: P) -> Result<Self> {
         let stored = store.load_checkpoint_raw(&meta_key(projection.name()))?;
         let mut projector = Self {
-            store: if projection.reads_personal_data() {
-                store.clone()
-            } else {
-                store.public_only()
-            },
+            // Whatever handle it is given: states must not depend on it.
+            store: store.with_personal_data(projection.reads_personal_data()),
             projection,
             position: 0,
             entries: Cache::new(),
@@ -1320,18 +1317,15 @@ impl<P: Projection> Projector<P> {
     /// every event with `occurred_at ≤ as_of`, folded in business-time order.
     /// Starts from the nearest snapshot, so it costs O(events since it).
     pub fn state_as_of(&self, customer: CustomerId, as_of: DateTime<Utc>) -> Result<P::State> {
-        let mut out = P::State::default();
-        self.replay_at(customer, &[as_of.timestamp_micros()], |_, state| {
-            out = state.clone();
+        self.replay_at(customer, &[as_of.timestamp_micros()], |_, _| {
             Ok::<_, Error>(())
-        })?;
-        Ok(out)
+        })
     }
 
     /// Calls `f(customer, i, state)` for every customer (in customer-id
     /// order) and every `times[i]`, with the customer's state as of
     /// `times[i]`: what [`Projector::state_as_of`] gives, for several times
-    /// at once. Each customer's events are read once for all the times
+    /// at once. Each customer's events are read for all the times together
     /// (from the snapshot before the earliest), and a stored state serves
     /// every time at or after its last folded event when the projector is
     /// caught up. A stage distribution at the end of each of twelve months
@@ -1400,22 +1394,25 @@ impl<P: Projection> Projector<P> {
                 }
                 Ok(())
             }
-            None => self.replay_at(customer, &sorted, |k, state| f(customer, order[k], state)),
+            None => self
+                .replay_at(customer, &sorted, |k, state| f(customer, order[k], state))
+                .map(drop),
         })
     }
 
     /// Replays `customer` as of each of `times` (µs, ascending), calling
-    /// `emit(k, state as of times[k])` in order. Starts from the last
-    /// snapshot at or before the earliest time and reads the stream once, up
-    /// to the latest.
+    /// `emit(k, state as of times[k])` in order, and returns the state as of
+    /// the latest. Starts from the last snapshot at or before the earliest
+    /// time and reads the stream up to the latest (a second time, from the
+    /// start, when it meets a late event older than that snapshot).
     fn replay_at<E: From<Error>>(
         &self,
         customer: CustomerId,
         times: &[i64],
         mut emit: impl FnMut(usize, &P::State) -> std::result::Result<(), E>,
-    ) -> std::result::Result<(), E> {
+    ) -> std::result::Result<P::State, E> {
         let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
-            return Ok(());
+            return Ok(P::State::default());
         };
         let snapshot = self.snapshot_at(customer, first)?;
         let (start_version, snapshot_key, mut state) = match snapshot {
@@ -1450,7 +1447,7 @@ impl<P: Projection> Projector<P> {
             }
             emit(k, &state)?;
         }
-        Ok(())
+        Ok(state)
     }
 
     /// The last snapshot of `customer` whose fold key is at or before

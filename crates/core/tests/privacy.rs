@@ -385,3 +385,60 @@ fn as_of_reads_unseal_only_what_they_return() {
         "the full stream is still there"
     );
 }
+
+/// Counts events, reading their personal data or not as told.
+struct Counting {
+    personal: bool,
+}
+
+impl clientele_core::projection::Projection for Counting {
+    type State = u32;
+    fn name(&self) -> &str {
+        if self.personal {
+            "counting-personal"
+        } else {
+            "counting-public"
+        }
+    }
+    fn version(&self) -> u64 {
+        1
+    }
+    fn apply(&self, state: &mut u32, _event: &clientele_core::RecordedEvent) {
+        *state += 1;
+    }
+    fn reads_personal_data(&self) -> bool {
+        self.personal
+    }
+}
+
+/// The runtime reads a projection's events with or without their personal
+/// data as the projection declares, whichever handle it was opened with.
+#[test]
+fn projectors_decrypt_only_for_projections_that_read_personal_data() {
+    use clientele_core::projection::Projector;
+    let dir = tempfile::tempdir().unwrap();
+    let ring = MasterKeyRing::new(1, [9; 32]);
+    let log = MemoryAccessLog::default();
+    let options = StoreOptions {
+        access_log: Some(Arc::new(log.clone())),
+        ..keyed(&ring)
+    };
+    let store = Store::open_with(dir.path(), options).unwrap();
+    let c = CustomerId::new_random();
+    history(&store, c, NAME, PLATE); // three sealed events of four
+    let t = common::t0() + Duration::days(2);
+
+    let mut public = Projector::open(&store, Counting { personal: false }).unwrap();
+    public.catch_up().unwrap();
+    assert_eq!(public.state(c).unwrap(), Some(4));
+    assert_eq!(public.state_as_of(c, t).unwrap(), 3);
+    public.rebuild().unwrap();
+    assert!(log.records().is_empty(), "{:?}", log.records());
+
+    // Opened with a public-only handle, a projection that reads personal
+    // data still gets it.
+    let mut personal = Projector::open(&store.public_only(), Counting { personal: true }).unwrap();
+    personal.catch_up().unwrap();
+    assert_eq!(personal.state(c).unwrap(), Some(4));
+    assert_eq!(log.records().len(), 3);
+}

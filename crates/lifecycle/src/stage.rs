@@ -209,7 +209,8 @@ impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const DAY: u64 = 86_400;
         const HOUR: u64 = 3_600;
-        if self.0 < 0 {
+        // Under a minute shows as 0 minutes, which takes no sign.
+        if self.0 <= -60 {
             f.write_str("-")?;
         }
         let secs = self.0.unsigned_abs();
@@ -518,6 +519,7 @@ mod tests {
         assert_eq!(text(-(2 * 86_400 + 3_600)), "-2 days 1 hour");
         assert_eq!(text(47 * 3_600), "47 hours");
         assert_eq!(text(i64::MIN).chars().next(), Some('-'));
+        assert_eq!(text(-30), "0 minutes");
     }
 
     fn change() -> StageChange {

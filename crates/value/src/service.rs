@@ -125,7 +125,9 @@ impl Value {
             for d in s.days.values() {
                 for (c, a) in &d.spend {
                     let total = totals.entry(c.clone()).or_default();
-                    *total = total.saturating_add(*a);
+                    *total = total
+                        .checked_add(*a)
+                        .ok_or(crate::ValueError::Overflow("population revenue"))?;
                 }
             }
             Ok::<_, ServiceError>(())
@@ -156,7 +158,9 @@ impl Value {
                 state.days.values().flat_map(|d| d.spend.keys()).collect();
             for currency in currencies {
                 let total = revenue.entry(currency.clone()).or_default();
-                *total = total.saturating_add(historic_value(&state, currency, as_of).net);
+                *total = total
+                    .checked_add(historic_value(&state, currency, as_of).net)
+                    .ok_or(crate::ValueError::Overflow("population revenue"))?;
             }
             if let Some(currency) = rfm_currency {
                 let h = historic_value(&state, currency, as_of);

@@ -359,7 +359,9 @@ impl Store {
     /// keys, and nothing is written to the access log. Appends and every
     /// other operation are unchanged. The projection runtime reads through
     /// such a handle for a projection that does not read personal data
-    /// ([`Projection::reads_personal_data`](crate::projection::Projection::reads_personal_data)).
+    /// ([`Projection::reads_personal_data`](crate::projection::Projection::reads_personal_data)),
+    /// and through a full one for a projection that does, whichever handle
+    /// it is opened with: a projection's states never depend on that.
     ///
     /// ```
     /// use clientele_core::privacy::{MasterKeyRing, PersonalData};
@@ -382,10 +384,15 @@ impl Store {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn public_only(&self) -> Store {
+        self.with_personal_data(false)
+    }
+
+    /// This handle, reading personal data or not (see [`Store::public_only`]).
+    pub(crate) fn with_personal_data(&self, readable: bool) -> Store {
         Store {
             inner: self.inner.clone(),
             reader: self.reader.clone(),
-            public_only: true,
+            public_only: !readable,
         }
     }
 
