@@ -6,7 +6,8 @@
 //!   key/value pairs (record, stream index, id index, stream version, head) as
 //!   one synced `WriteBatch`.
 //! * `durable_batch/{store,raw}`: 100 events per synced commit.
-//! * `bulk_import/{store,raw}`: 1,000 events per commit, no fsync.
+//! * `durable_batch/bulk_{store,raw}_buffered_1000`: 1,000 events per commit,
+//!   no fsync.
 //! * `scan/{store,raw}`: the whole log; store decodes every event, raw only
 //!   touches the bytes with a plain iterator.
 
