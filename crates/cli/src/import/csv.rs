@@ -131,6 +131,10 @@ struct Newlines<R> {
     offset: u64,
     /// Offsets of the newlines read and not yet passed.
     newlines: RefCell<VecDeque<u64>>,
+    /// Newlines read in all.
+    newline_count: u64,
+    /// The last byte read.
+    last: Option<u8>,
 }
 
 impl<R> Newlines<R> {
@@ -139,7 +143,14 @@ impl<R> Newlines<R> {
             inner,
             offset: 0,
             newlines: RefCell::new(VecDeque::new()),
+            newline_count: 0,
+            last: None,
         }
+    }
+
+    /// Lines read so far: the newlines, and a last line without one.
+    fn lines(&self) -> u64 {
+        self.newline_count + u64::from(self.last.is_some_and(|b| b != b'\n'))
     }
 
     /// The line of a record the csv crate places at (`byte`, `line`): one
@@ -175,6 +186,12 @@ impl<R: Read> Read for Newlines<R> {
             );
         }
         self.offset = self.offset.saturating_add(data.len() as u64);
+        self.newline_count = self
+            .newline_count
+            .saturating_add(data.iter().filter(|&&b| b == b'\n').count() as u64);
+        if let Some(&b) = data.last() {
+            self.last = Some(b);
+        }
         Ok(n)
     }
 }
@@ -323,7 +340,11 @@ impl<R: Read> EventSource for CsvSource<R> {
     fn next_event(&mut self) -> Option<Result<ParsedEvent, ReadError>> {
         loop {
             match self.reader.read_record(&mut self.record) {
-                Ok(false) => return None,
+                Ok(false) => {
+                    // Every line of the file, trailing blank ones included.
+                    self.line = self.line.max(self.reader.get_ref().lines());
+                    return None;
+                }
                 Ok(true) => {
                     let position = self.record.position().cloned();
                     if let Some(p) = position {
@@ -426,6 +447,25 @@ mod tests {
             panic!()
         };
         assert_eq!(p.policy_numbers, vec!["P-1", "P-2"]);
+    }
+
+    /// The summary's "lines read" counts every line of the file, trailing
+    /// blank ones and a last line without a newline included.
+    #[test]
+    fn every_line_is_counted() {
+        let count = |text: &str| {
+            let mut source =
+                CsvSource::new(text.as_bytes(), &BTreeMap::new(), RecordContext::new("csv"))
+                    .unwrap();
+            while source.next_event().is_some() {}
+            source.lines_read()
+        };
+        let header = "customer,occurred_at,kind,order_id,amount,currency\n";
+        let row = "c,2024-05-01,purchase,A,1.00,CNY";
+        assert_eq!(count(&format!("{header}{row}\n{row}\n")), 3);
+        assert_eq!(count(&format!("{header}{row}\n{row}\n\n\n")), 5);
+        assert_eq!(count(&format!("{header}{row}\r\n\r\n{row}")), 4);
+        assert_eq!(count(header), 1);
     }
 
     #[test]
