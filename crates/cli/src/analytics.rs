@@ -460,7 +460,7 @@ impl Analytics {
         let overview = a
             .value
             .overview(as_of, rfm_currency.as_deref())
-            .map_err(|e| failed("value", e))?;
+            .map_err(|e| failed("revenue and RFM", e))?;
         for (_, s) in &overview.rfm {
             *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
         }
