@@ -7,7 +7,7 @@
 //!
 //! * [`state`]: the churn fold over each customer's events;
 //! * [`risk`]: signals and the logistic risk score;
-//! * [`metrics`] and [`backtest`]: AUC, precision/recall at k, lift, calibration;
+//! * [`metrics`] and [`backtest`](mod@backtest): AUC, precision/recall at k, lift, calibration;
 //! * [`warning`] and [`job`]: warning rules, episodes, the due index, sinks.
 #![deny(missing_docs)]
 

@@ -1,7 +1,7 @@
-//! What the report shows: plain data, filled by [`gather`](super::gather)
+//! What the report shows: plain data, filled by [`gather`](fn@super::gather::gather)
 //! from the event log and by the analytics crates (lifecycle, loyalty,
 //! value, churn) through the public fields, then drawn by
-//! [`render`](super::render).
+//! [`render`](fn@super::render::render).
 
 use serde::Serialize;
 

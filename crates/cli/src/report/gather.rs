@@ -1,7 +1,7 @@
 //! Filling [`ReportData`] from the core event log alone: headline counts and
 //! purchase-cohort retention. Sections that need the analytics crates
 //! (stages, loyalty, RFM, churn risk, lift) are left empty with a note; their
-//! owners fill the public fields before [`render`](super::render).
+//! owners fill the public fields before [`render`](fn@super::render::render).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
