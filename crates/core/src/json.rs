@@ -67,22 +67,38 @@ pub fn exact_decimals(text: &str) -> Result<String, serde_json::Error> {
         out.push_str(&serde_json::to_string(key)?);
         out.push(':');
         let raw = value.get();
-        let is_number = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit());
-        if DECIMAL_FIELDS.contains(&key.as_str()) && is_number {
-            if raw.contains(['e', 'E']) {
-                return Err(serde_json::Error::custom(format!(
-                    "field `{key}`: exponent notation is not accepted for amounts ({raw})"
-                )));
-            }
-            out.push('"');
-            out.push_str(raw);
-            out.push('"');
+        let literal = if DECIMAL_FIELDS.contains(&key.as_str()) {
+            decimal_literal(raw)
+                .map_err(|reason| serde_json::Error::custom(format!("field `{key}`: {reason}")))?
         } else {
-            out.push_str(raw);
+            None
+        };
+        match literal {
+            Some(digits) => {
+                out.push('"');
+                out.push_str(digits);
+                out.push('"');
+            }
+            None => out.push_str(raw),
         }
     }
     out.push('}');
     Ok(out)
+}
+
+/// The raw JSON text of a decimal field's value, read exactly: its literal
+/// digits if it is a number (`Some`), `None` for any other value (left to
+/// the field's type to judge). Exponent notation is refused.
+pub fn decimal_literal(raw: &str) -> Result<Option<&str>, String> {
+    if !raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Ok(None);
+    }
+    if raw.contains(['e', 'E']) {
+        return Err(format!(
+            "exponent notation is not accepted for amounts ({raw})"
+        ));
+    }
+    Ok(Some(raw))
 }
 
 /// Deserializes `T` from a JSON object, reading decimal fields exactly.

@@ -76,47 +76,55 @@ impl<'de> Visitor<'de> for RecordVisitor {
             decimal_error: None,
         };
         while let Some(key) = map.next_key::<String>()? {
-            let twice = record.members.contains_key(&key);
-            let value = if clientele_core::json::DECIMAL_FIELDS.contains(&key.as_str()) {
+            let (value, inner) = if clientele_core::json::DECIMAL_FIELDS.contains(&key.as_str()) {
                 let raw: Box<RawValue> = map.next_value()?;
-                let raw = raw.get();
-                if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                    if raw.contains(['e', 'E']) && record.decimal_error.is_none() {
-                        record.decimal_error = Some((
-                            key.clone(),
-                            format!("exponent notation is not accepted for amounts ({raw})"),
-                        ));
+                match clientele_core::json::decimal_literal(raw.get()) {
+                    Ok(Some(digits)) => (Value::String(digits.to_owned()), None),
+                    Ok(None) => {
+                        let Checked(value, inner) =
+                            serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+                        (value, inner)
                     }
-                    Value::String(raw.to_owned())
-                } else {
-                    let Checked(value, inner) =
-                        serde_json::from_str(raw).map_err(serde::de::Error::custom)?;
-                    if !twice {
-                        note_duplicate(&mut record.duplicate, &key, inner);
+                    Err(reason) => {
+                        if record.decimal_error.is_none() {
+                            record.decimal_error = Some((key.clone(), reason));
+                        }
+                        (Value::String(raw.get().to_owned()), None)
                     }
-                    value
                 }
             } else {
                 let Checked(value, inner) = map.next_value()?;
-                if !twice {
-                    note_duplicate(&mut record.duplicate, &key, inner);
-                }
-                value
+                (value, inner)
             };
-            if twice {
-                record.duplicate.get_or_insert(key);
-            } else {
-                record.members.insert(key, value);
-            }
+            add_member(
+                &mut record.members,
+                &mut record.duplicate,
+                key,
+                value,
+                inner,
+            );
         }
         Ok(record)
     }
 }
 
-/// Keeps the first duplicate found: `key.path` for one inside `key`'s value.
-fn note_duplicate(found: &mut Option<String>, key: &str, inner: Option<String>) {
-    if found.is_none() {
-        *found = inner.map(|path| format!("{key}.{path}"));
+/// Adds `key: value` to an object's members, keeping the first duplicate
+/// found in `found`: `key` if it was given before (the first value stays),
+/// else `key.path` for one inside `value` (`inner`).
+fn add_member(
+    members: &mut Map<String, Value>,
+    found: &mut Option<String>,
+    key: String,
+    value: Value,
+    inner: Option<String>,
+) {
+    if members.contains_key(&key) {
+        found.get_or_insert(key);
+    } else {
+        if found.is_none() {
+            *found = inner.map(|path| format!("{key}.{path}"));
+        }
+        members.insert(key, value);
     }
 }
 
@@ -185,12 +193,7 @@ impl<'de> Visitor<'de> for CheckedVisitor {
         let mut found = None;
         while let Some(key) = map.next_key::<String>()? {
             let Checked(value, inner) = map.next_value()?;
-            if members.contains_key(&key) {
-                found.get_or_insert(key);
-            } else {
-                note_duplicate(&mut found, &key, inner);
-                members.insert(key, value);
-            }
+            add_member(&mut members, &mut found, key, value, inner);
         }
         Ok(Checked(Value::Object(members), found))
     }
