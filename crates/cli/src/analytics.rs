@@ -123,39 +123,28 @@ impl Analytics {
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
     pub fn enrich(&self, as_of: DateTime<Utc>, data: &mut ReportData) -> CliResult<()> {
-        // Stage flow: the distribution at the end of each of the last 12 months.
+        // Stage flow: the distribution at the end of each of the last 12
+        // months: the last second of the calendar months 11 to 1 before
+        // as-of's, then as-of itself for its own, possibly partial, month.
         let mut flow_times = Vec::new();
-        for k in (0..12u32).rev() {
-            // The last second of the calendar month k months before as-of's
-            // (as-of itself for its own, possibly partial, month).
-            let t = if k == 0 {
-                as_of
-            } else {
-                let first_of_month = as_of
-                    .date_naive()
-                    .with_day(1)
-                    .and_then(|d| d.checked_sub_months(chrono::Months::new(k - 1)))
-                    .and_then(|d| d.and_hms_opt(0, 0, 0));
-                match first_of_month {
-                    Some(next) => next.and_utc() - Duration::seconds(1),
-                    None => continue,
-                }
-            };
-            flow_times.push(t);
+        for k in (1..12u32).rev() {
+            let first_of_next = as_of
+                .date_naive()
+                .with_day(1)
+                .and_then(|d| d.checked_sub_months(chrono::Months::new(k - 1)))
+                .and_then(|d| d.and_hms_opt(0, 0, 0));
+            if let Some(next) = first_of_next {
+                flow_times.push(next.and_utc() - Duration::seconds(1));
+            }
         }
-        // One pass over the population for the funnel (as of as-of, the last
-        // time) and the twelve month ends.
+        flow_times.push(as_of);
+        // One pass over the population for the twelve month ends; the last
+        // is as-of, which the funnel shows.
         let dists = self
             .lifecycle
             .stage_distributions(&flow_times)
             .map_err(|e| failed("stage distribution", e))?;
-        let dist = match (flow_times.last(), dists.last()) {
-            (Some(t), Some(d)) if *t == as_of => d.clone(),
-            _ => self
-                .lifecycle
-                .stage_distribution(as_of)
-                .map_err(|e| failed("stage distribution", e))?,
-        };
+        let dist = dists.last().cloned().unwrap_or_default();
         data.stage_funnel = Stage::ALL
             .iter()
             .map(|s| (s.to_string(), dist.count(*s)))
