@@ -28,6 +28,16 @@ fn keyed(ring: &MasterKeyRing) -> StoreOptions {
     }
 }
 
+/// A store under `ring` whose personal-data reads go to the returned log.
+fn logged(dir: &Path, ring: &MasterKeyRing) -> (Store, MemoryAccessLog) {
+    let log = MemoryAccessLog::default();
+    let options = StoreOptions {
+        access_log: Some(Arc::new(log.clone())),
+        ..keyed(ring)
+    };
+    (Store::open_with(dir, options).unwrap(), log)
+}
+
 fn profile(name: &str, plate: &str) -> Profile {
     Profile {
         name: Some(name.into()),
@@ -326,12 +336,7 @@ fn master_key_rotation_and_access_log() {
         assert_eq!(store.rotate_master_key().unwrap(), 3); // identity, policy id, complaint narrative
         assert_eq!(store.rotate_master_key().unwrap(), 0);
     }
-    let log = MemoryAccessLog::default();
-    let options = StoreOptions {
-        access_log: Some(Arc::new(log.clone())),
-        ..keyed(&MasterKeyRing::new(2, [2; 32]))
-    };
-    let store = Store::open_with(dir.path(), options).unwrap();
+    let (store, log) = logged(dir.path(), &MasterKeyRing::new(2, [2; 32]));
     let auditor = store.reader("auditor:zhao");
     let EventPayload::Profile(p) = &auditor.read_stream(c).unwrap()[0].payload else {
         panic!()
@@ -350,13 +355,7 @@ fn master_key_rotation_and_access_log() {
 #[test]
 fn as_of_reads_unseal_only_what_they_return() {
     let dir = tempfile::tempdir().unwrap();
-    let ring = MasterKeyRing::new(1, [7; 32]);
-    let log = MemoryAccessLog::default();
-    let options = StoreOptions {
-        access_log: Some(Arc::new(log.clone())),
-        ..keyed(&ring)
-    };
-    let store = Store::open_with(dir.path(), options).unwrap();
+    let (store, log) = logged(dir.path(), &MasterKeyRing::new(1, [7; 32]));
     let c = CustomerId::new_random();
     history(&store, c, NAME, PLATE); // sealed parts at days 0, 1 and 3
     let t = |d: i64| common::t0() + Duration::days(d);
@@ -417,13 +416,7 @@ impl clientele_core::projection::Projection for Counting {
 fn projectors_decrypt_only_for_projections_that_read_personal_data() {
     use clientele_core::projection::Projector;
     let dir = tempfile::tempdir().unwrap();
-    let ring = MasterKeyRing::new(1, [9; 32]);
-    let log = MemoryAccessLog::default();
-    let options = StoreOptions {
-        access_log: Some(Arc::new(log.clone())),
-        ..keyed(&ring)
-    };
-    let store = Store::open_with(dir.path(), options).unwrap();
+    let (store, log) = logged(dir.path(), &MasterKeyRing::new(1, [9; 32]));
     let c = CustomerId::new_random();
     history(&store, c, NAME, PLATE); // three sealed events of four
     let t = common::t0() + Duration::days(2);

@@ -84,6 +84,23 @@ fn ev(seed: u64, minutes: i64) -> NewEvent {
     e
 }
 
+/// Appends, as one batch, an event for each `(customer, minute)` of `list`
+/// (customer `n` is external id `p`/`n`; event seeds `seed`, `seed + 1`, …).
+fn append_each(store: &Store, list: &[(u8, i64)], seed: usize) {
+    let batch = list
+        .iter()
+        .enumerate()
+        .map(|(j, (c, t))| {
+            (
+                CustomerId::from_external("p", &c.to_string()),
+                ExpectedVersion::Any,
+                vec![ev((seed + j) as u64, *t)],
+            )
+        })
+        .collect();
+    store.append_batch(batch).unwrap();
+}
+
 fn encode(t: &Trail) -> Vec<u8> {
     serde_json::to_vec(t).unwrap()
 }
@@ -131,13 +148,9 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let customer = |n: u8| CustomerId::from_external("p", &n.to_string());
         let mut kept = Projector::open(&store, Named("kept")).unwrap();
         for (i, chunk) in events.chunks(split).enumerate() {
-            let batch = chunk.iter().enumerate().map(|(j, (c, t))| {
-                (customer(*c), ExpectedVersion::Any, vec![ev((i * 10 + j) as u64, *t)])
-            }).collect();
-            store.append_batch(batch).unwrap();
+            append_each(&store, chunk, i * 10);
             kept.catch_up().unwrap();
             let mut reopened = Projector::open(&store, Named("reopened")).unwrap();
             prop_assert_eq!(reopened.was_rebuilt(), i == 0);
@@ -166,14 +179,10 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let customer = |n: u8| CustomerId::from_external("p", &n.to_string());
         let fail = std::sync::Arc::new(AtomicBool::new(false));
         let mut p = Projector::open(&store, Flaky(fail.clone())).unwrap();
         for (i, chunk) in events.chunks(split).enumerate() {
-            let batch = chunk.iter().enumerate().map(|(j, (c, t))| {
-                (customer(*c), ExpectedVersion::Any, vec![ev((i * 10 + j) as u64, *t)])
-            }).collect();
-            store.append_batch(batch).unwrap();
+            append_each(&store, chunk, i * 10);
             let failing = failures.get(i % failures.len()).copied().unwrap_or(false);
             fail.store(failing, AtomicOrdering::SeqCst);
             // Every chunk changes a state, so its commit encodes one.
@@ -209,14 +218,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let customer = |n: u8| CustomerId::from_external("p", &n.to_string());
-        let append = |list: &[(u8, i64)], seed: usize| {
-            let batch = list.iter().enumerate().map(|(j, (c, t))| {
-                (customer(*c), ExpectedVersion::Any, vec![ev((seed + j) as u64, *t)])
-            }).collect();
-            store.append_batch(batch).unwrap();
-        };
-        append(&events, 0);
+        append_each(&store, &events, 0);
         let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
         p.catch_up().unwrap();
         let as_of = common::t0() + Duration::minutes(cut);
@@ -226,7 +228,7 @@ proptest! {
         prop_assert_eq!(p.states_as_of(as_of).unwrap(), each(&p));
         // Events not folded yet (the projector is behind): still each view.
         if !more.is_empty() {
-            append(&more, 1_000);
+            append_each(&store, &more, 1_000);
             prop_assert_eq!(p.states_as_of(as_of).unwrap(), each(&p));
         }
     }
@@ -243,14 +245,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let customer = |n: u8| CustomerId::from_external("p", &n.to_string());
-        let append = |list: &[(u8, i64)], seed: usize| {
-            let batch = list.iter().enumerate().map(|(j, (c, t))| {
-                (customer(*c), ExpectedVersion::Any, vec![ev((seed + j) as u64, *t)])
-            }).collect();
-            store.append_batch(batch).unwrap();
-        };
-        append(&events, 0);
+        append_each(&store, &events, 0);
         let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
         p.catch_up().unwrap();
         let times: Vec<DateTime<Utc>> =
@@ -276,7 +271,7 @@ proptest! {
         };
         check(&p)?;
         if !more.is_empty() {
-            append(&more, 1_000);
+            append_each(&store, &more, 1_000);
             check(&p)?;
         }
     }
