@@ -388,10 +388,19 @@ impl RiskPolicy {
         match TERMS[i] {
             "model" => {
                 let p = s.p_no_purchase.unwrap_or(f64::NAN).clamp(1e-6, 1.0 - 1e-6);
-                format!(
-                    "population model: {:.0}% chance of no purchase in the next {:.0} days (P(alive) {:.2})",
-                    100.0 * p, model.horizon_days, s.p_alive.unwrap_or(f64::NAN)
-                )
+                let chance = format!(
+                    "population model: {:.0}% chance of no purchase in the next {:.0} days",
+                    100.0 * p,
+                    model.horizon_days
+                );
+                if s.transactions <= 1 {
+                    // BG/NBD lets a customer drop out only right after a
+                    // repeat purchase, so P(alive) is 1 until there is one:
+                    // say what the chance rests on instead of "P(alive) 1.00".
+                    format!("{chance} (one purchase so far: taken as active, buying rarely)")
+                } else {
+                    format!("{chance} (P(alive) {:.2})", s.p_alive.unwrap_or(f64::NAN))
+                }
             }
             "expected" => format!(
                 "expected to buy {:.2} times in the next {:.0} days",
@@ -400,12 +409,21 @@ impl RiskPolicy {
             ),
             "recency" => match (s.days_since_last_purchase, s.typical_gap_days) {
                 (Some(days), Some(gap)) => {
-                    let ratio = days / gap;
-                    format!(
-                        "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
-                        days_text(days),
-                        days_text(gap)
-                    )
+                    let (days_text, gap_text, ratio) =
+                        (days_text(days), days_text(gap), days / gap);
+                    if s.transactions <= 1 {
+                        format!(
+                            "{days_text} since the only purchase, {ratio:.1}× the gap of {gap_text} assumed for a one-time buyer"
+                        )
+                    } else if gap <= self.min_gap_days {
+                        format!(
+                            "{days_text} since the last purchase, {ratio:.1}× the shortest gap counted, {gap_text} (the customer usually buys at least that often)"
+                        )
+                    } else {
+                        format!(
+                            "{days_text} since the last purchase, {ratio:.1}× the customer's usual gap of {gap_text}"
+                        )
+                    }
                 }
                 _ => "has never purchased".to_owned(),
             },
@@ -443,5 +461,79 @@ impl RiskPolicy {
             }
             _ => "explicit churn recorded, no win-back since".to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use clientele_value::BgNbd;
+
+    /// A state with purchases on `days` (days since 1970-01-01).
+    fn bought_on(days: &[i32]) -> ChurnState {
+        let mut state = ChurnState::default();
+        for &d in days {
+            state.purchase_days.insert(d, 5_000);
+        }
+        state
+    }
+
+    fn detail_of(score: &RiskScore, signal: &str) -> String {
+        score
+            .reasons
+            .iter()
+            .find(|r| r.signal == signal)
+            .map(|r| r.detail.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn recency_says_which_gap_it_measured_against() {
+        let policy = RiskPolicy::default();
+        let model = ModelContext::default();
+        // Day 19_000 is 2022-01-08; as of 2022-12-24 is day 19_350.
+        let as_of = Utc.with_ymd_and_hms(2022, 12, 24, 12, 0, 0).unwrap();
+        let once = policy.score(&bought_on(&[19_000]), as_of, &model);
+        assert_eq!(
+            detail_of(&once, "recency"),
+            "350 days since the only purchase, 11.7× the gap of 30 days assumed for a one-time buyer"
+        );
+        let weekly = policy.score(&bought_on(&[19_000, 19_007, 19_014]), as_of, &model);
+        assert_eq!(
+            detail_of(&weekly, "recency"),
+            "336 days since the last purchase, 11.2× the shortest gap counted, 30 days (the customer usually buys at least that often)"
+        );
+        let bimonthly = policy.score(&bought_on(&[19_000, 19_060, 19_120]), as_of, &model);
+        assert_eq!(
+            detail_of(&bimonthly, "recency"),
+            "230 days since the last purchase, 3.8× the customer's usual gap of 60 days"
+        );
+    }
+
+    #[test]
+    fn the_model_reason_does_not_claim_a_one_time_buyer_is_surely_alive() {
+        let policy = RiskPolicy::default();
+        let model = ModelContext {
+            bg_nbd: BgNbd::new(0.243, 4.414, 0.793, 2.426).ok(),
+            horizon_days: 91.0,
+        };
+        let as_of = Utc.with_ymd_and_hms(2022, 12, 24, 12, 0, 0).unwrap();
+        let once = policy.score(&bought_on(&[19_000]), as_of, &model);
+        assert_eq!(once.signals.p_alive, Some(1.0));
+        let detail = detail_of(&once, "model");
+        assert!(
+            detail.ends_with("(one purchase so far: taken as active, buying rarely)"),
+            "{detail}"
+        );
+        assert!(!detail.contains("P(alive)"), "{detail}");
+        let twice = policy.score(&bought_on(&[19_000, 19_100]), as_of, &model);
+        let p_alive = twice.signals.p_alive.unwrap_or(f64::NAN);
+        assert!(p_alive < 1.0, "{p_alive}");
+        let detail = detail_of(&twice, "model");
+        assert!(
+            detail.ends_with(&format!("(P(alive) {p_alive:.2})")),
+            "{detail}"
+        );
     }
 }

@@ -227,6 +227,15 @@ pub struct Episodes {
     pub raised: Vec<i64>,
 }
 
+/// Whether the customer is gone — an explicit churn not followed by a
+/// win-back, or silent beyond the exit horizon (with the win-back rule on):
+/// such a customer's risk is near 1 and says nothing new, so they get the
+/// `churned` or `win_back` warning and no `high_risk` one, which would only
+/// repeat it (and use up the contact cap another warning may need).
+fn gone(policy: &WarningPolicy, s: &Signals) -> bool {
+    s.churned || policy.win_back.as_ref().is_some_and(|rule| rule.silent(s))
+}
+
 impl WarningPolicy {
     /// Severity of a risk.
     pub fn severity(&self, risk: f64) -> Severity {
@@ -258,7 +267,7 @@ impl WarningPolicy {
             (
                 WarningKind::HighRisk,
                 self.severity(score.risk),
-                score.risk >= self.raise_at && !silent,
+                score.risk >= self.raise_at && !gone(self, s),
             ),
             (
                 WarningKind::RenewalAtRisk,
@@ -297,13 +306,10 @@ impl WarningPolicy {
             let open = episodes.open.iter().position(|(k, _, _)| *k == kind);
             // An episode ends when the condition is gone (with hysteresis for the risk level).
             // A customer moved to the win-back list leaves the high-risk episode.
+            // A customer who is gone (churned, or on the win-back list) leaves it too.
             let recovered = match kind {
                 WarningKind::HighRisk => {
-                    score.risk < self.recover_below
-                        || self
-                            .win_back
-                            .as_ref()
-                            .is_some_and(|r| r.silent(&score.signals))
+                    score.risk < self.recover_below || gone(self, &score.signals)
                 }
                 _ => !active,
             };
@@ -431,5 +437,54 @@ mod tests {
             !rule.silent(&signals(900.0, true)),
             "explicit churn: `churned`"
         );
+    }
+
+    #[test]
+    fn a_churned_customer_is_warned_as_churned_not_also_as_high_risk() {
+        use chrono::TimeZone;
+        let policy = WarningPolicy::default();
+        let customer = CustomerId::from_external("test", "c-1");
+        let score = |risk: f64, churned: bool, sla_breaches: u32| RiskScore {
+            risk,
+            reasons: Vec::new(),
+            signals: Signals {
+                transactions: 6,
+                days_since_last_purchase: Some(40.0),
+                typical_gap_days: Some(30.0),
+                churned,
+                sla_breaches,
+                ..Signals::default()
+            },
+        };
+        let day = |d: u32| Utc.with_ymd_and_hms(2025, 6, d, 12, 0, 0).unwrap();
+        let kinds = |warnings: Vec<Warning>| -> Vec<WarningKind> {
+            warnings.into_iter().map(|w| w.kind).collect()
+        };
+        // High risk while still a customer: a high-risk warning.
+        let mut episodes = Episodes::default();
+        let raised = policy.decide(customer, &score(0.8, false, 0), 3, day(1), &mut episodes);
+        assert_eq!(kinds(raised), [WarningKind::HighRisk]);
+        // Then an explicit churn, and a complaint past its SLA: both are
+        // raised, the high-risk episode ends, and the risk's rise to 0.99 is
+        // no escalation of it. (The contact cap, 2 warnings in 30 days, is
+        // reset so that it does not decide here: an escalation would have
+        // taken one of its two places.)
+        episodes.raised.clear();
+        let raised = policy.decide(customer, &score(0.99, true, 1), 5, day(2), &mut episodes);
+        assert_eq!(
+            kinds(raised),
+            [WarningKind::ComplaintSla, WarningKind::Churned]
+        );
+        assert!(episodes
+            .open
+            .iter()
+            .all(|(kind, _, _)| *kind != WarningKind::HighRisk));
+        // A churned customer seen for the first time: churned only.
+        let mut fresh = Episodes::default();
+        let raised = policy.decide(customer, &score(0.99, true, 0), 5, day(2), &mut fresh);
+        assert_eq!(kinds(raised), [WarningKind::Churned]);
+        // Won back (no churn any more) and still at risk: high risk again.
+        let raised = policy.decide(customer, &score(0.95, false, 0), 7, day(20), &mut fresh);
+        assert_eq!(kinds(raised), [WarningKind::HighRisk]);
     }
 }

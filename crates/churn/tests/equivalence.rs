@@ -129,10 +129,20 @@ fn reference_score(
     };
     if let Some(p) = signals.p_no_purchase {
         let p = p.clamp(1e-6, 1.0 - 1e-6);
-        push("model", policy.w_model * (p / (1.0 - p)).ln(), format!(
-            "population model: {:.0}% chance of no purchase in the next {:.0} days (P(alive) {:.2})",
-            100.0 * p, model.horizon_days, signals.p_alive.unwrap_or(f64::NAN)
-        ));
+        let chance = format!(
+            "population model: {:.0}% chance of no purchase in the next {:.0} days",
+            100.0 * p,
+            model.horizon_days
+        );
+        let detail = if signals.transactions <= 1 {
+            format!("{chance} (one purchase so far: taken as active, buying rarely)")
+        } else {
+            format!(
+                "{chance} (P(alive) {:.2})",
+                signals.p_alive.unwrap_or(f64::NAN)
+            )
+        };
+        push("model", policy.w_model * (p / (1.0 - p)).ln(), detail);
     }
     if let Some(e) = signals.expected_purchases {
         push(
@@ -149,11 +159,25 @@ fn reference_score(
         push(
             "recency",
             policy.w_recency * ratio.ln_1p(),
-            format!(
-                "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
-                days_text(days),
-                days_text(gap)
-            ),
+            if signals.transactions <= 1 {
+                format!(
+                    "{} since the only purchase, {ratio:.1}× the gap of {} assumed for a one-time buyer",
+                    days_text(days),
+                    days_text(gap)
+                )
+            } else if gap <= policy.min_gap_days {
+                format!(
+                    "{} since the last purchase, {ratio:.1}× the shortest gap counted, {} (the customer usually buys at least that often)",
+                    days_text(days),
+                    days_text(gap)
+                )
+            } else {
+                format!(
+                    "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
+                    days_text(days),
+                    days_text(gap)
+                )
+            },
         );
     } else {
         push(
