@@ -62,6 +62,19 @@ fn cdnow() -> Sandbox {
     s
 }
 
+/// `n` with commas between thousands, as the CLI prints counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn assert_no_debug_names(text: &str) {
     for debug in [
         "HighRisk",
@@ -156,7 +169,39 @@ fn cdnow_texts_group_thousands_and_use_words() {
     assert_no_debug_names(&listed);
     let one = s.text(&["warnings", "--customer", "578"]);
     assert!(one.starts_with("1 warning\n"), "{one}");
-    assert!(one.contains("249 days since the last purchase"), "{one}");
+    assert!(one.contains("249 days since the only purchase"), "{one}");
+    assert!(
+        one.contains(" 0007b1da-970f-55a7-9727-cbd072ed25ac (578)  "),
+        "the external id is shown: {one}"
+    );
+    // Filters, order and limit.
+    let (_, all, _) = s.json(&["warnings"]);
+    let all = all["result"]["warnings"].as_array().unwrap().clone();
+    let (_, top, _) = s.json(&["warnings", "--sort", "risk", "--limit", "5"]);
+    assert_eq!(top["result"]["matched"], all.len());
+    let top = top["result"]["warnings"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    let best = all
+        .iter()
+        .map(|w| w["risk"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert_eq!(top[0]["risk"].as_f64(), Some(best));
+    assert!(top
+        .windows(2)
+        .all(|w| w[0]["risk"].as_f64() >= w[1]["risk"].as_f64()));
+    let (_, high, _) = s.json(&["warnings", "--severity", "medium", "--kind", "high-risk"]);
+    let high = high["result"]["warnings"].as_array().unwrap();
+    let want = all
+        .iter()
+        .filter(|w| w["kind"] == "high_risk" && w["severity"] != "low")
+        .count();
+    assert!(want > 0 && high.len() == want, "{} vs {want}", high.len());
+    let limited = s.text(&["warnings", "--limit", "2"]);
+    assert!(
+        limited.starts_with(&format!("{} warnings (showing 2)\n", thousands(all.len()))),
+        "{limited}"
+    );
+    assert_eq!(limited.lines().count(), 3, "{limited}");
     let (code, doc, _) = s.json(&["warnings", "--customer", "578"]);
     assert_eq!(code, 0);
     assert_eq!(doc["result"]["warnings"][0]["kind"], "high_risk");

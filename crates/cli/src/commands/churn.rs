@@ -5,8 +5,8 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use clientele_churn::{
-    backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Warning, WarningJob,
-    WarningPolicy,
+    backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Severity, Warning,
+    WarningJob, WarningKind, WarningPolicy,
 };
 use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
@@ -99,17 +99,18 @@ fn external_ids(store: &Store) -> CliResult<Projector<Identifiers>> {
     Ok(p)
 }
 
-fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> String {
-    index
+/// The external id of `customer` (empty when none or erased).
+fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> CliResult<String> {
+    let terms = index
         .state(customer)
-        .ok()
-        .flatten()
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    Ok(terms
         .and_then(|terms| {
             terms
                 .iter()
                 .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
         })
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- churn-scores
@@ -232,7 +233,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
         let score = job.risk.score(&state, as_of, &job.model);
         rows.push(ScoreRow {
             customer_id: customer.to_string(),
-            external_id: external_id(&index, customer),
+            external_id: external_id(&index, customer)?,
             risk_score: score.risk,
             days_since_last_purchase: score.signals.days_since_last_purchase,
             transactions: score.signals.transactions,
@@ -361,7 +362,7 @@ pub struct WarnOutput {
     /// The job's report.
     pub run: RunReport,
     /// Warnings delivered to stdout (when no --sink).
-    pub warnings: Vec<Warning>,
+    pub warnings: Vec<ListedWarning>,
 }
 
 impl Render for WarnOutput {
@@ -374,12 +375,13 @@ impl Render for WarnOutput {
             count(self.run.raised, "warning"),
             thousands(self.run.delivered)
         ));
-        for w in &self.warnings {
+        for listed in &self.warnings {
+            let w = &listed.warning;
             out.push_str(&format!(
                 "  {:<6} {:<18} {} risk {:.2}: {}\n",
                 w.severity,
                 w.kind,
-                w.customer_id,
+                listed.who(),
                 w.risk,
                 w.reasons.first().map(|r| r.detail.as_str()).unwrap_or("")
             ));
@@ -390,7 +392,7 @@ impl Render for WarnOutput {
 /// Runs the warning job.
 pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let (_store, mut job) = open_job(ctx, 91)?;
+    let (store, mut job) = open_job(ctx, 91)?;
     if args.refit || job.model.bg_nbd.is_none() {
         job.refit(as_of)
             .map_err(churn_error("fitting the population model"))?;
@@ -417,10 +419,8 @@ pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
         }
     };
     let _ = std::io::stdout().flush();
-    Ok(CommandOutput::new(&WarnOutput {
-        run,
-        warnings: collected,
-    }))
+    let warnings = listed(&store, collected)?;
+    Ok(CommandOutput::new(&WarnOutput { run, warnings }))
 }
 
 // ---------------------------------------------------------------- warnings
@@ -429,9 +429,13 @@ const WARNINGS_EXAMPLES: &str = "\
 Examples:
   clientele warnings
   clientele warnings --from 2025-06-01 --to 2025-07-01 --json
+  clientele warnings --severity high --sort risk --limit 20
+  clientele warnings --kind complaint-sla --kind renewal-at-risk
   clientele warnings --customer plate:京A12345
 
-Lists stored warnings: who was warned, when, why (reasons) and how severe.";
+Lists stored warnings: when, how severe, what about, who (UUID and external id), the risk
+and the two strongest reasons. Oldest first; --sort risk puts the riskiest first (equal
+risks oldest first). --severity keeps that severity and higher; --kind may be repeated.";
 
 /// Arguments of `clientele warnings`.
 #[derive(Debug, Clone, clap::Args)]
@@ -446,25 +450,143 @@ pub struct WarningsArgs {
     /// Only this customer (UUID, external id or identifier).
     #[arg(long)]
     pub customer: Option<String>,
+    /// Only warnings of this kind (may be repeated).
+    #[arg(long, value_enum)]
+    pub kind: Vec<KindArg>,
+    /// Only warnings of this severity or higher.
+    #[arg(long, value_enum)]
+    pub severity: Option<SeverityArg>,
+    /// The order of the list.
+    #[arg(long, value_enum, default_value = "time")]
+    pub sort: WarningOrder,
+    /// At most this many warnings (after filtering and sorting).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// `--kind` values: the warning kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    /// High overall churn risk.
+    HighRisk,
+    /// A renewal due, the customer not renewing or undecided.
+    RenewalAtRisk,
+    /// A complaint unanswered past the reply SLA.
+    ComplaintSla,
+    /// An explicit churn, no win-back since.
+    Churned,
+    /// Silent beyond the lifecycle's exit horizon.
+    WinBack,
+}
+
+impl From<KindArg> for WarningKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::HighRisk => WarningKind::HighRisk,
+            KindArg::RenewalAtRisk => WarningKind::RenewalAtRisk,
+            KindArg::ComplaintSla => WarningKind::ComplaintSla,
+            KindArg::Churned => WarningKind::Churned,
+            KindArg::WinBack => WarningKind::WinBack,
+        }
+    }
+}
+
+/// `--severity` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeverityArg {
+    /// Low, medium and high.
+    Low,
+    /// Medium and high.
+    Medium,
+    /// High only.
+    High,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(severity: SeverityArg) -> Self {
+        match severity {
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+        }
+    }
+}
+
+/// `--sort` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WarningOrder {
+    /// Oldest first.
+    Time,
+    /// Riskiest first.
+    Risk,
+}
+
+/// A stored warning and whom it is about, for people.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedWarning {
+    /// The warning as stored.
+    #[serde(flatten)]
+    pub warning: Warning,
+    /// The customer's external id (empty when none or erased).
+    pub external_id: String,
+}
+
+impl ListedWarning {
+    /// The customer for people: the UUID, and the external id in brackets.
+    fn who(&self) -> String {
+        if self.external_id.is_empty() {
+            self.warning.customer_id.to_string()
+        } else {
+            format!("{} ({})", self.warning.customer_id, self.external_id)
+        }
+    }
+}
+
+/// `warnings` with their customers' external ids.
+fn listed(store: &Store, warnings: Vec<Warning>) -> CliResult<Vec<ListedWarning>> {
+    if warnings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let index = external_ids(store)?;
+    warnings
+        .into_iter()
+        .map(|warning| {
+            Ok(ListedWarning {
+                external_id: external_id(&index, warning.customer_id)?,
+                warning,
+            })
+        })
+        .collect()
 }
 
 /// Stored warnings.
 #[derive(Debug, Clone, Serialize)]
 pub struct WarningsOutput {
-    /// The warnings, oldest first.
-    pub warnings: Vec<Warning>,
+    /// Warnings that matched the filters, before `--limit`.
+    pub matched: usize,
+    /// The warnings, in the order asked for.
+    pub warnings: Vec<ListedWarning>,
 }
 
 impl Render for WarningsOutput {
     fn render(&self, out: &mut String) {
-        out.push_str(&format!("{}\n", count(self.warnings.len(), "warning")));
-        for w in &self.warnings {
+        if self.warnings.len() == self.matched {
+            out.push_str(&format!("{}\n", count(self.matched, "warning")));
+        } else {
+            out.push_str(&format!(
+                "{} (showing {})\n",
+                count(self.matched, "warning"),
+                thousands(self.warnings.len() as u64)
+            ));
+        }
+        for listed in &self.warnings {
+            let w = &listed.warning;
             out.push_str(&format!(
                 "{}  {:<6} {:<18} {}  risk {:.2}  {}\n",
                 w.as_of.format("%Y-%m-%d %H:%M"),
                 w.severity,
                 w.kind,
-                w.customer_id,
+                listed.who(),
                 w.risk,
                 w.reasons
                     .iter()
@@ -498,11 +620,22 @@ pub fn warnings(ctx: &Context, args: &WarningsArgs) -> CliResult<CommandOutput> 
             .warnings(from, to)
             .map_err(churn_error("reading warnings"))?,
     };
-    let warnings = list
+    let kinds: Vec<WarningKind> = args.kind.iter().map(|&k| k.into()).collect();
+    let least = args.severity.map(Severity::from);
+    let mut chosen: Vec<Warning> = list
         .into_iter()
         .filter(|w| w.as_of >= from && w.as_of < to)
+        .filter(|w| kinds.is_empty() || kinds.contains(&w.kind))
+        .filter(|w| least.is_none_or(|least| w.severity >= least))
         .collect();
-    Ok(CommandOutput::new(&WarningsOutput { warnings }))
+    if args.sort == WarningOrder::Risk {
+        // Stable: equal risks stay oldest first.
+        chosen.sort_by(|a, b| b.risk.total_cmp(&a.risk));
+    }
+    let matched = chosen.len();
+    chosen.truncate(args.limit.unwrap_or(usize::MAX));
+    let warnings = listed(&store, chosen)?;
+    Ok(CommandOutput::new(&WarningsOutput { matched, warnings }))
 }
 
 // ---------------------------------------------------------------- backtest
