@@ -209,6 +209,29 @@ fn scan(store: &Store, terms: &[String]) -> CliResult<Vec<CustomerId>> {
     Ok(found)
 }
 
+/// The identifier index, caught up (for external ids in lists).
+pub fn external_ids(store: &Store) -> CliResult<Projector<Identifiers>> {
+    let mut p = Projector::open(store, Identifiers::default())
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    p.catch_up()
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    Ok(p)
+}
+
+/// The external id of `customer` (empty when none or erased).
+pub fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> CliResult<String> {
+    let terms = index
+        .state(customer)
+        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+    Ok(terms
+        .and_then(|terms| {
+            terms
+                .iter()
+                .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
+        })
+        .unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -560,6 +560,41 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     assert!(dates
         .iter()
         .all(|d| ("2025-01-01"..="2025-12-31").contains(d)));
+    // Each with the customer's external id (the demo's are D-…), and the
+    // intent's machine name in JSON, words in the text.
+    assert!(
+        due.iter().all(|d| d["external_id"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("D-"))),
+        "{due:?}"
+    );
+    let intents: Vec<&str> = due.iter().filter_map(|d| d["intent"].as_str()).collect();
+    assert!(intents.contains(&"not_renewing"), "{intents:?}");
+    let out = s.run(&[
+        "--db",
+        &db,
+        "renewals",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  not renewing\n"), "{text}");
+    assert!(!text.contains("not_renewing"), "{text}");
+    let first = &due[0];
+    let line = format!(
+        "{}  {:<16} {}  {}",
+        first["valid_until"].as_str().unwrap_or(""),
+        first["policy_number"].as_str().unwrap_or(""),
+        first["customer"].as_str().unwrap_or(""),
+        first["external_id"].as_str().unwrap_or("")
+    );
+    assert!(
+        text.lines().nth(1).is_some_and(|l| l.starts_with(&line)),
+        "{line}\n{text}"
+    );
     let (code, _, _) = s.json(&[
         "--db",
         &db,

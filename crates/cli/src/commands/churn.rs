@@ -9,12 +9,12 @@ use clientele_churn::{
     WarningJob, WarningKind, WarningPolicy,
 };
 use clientele_core::projection::Projector;
-use clientele_core::{CustomerId, Store};
+use clientele_core::Store;
 use serde::Serialize;
 
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::identity::Identifiers;
+use crate::identity::{external_id, external_ids};
 use crate::import::record::parse_time;
 use crate::output::{count, thousands, timestamp, CommandOutput, Render};
 
@@ -88,29 +88,6 @@ fn churn_error(doing: &str) -> impl Fn(clientele_churn::Error) -> CliError + '_ 
             "run `clientele verify`; if it passes, retry",
         )
     }
-}
-
-/// The external id of a customer, from the identifier index.
-fn external_ids(store: &Store) -> CliResult<Projector<Identifiers>> {
-    let mut p = Projector::open(store, Identifiers::default())
-        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
-    p.catch_up()
-        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
-    Ok(p)
-}
-
-/// The external id of `customer` (empty when none or erased).
-fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> CliResult<String> {
-    let terms = index
-        .state(customer)
-        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
-    Ok(terms
-        .and_then(|terms| {
-            terms
-                .iter()
-                .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
-        })
-        .unwrap_or_default())
 }
 
 // ---------------------------------------------------------------- churn-scores

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use clientele_core::event::RenewalIntent;
 use clientele_core::{CustomerId, EventId, RecordedEvent, Store};
 use clientele_lifecycle::{
     Cause, CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason,
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
+use crate::identity::{external_id, external_ids};
 use crate::output::{count, timestamp, CommandOutput, Render};
 
 /// One line for a reason a customer is in their stage.
@@ -576,7 +578,8 @@ Examples:
   clientele renewals --from 2025-07-01 --to 2025-07-01 --json
 
 The renewal-due list (001 L5-6): policies whose cover ends between --from and --to,
-with the customer's latest stated intent (continue / not renewing / considering).";
+with the customer (UUID and external id) and their latest stated intent (continue /
+not renewing / considering; JSON: continue, not_renewing, considering).";
 
 /// Arguments of `clientele renewals`.
 #[derive(Debug, Clone, clap::Args)]
@@ -598,7 +601,27 @@ pub struct RenewalsOutput {
     /// Last day.
     pub to: NaiveDate,
     /// The policies due.
-    pub due: Vec<RenewalDue>,
+    pub due: Vec<ListedRenewal>,
+}
+
+/// A policy due, with its customer's external id.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedRenewal {
+    /// The policy due.
+    #[serde(flatten)]
+    pub due: RenewalDue,
+    /// The customer's external id (empty when none or erased).
+    pub external_id: String,
+}
+
+/// A renewal intent for people.
+fn intent_words(intent: Option<RenewalIntent>) -> &'static str {
+    match intent {
+        Some(RenewalIntent::Continue) => "continue",
+        Some(RenewalIntent::NotRenewing) => "not renewing",
+        Some(RenewalIntent::Considering) => "considering",
+        None => "(no intent)",
+    }
 }
 
 impl Render for RenewalsOutput {
@@ -609,17 +632,21 @@ impl Render for RenewalsOutput {
             self.from,
             self.to
         ));
-        for d in &self.due {
-            let intent = d
-                .intent
-                .map(|i| serde_json::to_string(&i).unwrap_or_default())
-                .unwrap_or_else(|| "(no intent)".into());
+        let width = self
+            .due
+            .iter()
+            .map(|d| d.external_id.chars().count())
+            .max()
+            .unwrap_or(0);
+        for listed in &self.due {
+            let d = &listed.due;
             out.push_str(&format!(
-                "{}  {:<16} {}  {}\n",
+                "{}  {:<16} {}  {:<width$}  {}\n",
                 d.valid_until,
                 d.policy_number,
                 d.customer,
-                intent.trim_matches('"')
+                listed.external_id,
+                intent_words(d.intent),
             ));
         }
     }
@@ -635,9 +662,19 @@ pub fn renewals(ctx: &Context, args: &RenewalsArgs) -> CliResult<CommandOutput> 
     if to < from {
         return Err(CliError::usage("--to is before --from", "swap them"));
     }
-    let (_store, lifecycle) = open_lifecycle(ctx)?;
+    let (store, lifecycle) = open_lifecycle(ctx)?;
     let due = lifecycle
         .renewals_due(from, to)
         .map_err(lifecycle_error("the renewal list"))?;
+    let index = external_ids(&store)?;
+    let due = due
+        .into_iter()
+        .map(|due| {
+            Ok(ListedRenewal {
+                external_id: external_id(&index, due.customer)?,
+                due,
+            })
+        })
+        .collect::<CliResult<_>>()?;
     Ok(CommandOutput::new(&RenewalsOutput { from, to, due }))
 }
