@@ -314,6 +314,58 @@ fn explain_states_the_view_and_names_referenced_events() {
 }
 
 #[test]
+fn explain_says_when_a_cover_ended_unrenewed() {
+    let s = Sandbox::new();
+    let file = s.write(
+        "policy.jsonl",
+        r#"{"customer":"p-1","occurred_at":"2024-01-10T09:30:00Z","kind":"purchase","order_id":"PA-1","amount":"4200.00","currency":"CNY","policy_number":"PA-777","valid_until":"2025-01-09"}
+"#,
+    );
+    s.text(&["import", &file, "--format", "jsonl", "--source", "insurer"]);
+    let args = |as_of: &'static str| ["explain", "p-1", "--source", "insurer", "--as-of", as_of];
+    // Mid-term: growth, whatever the one-time buyer's 180 days would say.
+    let text = s.text(&args("2024-12-31"));
+    assert!(text.contains(": growth since 2024-01-10 09:30"), "{text}");
+    // Not renewed: decline at the cover's end, exit 180 days later.
+    let text = s.text(&args("2025-12-31"));
+    assert!(
+        text.contains("because: cover to 2025-01-09 not renewed (exit horizon 180 days after it)"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("  2025-01-10 00:00 ")
+            && l.contains("growth → decline")
+            && l.contains("cover_lapse_decline: 0 days after the cover to 2025-01-09 ended, bought with the purchase of 2024-01-10 09:30 (")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("  2025-07-09 00:00 ")
+            && l.contains("decline → exit")
+            && l.contains("cover_lapse_exit: 180 days after the cover to 2025-01-09 ended, bought with the purchase of 2024-01-10 09:30 (")),
+        "{text}"
+    );
+    let (code, doc, _) = s.json(&[
+        "explain",
+        "p-1",
+        "--source",
+        "insurer",
+        "--as-of",
+        "2025-12-31",
+    ]);
+    assert_eq!(code, 0);
+    let result = &doc["result"];
+    assert_eq!(
+        result["view"]["reasons"][0]["cover_lapsed_beyond_exit_horizon"]["last_day"],
+        "2025-01-09"
+    );
+    assert!(result["references"]
+        .as_object()
+        .expect("references")
+        .values()
+        .all(|r| r["valid_until"] == "2025-01-09"));
+}
+
+#[test]
 fn a_plain_date_includes_the_last_second_of_the_day() {
     let s = Sandbox::new();
     let file = s.write(

@@ -57,7 +57,7 @@ mod stored;
 
 pub use error::{LifecycleError, Result};
 pub use identity::{IdentifierKind, Identity};
-pub use policy::{GapStatistic, LifecyclePolicy, MaturityRule, SpendDropRule};
+pub use policy::{CoverRule, GapStatistic, LifecyclePolicy, MaturityRule, SpendDropRule};
 pub use projection::{LifecycleProjection, PROJECTION_NAME};
 pub use service::Lifecycle;
 pub use stage::{

@@ -59,6 +59,40 @@ impl Default for SpendDropRule {
     }
 }
 
+/// How cover bought with a purchase — its `valid_until`: an insurance
+/// policy's term, a subscription — bears on inactivity.
+///
+/// A policyholder buys once a term, not on a purchase rhythm: what is due is
+/// the renewal, and the insurer works from the list of covers ending (001
+/// L5–6). So while the cover bought with the **last** purchase runs, the
+/// customer is not inactive, however long the term; once it has ended
+/// without a renewal, the customer declines `decline_after_lapse_days`
+/// after its last day and exits `exit_after_lapse_days` after it. These
+/// replace the rhythm rules (`decline_gap_multiple`,
+/// `one_time_decline_after_days`, `exit_gap_multiple` and the exit floor and
+/// cap) for as long as the last purchase's cover ends after that purchase;
+/// a purchase without cover, or a win-back, brings the rhythm rules back.
+/// The numbers are engineering defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverRule {
+    /// Decline this many days after the cover's last day, when it was not
+    /// renewed. Default `0`: a lapse is itself the early warning.
+    pub decline_after_lapse_days: u32,
+    /// Exit this many days after the cover's last day, when it was not
+    /// renewed; more than `decline_after_lapse_days`. Default `180`.
+    pub exit_after_lapse_days: u32,
+}
+
+impl Default for CoverRule {
+    fn default() -> Self {
+        Self {
+            decline_after_lapse_days: 0,
+            exit_after_lapse_days: 180,
+        }
+    }
+}
+
 /// When a buying customer counts as mature ("使客户使用新产品,培养客户的忠诚度",
 /// 000 L330; "让正式客户成为忠实客户", 001 L5).
 ///
@@ -94,7 +128,9 @@ impl Default for MaturityRule {
 /// The configurable rules of the lifecycle projection.
 ///
 /// All durations are whole days or hours, multiples are plain numbers. JSON
-/// (every field is required, so a typo cannot silently fall back to a default):
+/// (every field is required, so a typo cannot silently fall back to a default;
+/// the optional rules too — `null` turns one off, a missing one is an error,
+/// hence their `deserialize_with`):
 ///
 /// ```
 /// use clientele_lifecycle::LifecyclePolicy;
@@ -138,11 +174,13 @@ pub struct LifecyclePolicy {
     /// years, 001 L30).
     pub exit_cap_days: u32,
     /// Decline when spending drops; `null` disables. Default: see [`SpendDropRule`].
+    #[serde(deserialize_with = "Option::deserialize")]
     pub spend_drop: Option<SpendDropRule>,
     /// A complaint must be answered (reach `resolved` or later) within this many
     /// hours of being received; while it stays unanswered past the deadline the
     /// customer is in decline. `null` disables. Default `24` (Vanke's complaint
     /// forum, 000 L574; Haier's 24 h repair promise, 001 L41).
+    #[serde(deserialize_with = "Option::deserialize")]
     pub complaint_reply_hours: Option<u32>,
     /// The complaint step at which a complaint is settled for exit purposes.
     /// Default [`ComplaintStep::Archived`]: the lifecycle ends only when "all
@@ -157,6 +195,10 @@ pub struct LifecyclePolicy {
     pub orders_require_payment: bool,
     /// When a buying customer is mature. Default: see [`MaturityRule`].
     pub maturity: MaturityRule,
+    /// How cover bought with the last purchase replaces the inactivity rules;
+    /// `null` ignores cover. Default: see [`CoverRule`].
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub cover: Option<CoverRule>,
 }
 
 impl Default for LifecyclePolicy {
@@ -175,6 +217,7 @@ impl Default for LifecyclePolicy {
             complaint_settled_step: ComplaintStep::Archived,
             orders_require_payment: false,
             maturity: MaturityRule::default(),
+            cover: Some(CoverRule::default()),
         }
     }
 }
@@ -247,6 +290,14 @@ impl LifecyclePolicy {
                 "must be resolved, feedback_given or archived",
             );
         }
+        if let Some(rule) = &self.cover {
+            if rule.exit_after_lapse_days <= rule.decline_after_lapse_days {
+                return bad(
+                    "cover.exit_after_lapse_days",
+                    "must be more than cover.decline_after_lapse_days",
+                );
+            }
+        }
         if let Some(rule) = &self.spend_drop {
             if rule.recent_purchases == 0 || rule.earlier_purchases == 0 {
                 return bad(
@@ -294,6 +345,17 @@ impl LifecyclePolicy {
             }
             None => floor,
         }
+    }
+
+    /// The cover rule's decline and exit graces in seconds after a cover's
+    /// end, if the rule is on.
+    pub(crate) fn cover_lapse_secs(&self) -> Option<(i64, i64)> {
+        self.cover.as_ref().map(|c| {
+            (
+                i64::from(c.decline_after_lapse_days) * DAY_SECS,
+                i64::from(c.exit_after_lapse_days) * DAY_SECS,
+            )
+        })
     }
 
     /// The complaint reply deadline in seconds, if the rule is on.
@@ -414,5 +476,34 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+        let p = LifecyclePolicy {
+            cover: Some(CoverRule {
+                decline_after_lapse_days: 30,
+                exit_after_lapse_days: 30,
+            }),
+            ..LifecyclePolicy::default()
+        };
+        match p.validate() {
+            Err(LifecycleError::InvalidPolicy { field, .. }) => {
+                assert_eq!(field, "cover.exit_after_lapse_days")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cover_rule_is_required_in_json_and_may_be_null() {
+        let mut json = serde_json::to_value(LifecyclePolicy::default()).unwrap();
+        assert_eq!(
+            json["cover"],
+            serde_json::json!({"decline_after_lapse_days": 0, "exit_after_lapse_days": 180})
+        );
+        json["cover"] = serde_json::Value::Null;
+        let off: LifecyclePolicy = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(off.cover, None);
+        assert_ne!(off.version(), LifecyclePolicy::default().version());
+        json.as_object_mut().unwrap().remove("cover");
+        let err = serde_json::from_value::<LifecyclePolicy>(json).unwrap_err();
+        assert!(err.to_string().contains("cover"), "{err}");
     }
 }

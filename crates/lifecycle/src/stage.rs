@@ -131,6 +131,13 @@ pub enum ElapsedRule {
     InactivityExit,
     /// A complaint was not answered within the reply deadline (000 L574).
     ComplaintReply,
+    /// The cover bought with the last purchase (an insurance policy's term, a
+    /// subscription) ended without a renewal, and the grace after it passed
+    /// (see [`CoverRule`](crate::CoverRule)).
+    CoverLapseDecline,
+    /// The cover bought with the last purchase ended without a renewal long
+    /// enough ago to mean exit.
+    CoverLapseExit,
 }
 
 impl ElapsedRule {
@@ -140,6 +147,8 @@ impl ElapsedRule {
             ElapsedRule::InactivityDecline => "inactivity_decline",
             ElapsedRule::InactivityExit => "inactivity_exit",
             ElapsedRule::ComplaintReply => "complaint_reply",
+            ElapsedRule::CoverLapseDecline => "cover_lapse_decline",
+            ElapsedRule::CoverLapseExit => "cover_lapse_exit",
         }
     }
 }
@@ -161,10 +170,11 @@ pub enum Cause {
     Elapsed {
         /// The rule.
         rule: ElapsedRule,
-        /// The threshold, in seconds after the reference event.
+        /// The threshold, in seconds after the reference event (for the cover
+        /// rules: the cover's length after the purchase, plus the grace).
         threshold_secs: i64,
         /// The event the time is counted from (the last purchase or win-back,
-        /// or the complaint's first step).
+        /// the purchase that bought the cover, or the complaint's first step).
         reference: EventId,
     },
 }
@@ -303,6 +313,15 @@ pub enum Reason {
         /// The horizon crossed, in seconds.
         threshold_secs: i64,
     },
+    /// Decline: the cover bought with the last purchase ended, not renewed.
+    CoverLapsed {
+        /// The cover's last day.
+        last_day: NaiveDate,
+        /// The purchase that bought it.
+        reference: EventId,
+        /// The grace crossed after the cover ended, in seconds.
+        threshold_secs: i64,
+    },
     /// Decline: recent purchases average well below earlier ones.
     SpendDrop {
         /// Average of the recent purchases.
@@ -328,6 +347,16 @@ pub enum Reason {
         /// That event.
         reference: EventId,
         /// The horizon crossed, in seconds.
+        threshold_secs: i64,
+    },
+    /// Exit: the cover bought with the last purchase ended, not renewed, for
+    /// the exit horizon.
+    CoverLapsedBeyondExitHorizon {
+        /// The cover's last day.
+        last_day: NaiveDate,
+        /// The purchase that bought it.
+        reference: EventId,
+        /// The horizon crossed after the cover ended, in seconds.
         threshold_secs: i64,
     },
     /// Exit: an explicit `churn` event, not followed by a win-back.

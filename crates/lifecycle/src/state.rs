@@ -57,6 +57,18 @@ fn after(at: i64, secs: i64) -> i64 {
     at.saturating_add(secs.saturating_mul(MICROS))
 }
 
+/// When cover whose last day is `last_day` ends: the start (UTC) of the day
+/// after, in µs (None past chrono's calendar).
+fn cover_end(last_day: NaiveDate) -> Option<i64> {
+    Some(
+        last_day
+            .succ_opt()?
+            .and_hms_opt(0, 0, 0)?
+            .and_utc()
+            .timestamp_micros(),
+    )
+}
+
 /// One complaint, as far as the lifecycle cares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ComplaintTrack {
@@ -466,6 +478,10 @@ pub(crate) struct Relationship {
     pub(crate) typical_gap: Option<i64>,
     /// The last purchase or reactivation: inactivity is counted from here.
     pub(crate) activity: Option<(i64, EventId)>,
+    /// The end (µs: the start of the day after its `valid_until`) of the
+    /// cover bought with the last purchase, and that purchase (None: the last
+    /// purchase bought no cover).
+    pub(crate) cover: Option<(i64, EventId)>,
     /// Boxed: rare, and the relationship is read on every event.
     pub(crate) spend_drop: Option<Box<SpendDropMark>>,
     /// The currency of `spend`.
@@ -655,6 +671,7 @@ impl LifecycleState {
         r.first_purchase_at.get_or_insert(t);
         r.last_purchase_at = Some(t);
         r.activity = Some((t, id));
+        r.cover = p.valid_until.and_then(cover_end).map(|end| (end, id));
         let money = p.money().ok();
         if let Some(m) = money {
             if r.spend_currency != Some(m.currency()) {
@@ -832,11 +849,55 @@ impl LifecycleState {
         }
     }
 
+    /// The deadline of a cover rule, when it replaces the rhythm rules: the
+    /// cover bought with the last purchase ends after the last activity.
+    /// `pick` chooses the decline or the exit grace.
+    fn cover_deadline(
+        &self,
+        policy: &LifecyclePolicy,
+        activity_at: i64,
+        rule: ElapsedRule,
+        pick: fn((i64, i64)) -> i64,
+    ) -> Option<Deadline> {
+        let grace = pick(policy.cover_lapse_secs()?);
+        let (end, reference) = self.relationship.cover?;
+        if end <= activity_at {
+            return None;
+        }
+        let at = after(end, grace);
+        // As in every elapsed cause, the threshold counts from the reference
+        // event: the purchase that bought the cover, which is the last one.
+        let bought_at = self.relationship.last_purchase_at.unwrap_or(activity_at);
+        Some(Deadline {
+            at,
+            rule,
+            threshold_secs: at.saturating_sub(bought_at) / MICROS,
+            reference,
+        })
+    }
+
+    /// For a deadline set by a cover rule: the cover's last day and the
+    /// rule's (decline, exit) graces in seconds.
+    fn lapse(&self, policy: &LifecyclePolicy, d: &Deadline) -> Option<(NaiveDate, (i64, i64))> {
+        if !matches!(
+            d.rule,
+            ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
+        ) {
+            return None;
+        }
+        let (end, _) = self.relationship.cover?;
+        let last_day = to_time(end).date_naive().pred_opt()?;
+        Some((last_day, policy.cover_lapse_secs()?))
+    }
+
     fn decline_deadline(&self, policy: &LifecyclePolicy) -> Option<Deadline> {
         if !self.ever_purchased {
             return None;
         }
         let (at, reference) = self.relationship.activity?;
+        if let Some(d) = self.cover_deadline(policy, at, ElapsedRule::CoverLapseDecline, |g| g.0) {
+            return Some(d);
+        }
         let secs = policy.decline_after_secs(self.relationship.typical_gap);
         Some(Deadline {
             at: after(at, secs),
@@ -851,6 +912,9 @@ impl LifecycleState {
             return None;
         }
         let (at, reference) = self.relationship.activity?;
+        if let Some(d) = self.cover_deadline(policy, at, ElapsedRule::CoverLapseExit, |g| g.1) {
+            return Some(d);
+        }
         let secs = policy.exit_after_secs(self.relationship.typical_gap);
         Some(Deadline {
             at: after(at, secs),
@@ -996,13 +1060,21 @@ impl LifecycleState {
         }
         if let (Some(d), Some((at, _))) = (self.exit_deadline(policy), self.relationship.activity) {
             if t >= d.at {
-                let (last_activity, reference, threshold_secs) =
-                    last_activity(at, d.reference, d.threshold_secs);
-                out.push(Reason::InactiveBeyondExitHorizon {
-                    last_activity,
-                    reference,
-                    threshold_secs,
-                });
+                if let Some((last_day, grace)) = self.lapse(policy, &d) {
+                    out.push(Reason::CoverLapsedBeyondExitHorizon {
+                        last_day,
+                        reference: d.reference,
+                        threshold_secs: grace.1,
+                    });
+                } else {
+                    let (last_activity, reference, threshold_secs) =
+                        last_activity(at, d.reference, d.threshold_secs);
+                    out.push(Reason::InactiveBeyondExitHorizon {
+                        last_activity,
+                        reference,
+                        threshold_secs,
+                    });
+                }
             }
         }
         if !out.is_empty() {
@@ -1012,13 +1084,21 @@ impl LifecycleState {
             (self.decline_deadline(policy), self.relationship.activity)
         {
             if t >= d.at {
-                let (last_activity, reference, threshold_secs) =
-                    last_activity(at, d.reference, d.threshold_secs);
-                out.push(Reason::Inactive {
-                    last_activity,
-                    reference,
-                    threshold_secs,
-                });
+                if let Some((last_day, grace)) = self.lapse(policy, &d) {
+                    out.push(Reason::CoverLapsed {
+                        last_day,
+                        reference: d.reference,
+                        threshold_secs: grace.0,
+                    });
+                } else {
+                    let (last_activity, reference, threshold_secs) =
+                        last_activity(at, d.reference, d.threshold_secs);
+                    out.push(Reason::Inactive {
+                        last_activity,
+                        reference,
+                        threshold_secs,
+                    });
+                }
             }
         }
         if let Some(s) = &self.relationship.spend_drop {

@@ -26,8 +26,8 @@
 //! | counters          | `uv` referrals, open_complaints, open_orders                 |
 //! | times             | assessed_at (from 0), since, last_event_at? (from the base)  |
 //! | churn?            | event id, reason, voluntary (0/1)                            |
-//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
-//! | changes           | `uv` count; each: byte `elapsed exit_pending to(3) from(3)` (from: 0 none, 1 + code), time; event: kind code, id, summary; elapsed: rule (0–2), `iv` threshold_secs, reference id |
+//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, id); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
+//! | changes           | `uv` count; each: byte `elapsed exit_pending to(3) from(3)` (from: 0 none, 1 + code), time; event: kind code, id, summary; elapsed: rule (0–4), `iv` threshold_secs, reference id |
 //! | orders            | `uv` count; each, ids strictly ascending: id, flags (currency, purchased, cancelled, mixed_currency, same currency), currency? (only where not the same as the last one written, at first the spend currency), `iv` amount, paid, refunded |
 //! | complaints        | `uv` count; each, ids strictly ascending: id, received_at (time), event id, step index |
 //! | identity?         | flags (plate, national_id, phone, email, policy_numbers, external_ids; not 0); each value and its `iv` year; each list as `uv` count, values, `iv` year |
@@ -79,7 +79,8 @@ const TYPICAL_GAP: u8 = 1 << 2;
 const ACTIVITY: u8 = 1 << 3;
 const SPEND_DROP: u8 = 1 << 4;
 const SPEND_CURRENCY: u8 = 1 << 5;
-const RELATIONSHIP_FLAGS: u8 = (1 << 6) - 1;
+const COVER: u8 = 1 << 6;
+const RELATIONSHIP_FLAGS: u8 = (1 << 7) - 1;
 
 // Stage-change byte: from in bits 0–2, to in bits 3–5.
 const CHANGE_EXIT_PENDING: u8 = 1 << 6;
@@ -150,6 +151,8 @@ fn rule_code(rule: ElapsedRule) -> u8 {
         ElapsedRule::InactivityDecline => 0,
         ElapsedRule::InactivityExit => 1,
         ElapsedRule::ComplaintReply => 2,
+        ElapsedRule::CoverLapseDecline => 3,
+        ElapsedRule::CoverLapseExit => 4,
     }
 }
 
@@ -158,6 +161,8 @@ fn rule_of(code: u8) -> Option<ElapsedRule> {
         0 => ElapsedRule::InactivityDecline,
         1 => ElapsedRule::InactivityExit,
         2 => ElapsedRule::ComplaintReply,
+        3 => ElapsedRule::CoverLapseDecline,
+        4 => ElapsedRule::CoverLapseExit,
         _ => return None,
     })
 }
@@ -282,7 +287,8 @@ fn put_relationship(out: &mut Vec<u8>, r: &Relationship, base: i64) {
         | bit(r.typical_gap.is_some(), TYPICAL_GAP)
         | bit(r.activity.is_some(), ACTIVITY)
         | bit(r.spend_drop.is_some(), SPEND_DROP)
-        | bit(r.spend_currency.is_some(), SPEND_CURRENCY);
+        | bit(r.spend_currency.is_some(), SPEND_CURRENCY)
+        | bit(r.cover.is_some(), COVER);
     out.push(flags);
     put_uv(out, u64::from(r.purchases));
     put_uv(out, u64::from(r.referrals));
@@ -297,6 +303,10 @@ fn put_relationship(out: &mut Vec<u8>, r: &Relationship, base: i64) {
         put_iv(out, gap);
     }
     if let Some((t, id)) = &r.activity {
+        put_time(out, t.wrapping_sub(base));
+        put_id(out, id);
+    }
+    if let Some((t, id)) = &r.cover {
         put_time(out, t.wrapping_sub(base));
         put_id(out, id);
     }
@@ -675,6 +685,10 @@ fn read_relationship(r: &mut Reader<'_>, base: i64) -> Option<Relationship> {
         0 => None,
         _ => Some((r.time(base)?, r.id()?)),
     };
+    let cover = match flags & COVER {
+        0 => None,
+        _ => Some((r.time(base)?, r.id()?)),
+    };
     let spend_drop = match flags & SPEND_DROP {
         0 => None,
         _ => Some(Box::new(SpendDropMark {
@@ -696,6 +710,7 @@ fn read_relationship(r: &mut Reader<'_>, base: i64) -> Option<Relationship> {
         last_purchase_at,
         typical_gap,
         activity,
+        cover,
         spend_drop,
         spend_currency,
         gaps,
@@ -1126,6 +1141,8 @@ mod tests {
                     ElapsedRule::InactivityDecline,
                     ElapsedRule::InactivityExit,
                     ElapsedRule::ComplaintReply,
+                    ElapsedRule::CoverLapseDecline,
+                    ElapsedRule::CoverLapseExit,
                 ]),
                 any::<i64>(),
                 event_id()
@@ -1160,6 +1177,7 @@ mod tests {
                 proptest::option::of(time()),
                 proptest::option::of(any::<i64>()),
                 proptest::option::of((time(), event_id())),
+                proptest::option::of((time(), event_id())),
             ),
             proptest::option::of((money(), money())),
             proptest::option::of(currency()),
@@ -1169,7 +1187,7 @@ mod tests {
             .prop_map(
                 |(
                     (purchases, referrals, spend_count),
-                    (first_purchase_at, last_purchase_at, typical_gap, activity),
+                    (first_purchase_at, last_purchase_at, typical_gap, activity, cover),
                     drop,
                     spend_currency,
                     gaps,
@@ -1182,6 +1200,7 @@ mod tests {
                     last_purchase_at,
                     typical_gap,
                     activity,
+                    cover,
                     spend_drop: drop.map(|(recent_average, earlier_average)| {
                         Box::new(SpendDropMark {
                             recent_average,

@@ -846,3 +846,114 @@ fn forgetting_a_customer_removes_identifiers_from_the_index() {
     lifecycle.rebuild().unwrap();
     assert_eq!(lifecycle.state(c).unwrap().unwrap(), state);
 }
+
+/// The insurer (001 L5–6): a policyholder buys once a term. While the cover
+/// bought with the last purchase runs they are not inactive, however long the
+/// term; a cover that ends without a renewal is the decline, and half a year
+/// later the exit (the default `CoverRule`). A renewal keeps them; a later
+/// purchase without cover, or a policy with the rule off, brings back the
+/// rhythm rules (a one-time buyer declines after 180 days).
+#[test]
+fn a_policyholder_declines_when_the_cover_lapses_not_mid_term() {
+    let f = Fixture::new();
+    let wang = CustomerId::from_external("insurer", "wang");
+    let bought = at(2024, 1, 10);
+    let mut car = purchase("W-1", "4200.00");
+    car.policy_number = Some("PA-777".into());
+    car.valid_until = Some(date(2025, 1, 9));
+    let bought_id = f.one(wang, bought, car);
+    let lifecycle = f.lifecycle();
+    let stage = |t| lifecycle.view(wang, t).unwrap().unwrap().stage;
+
+    // Mid-term, long past the one-time buyer's 180 days: still growth.
+    assert_eq!(stage(bought + days(200)), Stage::Growth);
+    // The cover's last day, to its last hour: growth.
+    let lapsed = at(2025, 1, 10) - hours(10); // 2025-01-10 00:00 UTC
+    assert_eq!(stage(lapsed - hours(1)), Stage::Growth);
+    // Not renewed: decline from the first instant after the cover.
+    let v = lifecycle.view(wang, lapsed).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Decline);
+    assert_eq!(v.since, lapsed);
+    assert_eq!(
+        v.reasons,
+        vec![Reason::CoverLapsed {
+            last_day: date(2025, 1, 9),
+            reference: bought_id,
+            threshold_secs: 0,
+        }]
+    );
+    // Exit 180 days after the cover ended.
+    assert_eq!(stage(lapsed + days(180) - hours(1)), Stage::Decline);
+    let v = lifecycle.view(wang, lapsed + days(180)).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Exit);
+    assert_eq!(
+        v.reasons,
+        vec![Reason::CoverLapsedBeyondExitHorizon {
+            last_day: date(2025, 1, 9),
+            reference: bought_id,
+            threshold_secs: 180 * 86_400,
+        }]
+    );
+    // The audit trail names the cover rules, counted from the purchase.
+    let timeline = lifecycle.explain(wang, lapsed + days(200)).unwrap();
+    let from_purchase = (lapsed - bought).num_seconds();
+    let causes: Vec<&Cause> = timeline.iter().map(|c| &c.cause).collect();
+    assert_eq!(
+        causes[1..],
+        [
+            &Cause::Elapsed {
+                rule: ElapsedRule::CoverLapseDecline,
+                threshold_secs: from_purchase,
+                reference: bought_id,
+            },
+            &Cause::Elapsed {
+                rule: ElapsedRule::CoverLapseExit,
+                threshold_secs: from_purchase + 180 * 86_400,
+                reference: bought_id,
+            },
+        ]
+    );
+
+    // Renewed a week before the end: growth until the new cover ends.
+    let li = CustomerId::from_external("insurer", "li");
+    let mut first = purchase("L-1", "3900.00");
+    first.valid_until = Some(date(2025, 1, 9));
+    let mut renewal = purchase("L-2", "4100.00");
+    renewal.valid_until = Some(date(2026, 1, 9));
+    f.append(
+        li,
+        vec![(bought, first.into()), (at(2025, 1, 2), renewal.into())],
+    );
+    let lifecycle = f.lifecycle();
+    let stage = |t| lifecycle.view(li, t).unwrap().unwrap().stage;
+    assert_eq!(stage(lapsed + days(30)), Stage::Growth);
+    assert_eq!(stage(at(2026, 1, 9)), Stage::Growth);
+    assert_eq!(stage(at(2026, 1, 10)), Stage::Decline);
+
+    // A purchase without cover after the policy: the rhythm rules again
+    // (two purchases 200 days apart: decline after 3 × 200 days).
+    let zhao = CustomerId::from_external("insurer", "zhao");
+    let mut policy = purchase("Z-1", "3900.00");
+    policy.valid_until = Some(date(2025, 1, 9));
+    let retail = purchase("Z-2", "80.00");
+    let retail_at = bought + days(200);
+    f.append(
+        zhao,
+        vec![(bought, policy.into()), (retail_at, retail.into())],
+    );
+    let lifecycle = f.lifecycle();
+    let stage = |t| lifecycle.view(zhao, t).unwrap().unwrap().stage;
+    assert_eq!(stage(lapsed + days(30)), Stage::Growth);
+    assert_eq!(stage(retail_at + days(600) - hours(1)), Stage::Growth);
+    assert_eq!(stage(retail_at + days(600)), Stage::Decline);
+
+    // With the cover rule off, the one-time buyer's 180 days apply.
+    let off = f.lifecycle_with(LifecyclePolicy {
+        cover: None,
+        ..LifecyclePolicy::default()
+    });
+    assert_eq!(
+        off.view(wang, bought + days(180)).unwrap().unwrap().stage,
+        Stage::Decline
+    );
+}

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::event::RenewalIntent;
-use clientele_core::{CustomerId, EventId, RecordedEvent, Store};
+use clientele_core::{CustomerId, EventId, EventPayload, RecordedEvent, Store};
 use clientele_lifecycle::{
-    Cause, CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason,
-    RenewalDue, StageChange, Threshold,
+    Cause, CustomerStage, ElapsedRule, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter,
+    Reason, RenewalDue, StageChange, Threshold,
 };
 use serde::Serialize;
 
@@ -49,6 +49,22 @@ pub fn describe_reason(reason: &Reason) -> String {
         } => format!(
             "no purchase or win-back since {} (decline horizon {})",
             last_activity.format("%Y-%m-%d"),
+            days(*threshold_secs)
+        ),
+        Reason::CoverLapsed {
+            last_day,
+            threshold_secs,
+            ..
+        } => format!(
+            "cover to {last_day} not renewed (decline horizon {} after it)",
+            days(*threshold_secs)
+        ),
+        Reason::CoverLapsedBeyondExitHorizon {
+            last_day,
+            threshold_secs,
+            ..
+        } => format!(
+            "cover to {last_day} not renewed (exit horizon {} after it)",
             days(*threshold_secs)
         ),
         Reason::SpendDrop {
@@ -181,6 +197,9 @@ pub struct ReferencedEvent {
     /// The same, for the text.
     #[serde(skip)]
     pub at: DateTime<Utc>,
+    /// The last day of the cover it bought (a purchase with `valid_until`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<NaiveDate>,
 }
 
 /// The stage timeline of a customer.
@@ -207,6 +226,10 @@ impl ReferencedEvent {
             kind: event.kind().name(),
             occurred_at: timestamp(event.occurred_at),
             at: event.occurred_at,
+            valid_until: match &event.payload {
+                EventPayload::Purchase(p) => p.valid_until,
+                _ => None,
+            },
         }
     }
 }
@@ -232,15 +255,38 @@ pub fn describe_cause(cause: &Cause, references: &BTreeMap<String, ReferencedEve
             reference,
         } => {
             let id = reference.to_string();
-            let from = match references.get(&id) {
+            let referenced = references.get(&id);
+            let from = match referenced {
                 Some(r) => format!("the {} of {} ({id})", r.kind, when(r.at)),
                 None => format!("event {id}"),
             };
-            format!(
-                "{}: {} after {from}",
-                rule.as_str(),
-                Threshold(*threshold_secs)
-            )
+            // A cover rule's threshold counts from the purchase; say how long
+            // after the cover's end instead, which is what the rule is about.
+            let cover = matches!(
+                rule,
+                ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
+            );
+            let ended = referenced
+                .filter(|_| cover)
+                .and_then(|r| Some((r.at, r.valid_until?)))
+                .and_then(|(at, last_day)| {
+                    let end = last_day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc();
+                    let grace =
+                        (at + chrono::Duration::seconds(*threshold_secs) - end).num_seconds();
+                    Some((last_day, grace))
+                });
+            match ended {
+                Some((last_day, grace)) => format!(
+                    "{}: {} after the cover to {last_day} ended, bought with {from}",
+                    rule.as_str(),
+                    Threshold(grace)
+                ),
+                None => format!(
+                    "{}: {} after {from}",
+                    rule.as_str(),
+                    Threshold(*threshold_secs)
+                ),
+            }
         }
     }
 }
