@@ -859,12 +859,13 @@ impl LifecycleState {
         rule: ElapsedRule,
         pick: fn((i64, i64)) -> i64,
     ) -> Option<Deadline> {
-        let grace = pick(policy.cover_lapse_secs()?);
+        // The customer's cover first: most have none, and this runs for
+        // every event folded.
         let (end, reference) = self.relationship.cover?;
         if end <= activity_at {
             return None;
         }
-        let at = after(end, grace);
+        let at = after(end, pick(policy.cover_lapse_secs()?));
         // As in every elapsed cause, the threshold counts from the reference
         // event: the purchase that bought the cover, which is the last one.
         let bought_at = self.relationship.last_purchase_at.unwrap_or(activity_at);
