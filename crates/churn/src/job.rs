@@ -727,6 +727,14 @@ fn win_back_day(
         return None;
     }
     let rhythm = state.rhythm_until(day_of(as_of), min_gap)?;
+    if let Some(due) = state.renewal_due.filter(|&due| due > rhythm.last) {
+        // Cover later than the last purchase: the horizon counts from the
+        // day after its last day (as `WinBackRule::silent` reads it).
+        if !rule.after_lapse_days.is_finite() {
+            return None;
+        }
+        return Some(i64::from(due) + 1 + rule.after_lapse_days.ceil() as i64);
+    }
     let horizon = rule.horizon_days(rhythm.purchases, Some(rhythm.typical_gap))?;
     if !horizon.is_finite() {
         return None;

@@ -2,12 +2,12 @@
 //! combined by a logistic model into a probability-like risk in [0, 1], with
 //! every signal's contribution as a ranked reason.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::event::RenewalIntent;
 use clientele_value::{BgNbd, Observation, TransactionModel};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{day_of, ChurnState};
+use crate::state::{date_of_day, day_of, ChurnState};
 
 /// Weights and thresholds of the risk model. Defaults: see `docs/churn.md`
 /// ("how the defaults were chosen").
@@ -16,6 +16,11 @@ use crate::state::{day_of, ChurnState};
 pub struct RiskPolicy {
     /// Intercept of the logistic model.
     pub bias: f64,
+    /// Intercept while a cover bought after the last purchase runs (see
+    /// [`Signals::covered`]): the purchase-rhythm terms, fitted on retail
+    /// purchases, do not apply then, and a policyholder leaves only by not
+    /// renewing. Default `ln(0.2 / 0.8)` ≈ −1.386: one in five.
+    pub covered_bias: f64,
     /// Weight of logit P(no purchase in the horizon) under the fitted BG/NBD model.
     pub w_model: f64,
     /// Weight of −ln(0.01 + expected purchases in the horizon) under BG/NBD.
@@ -57,6 +62,7 @@ impl Default for RiskPolicy {
         // SLA breach ≈ ×2 odds, "not renewing" ≈ ×7 odds).
         Self {
             bias: 1.405,
+            covered_bias: -1.386,
             w_model: 0.394,
             w_expected: -0.120,
             w_recency: 0.185,
@@ -132,6 +138,24 @@ pub struct Signals {
     pub renewal_due: Option<(i64, Option<RenewalIntent>)>,
     /// An explicit churn not followed by a win-back.
     pub churned: bool,
+    /// The last day of the latest cover bought (a policy's `valid_until`),
+    /// when it is later than the last purchase: while it runs the customer
+    /// is not lapsing, whatever the purchase rhythm says.
+    #[serde(default)]
+    pub cover_until: Option<NaiveDate>,
+    /// Whole days since that cover ended without a renewal (`0` on the day
+    /// after its last day); None while it runs, or without cover.
+    #[serde(default)]
+    pub days_since_cover_ended: Option<f64>,
+}
+
+impl Signals {
+    /// Whether a cover bought after the last purchase still runs: the
+    /// purchase-rhythm terms (model, expected purchases, recency) then do not
+    /// count — a policyholder buys once a term.
+    pub fn covered(&self) -> bool {
+        self.cover_until.is_some() && self.days_since_cover_ended.is_none()
+    }
 }
 
 /// One signal's part in a risk score.
@@ -265,6 +289,13 @@ impl RiskPolicy {
                 s.spend_drop = Some(1.0 - recent / earlier).filter(|d| *d > 0.0);
             }
         }
+        if let (Some(due), Some(last)) = (state.renewal_due, rhythm.map(|r| r.last)) {
+            if due > last {
+                s.cover_until = date_of_day(due);
+                s.days_since_cover_ended =
+                    (as_of_day > due).then(|| f64::from(as_of_day - due - 1));
+            }
+        }
         if let Some(due) = state.renewal_due {
             let days = i64::from(due - as_of_day);
             if (0..=self.renewal_lead_days).contains(&days) {
@@ -278,16 +309,19 @@ impl RiskPolicy {
 
     /// Each term's contribution to the log-odds, in the order of [`TERMS`].
     fn contributions(&self, s: &Signals) -> [Option<f64>; 10] {
-        let model = s.p_no_purchase.map(|p| {
+        let rhythm = !s.covered();
+        let model = s.p_no_purchase.filter(|_| rhythm).map(|p| {
             let p = p.clamp(1e-6, 1.0 - 1e-6);
             self.w_model * (p / (1.0 - p)).ln()
         });
         let expected = s
             .expected_purchases
+            .filter(|_| rhythm)
             .map(|e| -self.w_expected * (e + 0.01).ln());
         let recency = match (s.days_since_last_purchase, s.typical_gap_days) {
-            (Some(days), Some(gap)) => self.w_recency * (days / gap).ln_1p(),
-            _ => self.w_recency * 3f64.ln_1p(),
+            _ if !rhythm => None,
+            (Some(days), Some(gap)) => Some(self.w_recency * (days / gap).ln_1p()),
+            _ => Some(self.w_recency * 3f64.ln_1p()),
         };
         let repeats = s.transactions.saturating_sub(1);
         let renewal = s.renewal_due.map(|(_, intent)| {
@@ -301,7 +335,7 @@ impl RiskPolicy {
         [
             model,
             expected,
-            Some(recency),
+            recency,
             Some(self.w_frequency * f64::from(repeats).ln_1p()),
             Some(self.w_sla_breach * f64::from(s.sla_breaches)),
             Some(self.w_open_complaint * f64::from(s.open_complaints)),
@@ -313,8 +347,13 @@ impl RiskPolicy {
     }
 
     /// The risk of the summed terms.
-    fn risk_of(&self, contributions: &[Option<f64>; 10]) -> f64 {
-        let logit = self.bias
+    fn risk_of(&self, s: &Signals, contributions: &[Option<f64>; 10]) -> f64 {
+        let bias = if s.covered() {
+            self.covered_bias
+        } else {
+            self.bias
+        };
+        let logit = bias
             + contributions
                 .iter()
                 .flatten()
@@ -333,7 +372,7 @@ impl RiskPolicy {
     /// without the reasons (cheaper, for scans over time).
     pub fn risk(&self, state: &ChurnState, as_of: DateTime<Utc>, model: &ModelContext) -> f64 {
         let signals = self.signals(state, as_of, model);
-        self.risk_of(&self.contributions(&signals))
+        self.risk_of(&signals, &self.contributions(&signals))
     }
 
     /// The risk of `state` as of `as_of`.
@@ -370,7 +409,7 @@ impl RiskPolicy {
                 detail: self.detail(i, &signals, model),
             });
         }
-        let risk = self.risk_of(&contributions);
+        let risk = self.risk_of(&signals, &contributions);
         reasons.sort_by(|a, b| {
             b.contribution
                 .total_cmp(&a.contribution)
@@ -411,7 +450,12 @@ impl RiskPolicy {
                 (Some(days), Some(gap)) => {
                     let (days_text, gap_text, ratio) =
                         (days_text(days), days_text(gap), days / gap);
-                    if s.transactions <= 1 {
+                    if let (Some(until), Some(ended)) = (s.cover_until, s.days_since_cover_ended) {
+                        format!(
+                            "cover to {until} not renewed ({} since it ended); {days_text} since the last purchase",
+                            self::days_text(ended)
+                        )
+                    } else if s.transactions <= 1 {
                         format!(
                             "{days_text} since the only purchase, {ratio:.1}× the gap of {gap_text} assumed for a one-time buyer"
                         )
@@ -535,5 +579,49 @@ mod tests {
             detail.ends_with(&format!("(P(alive) {p_alive:.2})")),
             "{detail}"
         );
+    }
+
+    #[test]
+    fn a_running_cover_replaces_the_purchase_rhythm() {
+        let policy = RiskPolicy::default();
+        let model = ModelContext {
+            bg_nbd: BgNbd::new(0.243, 4.414, 0.793, 2.426).ok(),
+            horizon_days: 91.0,
+        };
+        let mut state = bought_on(&[19_000]);
+        state.renewal_due = Some(19_364); // the cover's last day, 2023-01-07
+        let mid_term = Utc.with_ymd_and_hms(2022, 10, 1, 12, 0, 0).unwrap();
+        let covered = policy.score(&state, mid_term, &model);
+        assert!(covered.signals.covered());
+        assert_eq!(
+            covered.signals.cover_until,
+            NaiveDate::from_ymd_opt(2023, 1, 7)
+        );
+        // Facts are kept; the rhythm terms do not count.
+        assert!(covered.signals.p_alive.is_some());
+        assert!(covered
+            .reasons
+            .iter()
+            .all(|r| !["model", "expected", "recency"].contains(&r.signal.as_str())));
+        let prior = 1.0 / (1.0 + (-policy.covered_bias).exp());
+        assert!((covered.risk - prior).abs() < 1e-12, "{}", covered.risk);
+        let without_cover = policy.score(&bought_on(&[19_000]), mid_term, &model);
+        assert!(without_cover.risk > 0.75, "{}", without_cover.risk);
+        // The day after its last day: lapsed, and the rhythm is back.
+        let lapsed = Utc.with_ymd_and_hms(2023, 1, 8, 9, 0, 0).unwrap();
+        let score = policy.score(&state, lapsed, &model);
+        assert!(!score.signals.covered());
+        assert_eq!(score.signals.days_since_cover_ended, Some(0.0));
+        assert!(score.risk > 0.75, "{}", score.risk);
+        assert_eq!(
+            detail_of(&score, "recency"),
+            "cover to 2023-01-07 not renewed (0 days since it ended); 365 days since the last purchase"
+        );
+        // A cover that ended before the last purchase does not count.
+        let mut later = bought_on(&[19_000, 19_400]);
+        later.renewal_due = Some(19_364);
+        let score = policy.score(&later, lapsed + chrono::Duration::days(60), &model);
+        assert_eq!(score.signals.cover_until, None);
+        assert!(!score.signals.covered());
     }
 }

@@ -20,6 +20,11 @@ pub fn day_of_date(d: NaiveDate) -> i32 {
         .num_days() as i32
 }
 
+/// The date of a day number (days since 1970-01-01); None past chrono's calendar.
+pub fn date_of_day(day: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(i64::from(day)))
+}
+
 /// One complaint, as far as churn cares.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ComplaintTrack {

@@ -134,6 +134,12 @@ pub struct WinBackRule {
     pub floor_days: f64,
     /// The longest horizon, in days. Default 1095.
     pub cap_days: f64,
+    /// For a customer whose cover (a policy's `valid_until`, later than the
+    /// last purchase) ended without a renewal: the horizon in days after the
+    /// cover ended, instead of the rhythm's; while the cover runs the
+    /// customer is not silent. Default 180, the lifecycle's
+    /// `cover.exit_after_lapse_days`.
+    pub after_lapse_days: f64,
 }
 
 impl Default for WinBackRule {
@@ -142,6 +148,7 @@ impl Default for WinBackRule {
             gap_multiple: 6.0,
             floor_days: 365.0,
             cap_days: 1095.0,
+            after_lapse_days: 180.0,
         }
     }
 }
@@ -164,8 +171,11 @@ impl WinBackRule {
     /// Whether the signals show a customer silent beyond the horizon (an
     /// explicit churn is the `churned` warning's, not this one's).
     pub fn silent(&self, s: &Signals) -> bool {
-        if s.churned {
+        if s.churned || s.covered() {
             return false;
+        }
+        if let Some(days) = s.days_since_cover_ended {
+            return days >= self.after_lapse_days;
         }
         match (
             self.horizon_days(s.transactions, s.typical_gap_days),

@@ -99,6 +99,16 @@ fn reference_signals(
             s.spend_drop = Some(1.0 - recent / earlier).filter(|d| *d > 0.0);
         }
     }
+    // Cover later than the last purchase (added with the cover rule).
+    if let (Some(due), Some(last)) = (state.renewal_due, purchases.last()) {
+        if due > last.0 {
+            s.cover_until = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|d| d.checked_add_signed(Duration::days(i64::from(due))));
+            if as_of_day > due {
+                s.days_since_cover_ended = Some(f64::from(as_of_day - due - 1));
+            }
+        }
+    }
     if let Some(due) = state.renewal_due {
         let days = i64::from(due - as_of_day);
         if (0..=policy.renewal_lead_days).contains(&days) {
@@ -127,7 +137,8 @@ fn reference_score(
             });
         }
     };
-    if let Some(p) = signals.p_no_purchase {
+    let covered = signals.cover_until.is_some() && signals.days_since_cover_ended.is_none();
+    if let Some(p) = signals.p_no_purchase.filter(|_| !covered) {
         let p = p.clamp(1e-6, 1.0 - 1e-6);
         let chance = format!(
             "population model: {:.0}% chance of no purchase in the next {:.0} days",
@@ -144,7 +155,7 @@ fn reference_score(
         };
         push("model", policy.w_model * (p / (1.0 - p)).ln(), detail);
     }
-    if let Some(e) = signals.expected_purchases {
+    if let Some(e) = signals.expected_purchases.filter(|_| !covered) {
         push(
             "expected",
             -policy.w_expected * (e + 0.01).ln(),
@@ -154,12 +165,24 @@ fn reference_score(
             ),
         );
     }
-    if let (Some(days), Some(gap)) = (signals.days_since_last_purchase, signals.typical_gap_days) {
+    if covered {
+        // While a cover runs, recency does not count.
+    } else if let (Some(days), Some(gap)) =
+        (signals.days_since_last_purchase, signals.typical_gap_days)
+    {
         let ratio = days / gap;
         push(
             "recency",
             policy.w_recency * ratio.ln_1p(),
-            if signals.transactions <= 1 {
+            if let (Some(until), Some(ended)) =
+                (signals.cover_until, signals.days_since_cover_ended)
+            {
+                format!(
+                    "cover to {until} not renewed ({} since it ended); {} since the last purchase",
+                    days_text(ended),
+                    days_text(days)
+                )
+            } else if signals.transactions <= 1 {
                 format!(
                     "{} since the only purchase, {ratio:.1}× the gap of {} assumed for a one-time buyer",
                     days_text(days),
@@ -252,7 +275,12 @@ fn reference_score(
             "explicit churn recorded, no win-back since".to_owned(),
         );
     }
-    let logit = policy.bias + reasons.iter().map(|r| r.contribution).sum::<f64>();
+    let bias = if covered {
+        policy.covered_bias
+    } else {
+        policy.bias
+    };
+    let logit = bias + reasons.iter().map(|r| r.contribution).sum::<f64>();
     let risk = 1.0 / (1.0 + (-logit).exp());
     reasons.sort_by(|a, b| {
         b.contribution

@@ -608,3 +608,54 @@ fn customers_silent_beyond_the_exit_horizon_go_to_the_win_back_list() {
     assert_eq!(mine(&seen, WarningKind::HighRisk).len(), 1);
     assert!(mine(&seen, WarningKind::WinBack).is_empty());
 }
+
+/// An insurer's policyholder (001 L5–6) is not lapsing while their cover
+/// runs: no warning mid-term however long since the purchase; when the cover
+/// ends unrenewed, a high-risk warning at once (the job is due the day after
+/// its last day), and the win-back list 180 days later, as the lifecycle's
+/// cover rule has it.
+#[test]
+fn a_policyholder_is_warned_when_the_cover_lapses_not_mid_term() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let mut policy = Purchase::new("P-1", "4200.00".parse().unwrap(), Currency::CNY);
+    policy.valid_until = Some(day(364).date_naive()); // a year: days 0–364
+    store
+        .append(c, ExpectedVersion::Any, vec![NewEvent::new(day(0), policy)])
+        .unwrap();
+    population(&store, 100);
+    let mine = |seen: &Seen, kind: WarningKind| warned(seen, c, kind);
+
+    let mut job = job(&store);
+    job.refit(day(200)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    for d in [200, 300, 364] {
+        job.run(day(d), &mut sink).unwrap();
+    }
+    assert!(
+        seen.lock().unwrap().iter().all(|w| w.customer_id != c),
+        "mid-term: {:#?}",
+        mine(&seen, WarningKind::HighRisk)
+    );
+    let state = job.projector().state_as_of(c, day(364)).unwrap();
+    assert_eq!(job.next_due(&state, day(364)), Some(day(365)));
+    job.run(day(365), &mut sink).unwrap();
+    let high = mine(&seen, WarningKind::HighRisk);
+    assert_eq!(high.len(), 1, "{high:#?}");
+    assert_eq!(high[0].as_of, day(365));
+    assert!(
+        high[0].reasons.iter().any(|r| r
+            .detail
+            .starts_with("cover to 2024-12-30 not renewed (0 days since it ended)")),
+        "{:#?}",
+        high[0].reasons
+    );
+    // Silent for 180 days after the cover: the win-back list.
+    job.run(day(544), &mut sink).unwrap();
+    assert!(mine(&seen, WarningKind::WinBack).is_empty(), "179 days");
+    job.run(day(545), &mut sink).unwrap();
+    let win_back = mine(&seen, WarningKind::WinBack);
+    assert_eq!(win_back.len(), 1, "{win_back:#?}");
+    assert_eq!(win_back[0].as_of, day(545));
+}
