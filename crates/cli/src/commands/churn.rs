@@ -510,7 +510,7 @@ pub struct ListedWarning {
 
 impl ListedWarning {
     /// The customer for people: the UUID, and the external id in brackets.
-    fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         if self.external_id.is_empty() {
             self.warning.customer_id.to_string()
         } else {
@@ -520,7 +520,7 @@ impl ListedWarning {
 }
 
 /// `warnings` with their customers' external ids.
-fn listed(store: &Store, warnings: Vec<Warning>) -> CliResult<Vec<ListedWarning>> {
+pub(crate) fn listed(store: &Store, warnings: Vec<Warning>) -> CliResult<Vec<ListedWarning>> {
     if warnings.is_empty() {
         return Ok(Vec::new());
     }

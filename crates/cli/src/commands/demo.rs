@@ -21,6 +21,7 @@ use clientele_churn::{
 use clientele_lifecycle::Stage;
 
 use crate::analytics::{json_name, Analytics, Stats, RISK_HORIZON_DAYS};
+use crate::commands::churn::{listed, ListedWarning};
 use crate::commands::{Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::generate::{self, DemoConfig, DemoCustomer, Segment};
@@ -281,8 +282,9 @@ pub struct DemoChurnJob {
     /// Stored warnings per kind (`high_risk`, `win_back`, …).
     pub by_kind: BTreeMap<String, usize>,
     /// The three customers with the highest risk among stored `high_risk`
-    /// warnings (those still worth a retention call; all kinds when none).
-    pub highest: Vec<Warning>,
+    /// warnings (those still worth a retention call; all kinds when none),
+    /// with their external ids.
+    pub highest: Vec<ListedWarning>,
 }
 
 impl Render for DemoReport {
@@ -418,12 +420,13 @@ impl Render for DemoReport {
             kinds.join(", "),
             severity.join(", ")
         );
-        for w in &j.highest {
+        for listed in &j.highest {
+            let w = &listed.warning;
             let _ = writeln!(
                 out,
                 "  risk {:.2} {} — {}",
                 w.risk,
-                w.customer_id,
+                listed.who(),
                 w.reasons.first().map(|r| r.detail.as_str()).unwrap_or("")
             );
         }
@@ -511,6 +514,10 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
     out.push((
         format!("clientele {db}warnings --from 2025-06-01"),
         "the churn warnings just raised, with reasons".to_owned(),
+    ));
+    out.push((
+        format!("clientele {db}warnings --severity high --sort risk --limit 10"),
+        "the ten riskiest of the urgent ones".to_owned(),
     ));
     out.push((
         format!("clientele {db}report --out /tmp/clientele-report --as-of 2025-06-30"),
@@ -687,6 +694,7 @@ fn run_churn_job(store: &Store, as_of: DateTime<Utc>) -> CliResult<DemoChurnJob>
     let mut seen = std::collections::BTreeSet::new();
     highest.retain(|w| seen.insert(w.customer_id));
     highest.truncate(3);
+    let highest = listed(store, highest)?;
     Ok(DemoChurnJob {
         as_of: crate::output::timestamp(as_of),
         visited: run.visited,
