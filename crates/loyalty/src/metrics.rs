@@ -223,28 +223,74 @@ pub fn population_metrics(
 ) -> Result<PopulationMetrics> {
     policy.validate()?;
     let period = Period::new(period.from, period.to)?;
-    let t = as_of.timestamp_micros();
     let index = PurchaseIndex::from_states(population.iter().map(|(c, s)| (c, s)), as_of);
-    let mut total = MetricSet::default();
-    let mut groups: BTreeMap<Option<String>, MetricSet> = BTreeMap::new();
-    for (_, state) in population.iter().filter(|(_, s)| s.known_at(t)) {
-        let m = tally(policy, state, &index, t, &period);
-        total.absorb(&m);
-        if let Some(key) = segment_key {
-            groups
+    let mut totals = Totals::new(policy, &index, as_of, period, segment_key);
+    for (_, state) in population {
+        totals.add(state);
+    }
+    Ok(totals.finish())
+}
+
+/// The metrics of a population summed one state at a time, so a walk over
+/// stored states needs to hold only the purchase index and one state.
+pub(crate) struct Totals<'a> {
+    policy: &'a LoyaltyPolicy,
+    index: &'a PurchaseIndex,
+    as_of: DateTime<Utc>,
+    period: Period,
+    segment_key: Option<&'a str>,
+    total: MetricSet,
+    groups: BTreeMap<Option<String>, MetricSet>,
+}
+
+impl<'a> Totals<'a> {
+    /// Nothing summed yet; `index` must hold the population's purchases.
+    pub(crate) fn new(
+        policy: &'a LoyaltyPolicy,
+        index: &'a PurchaseIndex,
+        as_of: DateTime<Utc>,
+        period: Period,
+        segment_key: Option<&'a str>,
+    ) -> Self {
+        Self {
+            policy,
+            index,
+            as_of,
+            period,
+            segment_key,
+            total: MetricSet::default(),
+            groups: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one customer (skipped if not known by the as-of time).
+    pub(crate) fn add(&mut self, state: &LoyaltyState) {
+        let t = self.as_of.timestamp_micros();
+        if !state.known_at(t) {
+            return;
+        }
+        let m = tally(self.policy, state, self.index, t, &self.period);
+        self.total.absorb(&m);
+        if let Some(key) = self.segment_key {
+            self.groups
                 .entry(state.segment_value(key).map(str::to_owned))
                 .or_default()
                 .absorb(&m);
         }
     }
-    Ok(PopulationMetrics {
-        as_of,
-        period,
-        segment_key: segment_key.map(str::to_owned),
-        total,
-        segments: groups
-            .into_iter()
-            .map(|(segment, metrics)| SegmentMetrics { segment, metrics })
-            .collect(),
-    })
+
+    /// The metrics summed.
+    pub(crate) fn finish(self) -> PopulationMetrics {
+        PopulationMetrics {
+            as_of: self.as_of,
+            period: self.period,
+            segment_key: self.segment_key.map(str::to_owned),
+            total: self.total,
+            segments: self
+                .groups
+                .into_iter()
+                .map(|(segment, metrics)| SegmentMetrics { segment, metrics })
+                .collect(),
+        }
+    }
 }

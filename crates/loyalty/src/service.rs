@@ -8,7 +8,7 @@ use clientele_core::projection::Projector;
 use clientele_core::{CustomerId, Store};
 
 use crate::error::{LoyaltyError, Result};
-use crate::metrics::{population_metrics, Period, PopulationMetrics};
+use crate::metrics::{Period, PopulationMetrics, Totals};
 use crate::points::PointsBalance;
 use crate::policy::LoyaltyPolicy;
 use crate::projection::LoyaltyProjection;
@@ -210,7 +210,21 @@ impl Loyalty {
         period: Period,
         segment_key: Option<&str>,
     ) -> Result<PopulationMetrics> {
-        let states = self.projector.states()?;
-        population_metrics(self.policy(), &states, as_of, period, segment_key)
+        // Two passes over the committed states, as `for_each_score`: the
+        // purchase index first (referral conversions need the whole
+        // population), then one state at a time.
+        self.policy().validate()?;
+        let period = Period::new(period.from, period.to)?;
+        let mut index = PurchaseIndex::new();
+        self.projector.for_each_state(|customer, state| {
+            index.insert(customer, &state, as_of);
+            Ok::<_, LoyaltyError>(())
+        })?;
+        let mut totals = Totals::new(self.policy(), &index, as_of, period, segment_key);
+        self.projector.for_each_state(|_, state| {
+            totals.add(&state);
+            Ok::<_, LoyaltyError>(())
+        })?;
+        Ok(totals.finish())
     }
 }

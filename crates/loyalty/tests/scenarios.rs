@@ -4,7 +4,9 @@ mod common;
 
 use clientele_core::event::*;
 use clientele_core::{CustomerId, Metadata};
-use clientele_loyalty::{Factor, Loyalty, LoyaltyPolicy, Period, PointsEntryKind, PROJECTION_NAME};
+use clientele_loyalty::{
+    population_metrics, Factor, Loyalty, LoyaltyPolicy, Period, PointsEntryKind, PROJECTION_NAME,
+};
 use common::*;
 
 /// The Voit web-shop story (000 L248–300): order, delivery, payment and a
@@ -309,6 +311,13 @@ fn metrics_and_tiers_through_the_service() {
     assert_eq!(m.total.repeat_purchase.rate, Some(0.5)); // voit 2, classmate 1
     assert_eq!(m.total.referral_conversion.rate, Some(1.0));
     assert_eq!(m.segments.len(), 2); // "web" and no segment
+                                     // The service walks the stored states twice instead of holding them all:
+                                     // the same figures as the function over every state.
+    let states = loyalty.projector().states().unwrap();
+    assert_eq!(
+        m,
+        population_metrics(loyalty.policy(), &states, as_of, period, Some("channel")).unwrap()
+    );
     let tiers = loyalty.tier_counts(as_of).unwrap();
     assert_eq!(tiers.values().sum::<u64>(), 2);
     assert_eq!(PROJECTION_NAME, "loyalty");
