@@ -189,6 +189,18 @@ pub fn days(x: f64) -> String {
     }
 }
 
+/// The error of a walk over stored states: the store's, or the command's own.
+enum WalkError {
+    Store(clientele_core::Error),
+    Cli(CliError),
+}
+
+impl From<clientele_core::Error> for WalkError {
+    fn from(e: clientele_core::Error) -> Self {
+        WalkError::Store(e)
+    }
+}
+
 /// Scores every customer as of a time.
 pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
@@ -198,31 +210,34 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     job.refit(as_of)
         .map_err(churn_error("fitting the population model"))?;
     let index = external_ids(&store)?;
+    // One state at a time: only the rows are held (they must be sorted).
     let mut rows = Vec::new();
-    for (customer, state) in job
-        .projector()
-        .states_as_of(as_of)
-        .map_err(|e| CliError::from_core(e, "churn state"))?
-    {
-        if state.first_seen.is_none() {
-            continue;
-        }
-        let score = job.risk.score(&state, as_of, &job.model);
-        rows.push(ScoreRow {
-            customer_id: customer.to_string(),
-            external_id: external_id(&index, customer)?,
-            risk_score: score.risk,
-            days_since_last_purchase: score.signals.days_since_last_purchase,
-            transactions: score.signals.transactions,
-            p_alive: score.signals.p_alive,
-            expected_purchases: score.signals.expected_purchases,
-            top_reason: score
-                .reasons
-                .first()
-                .map(|r| r.signal.clone())
-                .unwrap_or_default(),
-        });
-    }
+    job.projector()
+        .for_each_state_as_of(as_of, |customer, state| {
+            if state.first_seen.is_none() {
+                return Ok::<_, WalkError>(());
+            }
+            let score = job.risk.score(&state, as_of, &job.model);
+            rows.push(ScoreRow {
+                customer_id: customer.to_string(),
+                external_id: external_id(&index, customer).map_err(WalkError::Cli)?,
+                risk_score: score.risk,
+                days_since_last_purchase: score.signals.days_since_last_purchase,
+                transactions: score.signals.transactions,
+                p_alive: score.signals.p_alive,
+                expected_purchases: score.signals.expected_purchases,
+                top_reason: score
+                    .reasons
+                    .first()
+                    .map(|r| r.signal.clone())
+                    .unwrap_or_default(),
+            });
+            Ok(())
+        })
+        .map_err(|e| match e {
+            WalkError::Store(e) => CliError::from_core(e, "churn state"),
+            WalkError::Cli(e) => e,
+        })?;
     // A call list: riskiest first; risks equal as printed (6 decimals) in
     // customer-id order, so the file reads sorted and never depends on how
     // the store lists customers.
