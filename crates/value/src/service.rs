@@ -123,10 +123,10 @@ impl Value {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
         self.projector.for_each_state(|_, s| {
             for d in s.days.values() {
-                for (c, a) in &d.spend {
-                    let total = totals.entry(c.clone()).or_default();
+                for (c, a) in d.spend.iter() {
+                    let total = totals.entry(c.to_owned()).or_default();
                     *total = total
-                        .checked_add(*a)
+                        .checked_add(a)
                         .ok_or(crate::ValueError::Overflow("population revenue"))?;
                 }
             }
@@ -154,10 +154,10 @@ impl Value {
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
         self.for_each_state_as_of(as_of, |customer, state| {
-            let currencies: std::collections::BTreeSet<&String> =
+            let currencies: std::collections::BTreeSet<&str> =
                 state.days.values().flat_map(|d| d.spend.keys()).collect();
             for currency in currencies {
-                let total = revenue.entry(currency.clone()).or_default();
+                let total = revenue.entry(currency.to_owned()).or_default();
                 *total = total
                     .checked_add(historic_value(&state, currency, as_of).net)
                     .ok_or(crate::ValueError::Overflow("population revenue"))?;
