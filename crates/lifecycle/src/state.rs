@@ -877,18 +877,55 @@ impl LifecycleState {
         })
     }
 
-    /// For a deadline set by a cover rule: the cover's last day and the
-    /// rule's (decline, exit) graces in seconds.
-    fn lapse(&self, policy: &LifecyclePolicy, d: &Deadline) -> Option<(NaiveDate, (i64, i64))> {
-        if !matches!(
+    /// The reason a crossed inactivity or cover deadline `d` gives (`exit`:
+    /// the exit horizon's); `activity_at` is the last purchase or win-back.
+    fn elapsed_reason(&self, d: &Deadline, activity_at: i64, exit: bool) -> Reason {
+        let cover = matches!(
             d.rule,
             ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
-        ) {
-            return None;
+        );
+        let lapse = self
+            .relationship
+            .cover
+            .filter(|_| cover)
+            .and_then(|(end, _)| Some((to_time(end).date_naive().pred_opt()?, end)));
+        match lapse {
+            // The threshold after the cover's end, not after the purchase.
+            Some((last_day, end)) => {
+                let threshold_secs = d.at.saturating_sub(end) / MICROS;
+                let reference = d.reference;
+                if exit {
+                    Reason::CoverLapsedBeyondExitHorizon {
+                        last_day,
+                        reference,
+                        threshold_secs,
+                    }
+                } else {
+                    Reason::CoverLapsed {
+                        last_day,
+                        reference,
+                        threshold_secs,
+                    }
+                }
+            }
+            None => {
+                let (last_activity, reference, threshold_secs) =
+                    (to_time(activity_at), d.reference, d.threshold_secs);
+                if exit {
+                    Reason::InactiveBeyondExitHorizon {
+                        last_activity,
+                        reference,
+                        threshold_secs,
+                    }
+                } else {
+                    Reason::Inactive {
+                        last_activity,
+                        reference,
+                        threshold_secs,
+                    }
+                }
+            }
         }
-        let (end, _) = self.relationship.cover?;
-        let last_day = to_time(end).date_naive().pred_opt()?;
-        Some((last_day, policy.cover_lapse_secs()?))
     }
 
     fn decline_deadline(&self, policy: &LifecyclePolicy) -> Option<Deadline> {
@@ -1050,8 +1087,6 @@ impl LifecycleState {
     /// The reasons for the stage the facts imply at `t`.
     fn reasons(&self, policy: &LifecyclePolicy, t: i64) -> Vec<Reason> {
         let mut out = Vec::new();
-        let last_activity =
-            |at: i64, reference, threshold_secs| (to_time(at), reference, threshold_secs);
         if let Some(c) = &self.churn {
             out.push(Reason::Churned {
                 event_id: c.event,
@@ -1061,21 +1096,7 @@ impl LifecycleState {
         }
         if let (Some(d), Some((at, _))) = (self.exit_deadline(policy), self.relationship.activity) {
             if t >= d.at {
-                if let Some((last_day, grace)) = self.lapse(policy, &d) {
-                    out.push(Reason::CoverLapsedBeyondExitHorizon {
-                        last_day,
-                        reference: d.reference,
-                        threshold_secs: grace.1,
-                    });
-                } else {
-                    let (last_activity, reference, threshold_secs) =
-                        last_activity(at, d.reference, d.threshold_secs);
-                    out.push(Reason::InactiveBeyondExitHorizon {
-                        last_activity,
-                        reference,
-                        threshold_secs,
-                    });
-                }
+                out.push(self.elapsed_reason(&d, at, true));
             }
         }
         if !out.is_empty() {
@@ -1085,21 +1106,7 @@ impl LifecycleState {
             (self.decline_deadline(policy), self.relationship.activity)
         {
             if t >= d.at {
-                if let Some((last_day, grace)) = self.lapse(policy, &d) {
-                    out.push(Reason::CoverLapsed {
-                        last_day,
-                        reference: d.reference,
-                        threshold_secs: grace.0,
-                    });
-                } else {
-                    let (last_activity, reference, threshold_secs) =
-                        last_activity(at, d.reference, d.threshold_secs);
-                    out.push(Reason::Inactive {
-                        last_activity,
-                        reference,
-                        threshold_secs,
-                    });
-                }
+                out.push(self.elapsed_reason(&d, at, false));
             }
         }
         if let Some(s) = &self.relationship.spend_drop {
