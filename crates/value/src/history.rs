@@ -50,7 +50,12 @@ impl Amounts {
     pub fn add(&mut self, key: &str, amount: i64) {
         match self.find(key) {
             Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(amount),
-            Err(i) => self.0.insert(i, (key.to_owned(), amount)),
+            Err(i) => {
+                // Room for one more, not the four a first push takes: most
+                // have one or two keys for good.
+                self.0.reserve_exact(1);
+                self.0.insert(i, (key.to_owned(), amount));
+            }
         }
     }
 
