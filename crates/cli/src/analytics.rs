@@ -363,6 +363,12 @@ impl CustomerSection for ValueRiskSection {
             risk.risk,
             crate::output::count(RISK_HORIZON_DAYS / 7, "week")
         ));
+        if let (true, Some(until)) = (risk.signals.covered(), risk.signals.cover_until) {
+            // Say why silence does not count (docs/churn.md, "Cover").
+            lines.push(format!(
+                "  covered until {until}: time since the last purchase does not count"
+            ));
+        }
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
         }

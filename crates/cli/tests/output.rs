@@ -344,6 +344,26 @@ fn explain_says_when_a_cover_ended_unrenewed() {
             && l.contains("cover_lapse_exit: 180 days after the cover to 2025-01-09 ended, bought with the purchase of 2024-01-10 09:30 (")),
         "{text}"
     );
+    // The customer view says why silence does not count mid-term.
+    let covered = "covered until 2025-01-09: time since the last purchase does not count";
+    let view = s.text(&[
+        "customer",
+        "p-1",
+        "--source",
+        "insurer",
+        "--as-of",
+        "2024-12-31",
+    ]);
+    assert!(view.contains(covered), "{view}");
+    let view = s.text(&[
+        "customer",
+        "p-1",
+        "--source",
+        "insurer",
+        "--as-of",
+        "2025-12-31",
+    ]);
+    assert!(!view.contains("covered until"), "{view}");
     let (code, doc, _) = s.json(&[
         "explain",
         "p-1",
