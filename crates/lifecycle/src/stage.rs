@@ -313,11 +313,14 @@ pub enum Reason {
         /// The horizon crossed, in seconds.
         threshold_secs: i64,
     },
-    /// Decline: the cover bought with the last purchase ended, not renewed.
+    /// Decline: the cover bought with the last purchase ended, not renewed
+    /// (or was cancelled).
     CoverLapsed {
-        /// The cover's last day.
+        /// The cover's last day (the day of the cancellation, if cancelled).
         last_day: NaiveDate,
-        /// The purchase that bought it.
+        /// Whether a cancellation of its order ended it.
+        cancelled: bool,
+        /// The purchase that bought it, or the cancellation.
         reference: EventId,
         /// The grace crossed after the cover ended, in seconds.
         threshold_secs: i64,
@@ -352,9 +355,11 @@ pub enum Reason {
     /// Exit: the cover bought with the last purchase ended, not renewed, for
     /// the exit horizon.
     CoverLapsedBeyondExitHorizon {
-        /// The cover's last day.
+        /// The cover's last day (the day of the cancellation, if cancelled).
         last_day: NaiveDate,
-        /// The purchase that bought it.
+        /// Whether a cancellation of its order ended it.
+        cancelled: bool,
+        /// The purchase that bought it, or the cancellation.
         reference: EventId,
         /// The horizon crossed after the cover ended, in seconds.
         threshold_secs: i64,

@@ -431,12 +431,31 @@ impl<'de> Deserialize<'de> for IdentitySlot {
 /// A policy held: its latest cover (insurer renewals, 001 L5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PolicyTerm {
-    /// Latest `valid_until`, as days from the common era (None: not given).
+    /// Latest `valid_until`, as days from the common era (None: not given,
+    /// or the purchase that set it was cancelled: nothing to renew).
     pub(crate) valid_until: Option<i32>,
     /// Business time (µs) of the purchase that set it.
     pub(crate) bought_at: i64,
     /// The latest calendar year a purchase named this policy (retention).
     pub(crate) seen_year: i32,
+    /// The order of the purchase that set it.
+    pub(crate) order_id: String,
+}
+
+/// The cover bought with the last purchase (see [`crate::CoverRule`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Cover {
+    /// When it ends (µs): the start of the day after its `valid_until`, or
+    /// the cancellation that ended it early.
+    pub(crate) end: i64,
+    /// The event its rules count from: the purchase, or that cancellation.
+    pub(crate) reference: EventId,
+    /// That event's business time (µs).
+    pub(crate) since: i64,
+    /// The order that bought it.
+    pub(crate) order_id: String,
+    /// Whether a cancellation of that order ended it.
+    pub(crate) cancelled: bool,
 }
 
 /// The latest stated renewal intent.
@@ -478,10 +497,9 @@ pub(crate) struct Relationship {
     pub(crate) typical_gap: Option<i64>,
     /// The last purchase or reactivation: inactivity is counted from here.
     pub(crate) activity: Option<(i64, EventId)>,
-    /// The end (µs: the start of the day after its `valid_until`) of the
-    /// cover bought with the last purchase, and that purchase (None: the last
-    /// purchase bought no cover).
-    pub(crate) cover: Option<(i64, EventId)>,
+    /// The cover bought with the last purchase (None: it bought none).
+    /// Boxed: rare, and the relationship is read on every event.
+    pub(crate) cover: Option<Box<Cover>>,
     /// Boxed: rare, and the relationship is read on every event.
     pub(crate) spend_drop: Option<Box<SpendDropMark>>,
     /// The currency of `spend`.
@@ -616,6 +634,7 @@ impl LifecycleState {
             }
             EventPayload::Cancellation(c) => {
                 self.update_order(policy, &c.order_id, |o| o.cancelled = true);
+                self.on_cancelled_cover(t, event.event_id, &c.order_id);
             }
             EventPayload::Payment(p) => {
                 if policy.orders_require_payment {
@@ -671,7 +690,15 @@ impl LifecycleState {
         r.first_purchase_at.get_or_insert(t);
         r.last_purchase_at = Some(t);
         r.activity = Some((t, id));
-        r.cover = p.valid_until.and_then(cover_end).map(|end| (end, id));
+        r.cover = p.valid_until.and_then(cover_end).map(|end| {
+            Box::new(Cover {
+                end,
+                reference: id,
+                since: t,
+                order_id: p.order_id.clone(),
+                cancelled: false,
+            })
+        });
         let money = p.money().ok();
         if let Some(m) = money {
             if r.spend_currency != Some(m.currency()) {
@@ -734,11 +761,32 @@ impl LifecycleState {
                 valid_until: None,
                 bought_at: t,
                 seen_year: year,
+                order_id: String::new(),
             });
             term.seen_year = term.seen_year.max(year);
             if days.is_some() && days >= term.valid_until {
                 term.valid_until = days;
                 term.bought_at = t;
+                term.order_id.clone_from(&p.order_id);
+            }
+        }
+    }
+
+    /// An order was cancelled: if it bought the current cover, the cover ends
+    /// now (a surrendered policy); a policy whose term it set has nothing
+    /// left to renew.
+    fn on_cancelled_cover(&mut self, t: i64, id: EventId, order_id: &str) {
+        if let Some(cover) = self.relationship.cover.as_deref_mut() {
+            if cover.order_id == order_id && !cover.cancelled && t < cover.end {
+                cover.end = t;
+                cover.reference = id;
+                cover.since = t;
+                cover.cancelled = true;
+            }
+        }
+        for term in self.policies.values_mut() {
+            if term.order_id == order_id {
+                term.valid_until = None;
             }
         }
     }
@@ -861,19 +909,18 @@ impl LifecycleState {
     ) -> Option<Deadline> {
         // The customer's cover first: most have none, and this runs for
         // every event folded.
-        let (end, reference) = self.relationship.cover?;
-        if end <= activity_at {
+        let cover = self.relationship.cover.as_deref()?;
+        if cover.end <= activity_at {
             return None;
         }
-        let at = after(end, pick(policy.cover_lapse_secs()?));
+        let at = after(cover.end, pick(policy.cover_lapse_secs()?));
         // As in every elapsed cause, the threshold counts from the reference
-        // event: the purchase that bought the cover, which is the last one.
-        let bought_at = self.relationship.last_purchase_at.unwrap_or(activity_at);
+        // event: the purchase that bought the cover, or the cancellation.
         Some(Deadline {
             at,
             rule,
-            threshold_secs: at.saturating_sub(bought_at) / MICROS,
-            reference,
+            threshold_secs: at.saturating_sub(cover.since) / MICROS,
+            reference: cover.reference,
         })
     }
 
@@ -887,22 +934,30 @@ impl LifecycleState {
         let lapse = self
             .relationship
             .cover
+            .as_deref()
             .filter(|_| cover)
-            .and_then(|(end, _)| Some((to_time(end).date_naive().pred_opt()?, end)));
+            .and_then(|c| {
+                let day = to_time(c.end).date_naive();
+                // A cancelled cover's last day is the day it was cancelled.
+                let last_day = if c.cancelled { day } else { day.pred_opt()? };
+                Some((last_day, c.end, c.cancelled))
+            });
         match lapse {
             // The threshold after the cover's end, not after the purchase.
-            Some((last_day, end)) => {
+            Some((last_day, end, cancelled)) => {
                 let threshold_secs = d.at.saturating_sub(end) / MICROS;
                 let reference = d.reference;
                 if exit {
                     Reason::CoverLapsedBeyondExitHorizon {
                         last_day,
+                        cancelled,
                         reference,
                         threshold_secs,
                     }
                 } else {
                     Reason::CoverLapsed {
                         last_day,
+                        cancelled,
                         reference,
                         threshold_secs,
                     }

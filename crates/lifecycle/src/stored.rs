@@ -26,12 +26,12 @@
 //! | counters          | `uv` referrals, open_complaints, open_orders                 |
 //! | times             | assessed_at (from 0), since, last_event_at? (from the base)  |
 //! | churn?            | event id, reason, voluntary (0/1)                            |
-//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, id); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
+//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, reference id, since time, order id, cancelled 0/1); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
 //! | changes           | `uv` count; each: byte `elapsed exit_pending to(3) from(3)` (from: 0 none, 1 + code), time; event: kind code, id, summary; elapsed: rule (0–4), `iv` threshold_secs, reference id |
 //! | orders            | `uv` count; each, ids strictly ascending: id, flags (currency, purchased, cancelled, mixed_currency, same currency), currency? (only where not the same as the last one written, at first the spend currency), `iv` amount, paid, refunded |
 //! | complaints        | `uv` count; each, ids strictly ascending: id, received_at (time), event id, step index |
 //! | identity?         | flags (plate, national_id, phone, email, policy_numbers, external_ids; not 0); each value and its `iv` year; each list as `uv` count, values, `iv` year |
-//! | policies          | `uv` count; each, numbers strictly ascending: number, `uv` valid_until (0 none, 1 + zigzag days), bought_at (time), `iv` seen_year |
+//! | policies          | `uv` count; each, numbers strictly ascending: number, `uv` valid_until (0 none, 1 + zigzag days), bought_at (time), `iv` seen_year, order id |
 //! | renewal intent?   | intent (continue 0, not renewing 1, considering 2), at (time) |
 //!
 //! Decoding accepts exactly the bytes the encoder writes (anything else,
@@ -53,8 +53,8 @@ use clientele_core::{Currency, EventId, Money};
 use crate::identity::{Identity, Tagged};
 use crate::stage::{Cause, ElapsedRule, Stage, StageChange};
 use crate::state::{
-    id_hash, ChurnMark, ComplaintTrack, Complaints, IdentitySlot, IntentMark, LifecycleState,
-    OrderTally, Orders, PolicyTerm, Relationship, SpendDropMark,
+    id_hash, ChurnMark, ComplaintTrack, Complaints, Cover, IdentitySlot, IntentMark,
+    LifecycleState, OrderTally, Orders, PolicyTerm, Relationship, SpendDropMark,
 };
 
 /// The first byte of every stored state.
@@ -108,7 +108,7 @@ const IDENTITY_FLAGS: u8 = (1 << 6) - 1;
 const MIN_CHANGE: usize = 20;
 const MIN_ORDER: usize = 5;
 const MIN_COMPLAINT: usize = 19;
-const MIN_POLICY: usize = 4;
+const MIN_POLICY: usize = 5;
 
 /// The stage's code: its place in the lifecycle.
 fn stage_code(stage: Stage) -> u8 {
@@ -274,6 +274,7 @@ pub(crate) fn encode(state: &LifecycleState, out: &mut Vec<u8>) {
         put_uv(out, p.valid_until.map_or(0, |d| zigzag(i64::from(d)) + 1));
         put_time(out, p.bought_at.wrapping_sub(base));
         put_iv(out, i64::from(p.seen_year));
+        put_str(out, &p.order_id);
     }
     if let Some(m) = &state.renewal_intent {
         out.push(m.intent.code());
@@ -306,9 +307,12 @@ fn put_relationship(out: &mut Vec<u8>, r: &Relationship, base: i64) {
         put_time(out, t.wrapping_sub(base));
         put_id(out, id);
     }
-    if let Some((t, id)) = &r.cover {
-        put_time(out, t.wrapping_sub(base));
-        put_id(out, id);
+    if let Some(c) = &r.cover {
+        put_time(out, c.end.wrapping_sub(base));
+        put_id(out, &c.reference);
+        put_time(out, c.since.wrapping_sub(base));
+        put_str(out, &c.order_id);
+        out.push(u8::from(c.cancelled));
     }
     if let Some(drop) = &r.spend_drop {
         put_money(out, drop.recent_average);
@@ -630,6 +634,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LifecycleState> {
             valid_until,
             bought_at: r.time(base)?,
             seen_year: r.i32()?,
+            order_id: r.string()?,
         };
         policies.insert(number.to_owned(), term);
     }
@@ -687,7 +692,17 @@ fn read_relationship(r: &mut Reader<'_>, base: i64) -> Option<Relationship> {
     };
     let cover = match flags & COVER {
         0 => None,
-        _ => Some((r.time(base)?, r.id()?)),
+        _ => Some(Box::new(Cover {
+            end: r.time(base)?,
+            reference: r.id()?,
+            since: r.time(base)?,
+            order_id: r.string()?,
+            cancelled: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+        })),
     };
     let spend_drop = match flags & SPEND_DROP {
         0 => None,
@@ -1177,7 +1192,7 @@ mod tests {
                 proptest::option::of(time()),
                 proptest::option::of(any::<i64>()),
                 proptest::option::of((time(), event_id())),
-                proptest::option::of((time(), event_id())),
+                proptest::option::of((time(), event_id(), time(), text(), any::<bool>())),
             ),
             proptest::option::of((money(), money())),
             proptest::option::of(currency()),
@@ -1200,7 +1215,15 @@ mod tests {
                     last_purchase_at,
                     typical_gap,
                     activity,
-                    cover,
+                    cover: cover.map(|(end, reference, since, order_id, cancelled)| {
+                        Box::new(Cover {
+                            end,
+                            reference,
+                            since,
+                            order_id,
+                            cancelled,
+                        })
+                    }),
                     spend_drop: drop.map(|(recent_average, earlier_average)| {
                         Box::new(SpendDropMark {
                             recent_average,
@@ -1275,13 +1298,18 @@ mod tests {
                 received_event,
                 step,
             });
-        let policy = (proptest::option::of(any::<i32>()), time(), any::<i32>()).prop_map(
-            |(valid_until, bought_at, seen_year)| PolicyTerm {
+        let policy = (
+            proptest::option::of(any::<i32>()),
+            time(),
+            any::<i32>(),
+            text(),
+        )
+            .prop_map(|(valid_until, bought_at, seen_year, order_id)| PolicyTerm {
                 valid_until,
                 bought_at,
                 seen_year,
-            },
-        );
+                order_id,
+            });
         let intent = proptest::sample::select(vec![
             RenewalIntent::Continue,
             RenewalIntent::NotRenewing,

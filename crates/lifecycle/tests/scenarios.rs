@@ -878,6 +878,7 @@ fn a_policyholder_declines_when_the_cover_lapses_not_mid_term() {
         v.reasons,
         vec![Reason::CoverLapsed {
             last_day: date(2025, 1, 9),
+            cancelled: false,
             reference: bought_id,
             threshold_secs: 0,
         }]
@@ -890,6 +891,7 @@ fn a_policyholder_declines_when_the_cover_lapses_not_mid_term() {
         v.reasons,
         vec![Reason::CoverLapsedBeyondExitHorizon {
             last_day: date(2025, 1, 9),
+            cancelled: false,
             reference: bought_id,
             threshold_secs: 180 * 86_400,
         }]
@@ -956,4 +958,75 @@ fn a_policyholder_declines_when_the_cover_lapses_not_mid_term() {
         off.view(wang, bought + days(180)).unwrap().unwrap().stage,
         Stage::Decline
     );
+}
+
+/// A surrendered policy (the order that bought the cover is cancelled): the
+/// cover ends at the cancellation, so the customer declines then and exits
+/// 180 days later, the audit trail counts from the cancellation, and the
+/// policy leaves the renewal-due list. Cancelling another order changes
+/// nothing.
+#[test]
+fn a_cancelled_policy_ends_the_cover_and_leaves_the_renewal_list() {
+    let f = Fixture::new();
+    let sun = CustomerId::from_external("insurer", "sun");
+    let mut car = purchase("S-1", "4200.00");
+    car.policy_number = Some("PA-888".into());
+    car.valid_until = Some(date(2025, 1, 9));
+    f.one(sun, at(2024, 1, 10), car);
+    f.one(
+        sun,
+        at(2024, 3, 1),
+        Cancellation {
+            order_id: "other".into(),
+            reason: None,
+        },
+    );
+    let before = f.lifecycle();
+    assert_eq!(
+        before
+            .renewals_due(date(2025, 1, 1), date(2025, 1, 31))
+            .unwrap()
+            .len(),
+        1
+    );
+    let surrendered = at(2024, 6, 14);
+    let cancel_id = f.one(
+        sun,
+        surrendered,
+        Cancellation {
+            order_id: "S-1".into(),
+            reason: Some("sold the car".into()),
+        },
+    );
+    let lifecycle = f.lifecycle();
+    let stage = |t| lifecycle.view(sun, t).unwrap().unwrap().stage;
+    assert_eq!(stage(surrendered - hours(1)), Stage::Growth);
+    let v = lifecycle.view(sun, surrendered).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Decline);
+    assert_eq!(
+        v.reasons,
+        vec![Reason::CoverLapsed {
+            last_day: date(2024, 6, 14),
+            cancelled: true,
+            reference: cancel_id,
+            threshold_secs: 0,
+        }]
+    );
+    assert_eq!(stage(surrendered + days(180) - hours(1)), Stage::Decline);
+    assert_eq!(stage(surrendered + days(180)), Stage::Exit);
+    let timeline = lifecycle.explain(sun, surrendered + days(200)).unwrap();
+    assert_eq!(
+        timeline.last().map(|c| &c.cause),
+        Some(&Cause::Elapsed {
+            rule: ElapsedRule::CoverLapseExit,
+            threshold_secs: 180 * 86_400,
+            reference: cancel_id,
+        })
+    );
+    assert!(lifecycle
+        .renewals_due(date(2025, 1, 1), date(2025, 1, 31))
+        .unwrap()
+        .is_empty());
+    // Still found by its policy number.
+    assert_eq!(lifecycle.lookup("PA-888").unwrap(), vec![sun]);
 }

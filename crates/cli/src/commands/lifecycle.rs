@@ -53,18 +53,22 @@ pub fn describe_reason(reason: &Reason) -> String {
         ),
         Reason::CoverLapsed {
             last_day,
+            cancelled,
             threshold_secs,
             ..
         } => format!(
-            "cover to {last_day} not renewed (decline horizon {} after it)",
+            "{} (decline horizon {} after it)",
+            cover_ended(*last_day, *cancelled),
             days(*threshold_secs)
         ),
         Reason::CoverLapsedBeyondExitHorizon {
             last_day,
+            cancelled,
             threshold_secs,
             ..
         } => format!(
-            "cover to {last_day} not renewed (exit horizon {} after it)",
+            "{} (exit horizon {} after it)",
+            cover_ended(*last_day, *cancelled),
             days(*threshold_secs)
         ),
         Reason::SpendDrop {
@@ -101,6 +105,15 @@ pub fn describe_reason(reason: &Reason) -> String {
                 "ended by the company"
             }
         ),
+    }
+}
+
+/// How a cover ended: run out unrenewed, or cancelled.
+fn cover_ended(last_day: NaiveDate, cancelled: bool) -> String {
+    if cancelled {
+        format!("cover cancelled on {last_day}")
+    } else {
+        format!("cover to {last_day} not renewed")
     }
 }
 
