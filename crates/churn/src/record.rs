@@ -19,7 +19,7 @@ use crate::state::{ChurnState, ComplaintTrack};
 use crate::warning::{Episodes, Severity, WarningKind};
 
 /// Layout version (first byte).
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// A decoded due entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,8 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
         complaints,
         ratings,
         renewal_due,
+        cover_order,
+        cover_cancelled,
         intent,
         churned_at,
         reactivated_at,
@@ -107,6 +109,15 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
             w.extend_from_slice(&d.to_le_bytes());
         }
     }
+    match cover_order {
+        None => w.push(0),
+        Some(order) => {
+            w.push(1);
+            put_len(w, order.len());
+            w.extend_from_slice(order.as_bytes());
+        }
+    }
+    w.push(u8::from(*cover_cancelled));
     match intent {
         None => w.push(0),
         Some((i, t)) => {
@@ -194,6 +205,19 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
         1 => Some(r.i32()?),
         _ => return None,
     };
+    let cover_order = match r.u8()? {
+        0 => None,
+        1 => {
+            let n = r.len()?;
+            Some(String::from_utf8(r.take(n)?.to_vec()).ok()?)
+        }
+        _ => return None,
+    };
+    let cover_cancelled = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
     let intent = match r.u8()? {
         0 => None,
         1 => {
@@ -208,6 +232,8 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
         complaints,
         ratings,
         renewal_due,
+        cover_order,
+        cover_cancelled,
         intent,
         churned_at: r.opt_i64()?,
         reactivated_at: r.opt_i64()?,
@@ -340,7 +366,11 @@ mod tests {
                 0..3,
             ),
             proptest::collection::vec((any::<i64>(), any::<f64>()), 0..5),
-            proptest::option::of(any::<i32>()),
+            (
+                proptest::option::of(any::<i32>()),
+                proptest::option::of("[a-z0-9-]{0,8}"),
+                any::<bool>(),
+            ),
             proptest::option::of((0u8..3, any::<i64>())),
             (
                 proptest::option::of(any::<i64>()),
@@ -350,7 +380,8 @@ mod tests {
             ),
         )
             .prop_map(
-                |(first_seen, purchase_days, complaints, ratings, renewal_due, intent, rest)| {
+                |(first_seen, purchase_days, complaints, ratings, cover, intent, rest)| {
+                    let (renewal_due, cover_order, cover_cancelled) = cover;
                     ChurnState {
                         first_seen,
                         purchase_days,
@@ -370,6 +401,8 @@ mod tests {
                             .collect(),
                         ratings,
                         renewal_due,
+                        cover_order,
+                        cover_cancelled,
                         intent: intent.and_then(|(i, t)| Some((RenewalIntent::from_code(i)?, t))),
                         churned_at: rest.0,
                         reactivated_at: rest.1,

@@ -147,6 +147,10 @@ pub struct Signals {
     /// after its last day); None while it runs, or without cover.
     #[serde(default)]
     pub days_since_cover_ended: Option<f64>,
+    /// Whether that cover ended because its order was cancelled (then
+    /// `cover_until` is the day before the cancellation).
+    #[serde(default)]
+    pub cover_cancelled: bool,
 }
 
 impl Signals {
@@ -292,6 +296,7 @@ impl RiskPolicy {
         if let (Some(due), Some(last)) = (state.renewal_due, rhythm.map(|r| r.last)) {
             if due > last {
                 s.cover_until = date_of_day(due);
+                s.cover_cancelled = state.cover_cancelled;
                 s.days_since_cover_ended =
                     (as_of_day > due).then(|| f64::from(as_of_day - due - 1));
             }
@@ -451,8 +456,12 @@ impl RiskPolicy {
                     let (days_text, gap_text, ratio) =
                         (days_text(days), days_text(gap), days / gap);
                     if let (Some(until), Some(ended)) = (s.cover_until, s.days_since_cover_ended) {
+                        let how = match until.succ_opt().filter(|_| s.cover_cancelled) {
+                            Some(day) => format!("cover cancelled on {day}"),
+                            None => format!("cover to {until} not renewed"),
+                        };
                         format!(
-                            "cover to {until} not renewed ({} since it ended); {days_text} since the last purchase",
+                            "{how} ({} since it ended); {days_text} since the last purchase",
                             self::days_text(ended)
                         )
                     } else if s.transactions <= 1 {
@@ -623,5 +632,56 @@ mod tests {
         let score = policy.score(&later, lapsed + chrono::Duration::days(60), &model);
         assert_eq!(score.signals.cover_until, None);
         assert!(!score.signals.covered());
+    }
+
+    #[test]
+    fn a_cancelled_cover_ends_on_the_day_of_the_cancellation() {
+        use clientele_core::event::{Cancellation, Purchase};
+        use clientele_core::privacy::PersonalData;
+        use clientele_core::{CustomerId, EventId, EventPayload, Metadata, RecordedEvent};
+        let event = |at: DateTime<Utc>, n: u8, payload: EventPayload| RecordedEvent {
+            event_id: EventId::derived(&[n]),
+            customer_id: CustomerId::from_external("t", "c"),
+            version: u64::from(n),
+            position: u64::from(n),
+            occurred_at: at,
+            recorded_at: at,
+            schema_version: 1,
+            metadata: Metadata::default(),
+            payload,
+            personal_data: PersonalData::None,
+        };
+        let bought = Utc.with_ymd_and_hms(2024, 1, 10, 10, 0, 0).unwrap();
+        let cancelled = Utc.with_ymd_and_hms(2024, 6, 14, 10, 0, 0).unwrap();
+        let mut policy = Purchase::new("P-1", "4200.00".parse().unwrap(), "CNY".parse().unwrap());
+        policy.valid_until = NaiveDate::from_ymd_opt(2025, 1, 9);
+        let mut state = ChurnState::default();
+        state.apply(&event(bought, 1, policy.into()));
+        let cancel = |order: &str| Cancellation {
+            order_id: order.into(),
+            reason: None,
+        };
+        // Another order's cancellation leaves the cover alone.
+        state.apply(&event(bought, 2, cancel("other").into()));
+        assert_eq!(state.renewal_due, Some(day_of_date_for_test(2025, 1, 9)));
+        state.apply(&event(cancelled, 3, cancel("P-1").into()));
+        assert!(state.cover_cancelled);
+        let policy = RiskPolicy::default();
+        let model = ModelContext::default();
+        let before = policy.score(&state, cancelled - chrono::Duration::days(1), &model);
+        assert!(before.signals.covered());
+        let after = policy.score(&state, cancelled + chrono::Duration::days(3), &model);
+        assert!(!after.signals.covered());
+        assert_eq!(after.signals.days_since_cover_ended, Some(3.0));
+        assert!(
+            detail_of(&after, "recency")
+                .starts_with("cover cancelled on 2024-06-14 (3 days since it ended); "),
+            "{}",
+            detail_of(&after, "recency")
+        );
+    }
+
+    fn day_of_date_for_test(y: i32, m: u32, d: u32) -> i32 {
+        crate::state::day_of_date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
     }
 }

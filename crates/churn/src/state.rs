@@ -49,8 +49,15 @@ pub struct ChurnState {
     pub complaints: BTreeMap<String, ComplaintTrack>,
     /// Satisfaction observations on the 1–5 scale (time µs, value), oldest first.
     pub ratings: Vec<(i64, f64)>,
-    /// Latest coverage end (day number) of a policy or contract.
+    /// Latest coverage end (day number) of a policy or contract; the day
+    /// before its cancellation if the order that bought it was cancelled.
     pub renewal_due: Option<i32>,
+    /// The order of the purchase that set `renewal_due`.
+    #[serde(default)]
+    pub cover_order: Option<String>,
+    /// Whether that order was cancelled (a surrendered policy).
+    #[serde(default)]
+    pub cover_cancelled: bool,
     /// Latest stated renewal intent and when (µs).
     pub intent: Option<(RenewalIntent, i64)>,
     /// Explicit churn (µs), cleared by a later reactivation or purchase.
@@ -85,6 +92,8 @@ impl ChurnState {
                     let due = day_of_date(until);
                     if self.renewal_due.is_none_or(|d| due > d) {
                         self.renewal_due = Some(due);
+                        self.cover_order = Some(p.order_id.clone());
+                        self.cover_cancelled = false;
                     }
                 }
                 self.churned_at = None;
@@ -113,6 +122,17 @@ impl ChurnState {
                 }
                 if c.feedback_rating.is_some() {
                     track.feedback = c.feedback_rating;
+                }
+            }
+            EventPayload::Cancellation(c) => {
+                // The cover ends with the cancellation of its order.
+                let day = day_of(event.occurred_at);
+                if self.cover_order.as_deref() == Some(c.order_id.as_str())
+                    && !self.cover_cancelled
+                    && self.renewal_due.is_some_and(|due| day <= due)
+                {
+                    self.renewal_due = Some(day.saturating_sub(1));
+                    self.cover_cancelled = true;
                 }
             }
             EventPayload::Churn(_) => self.churned_at = Some(at),
@@ -186,7 +206,7 @@ impl Projection for ChurnProjection {
     }
 
     fn version(&self) -> u64 {
-        2
+        3
     }
 
     fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {

@@ -104,6 +104,7 @@ fn reference_signals(
         if due > last.0 {
             s.cover_until = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
                 .and_then(|d| d.checked_add_signed(Duration::days(i64::from(due))));
+            s.cover_cancelled = state.cover_cancelled;
             if as_of_day > due {
                 s.days_since_cover_ended = Some(f64::from(as_of_day - due - 1));
             }
@@ -177,8 +178,12 @@ fn reference_score(
             if let (Some(until), Some(ended)) =
                 (signals.cover_until, signals.days_since_cover_ended)
             {
+                let how = match until.succ_opt().filter(|_| signals.cover_cancelled) {
+                    Some(day) => format!("cover cancelled on {day}"),
+                    None => format!("cover to {until} not renewed"),
+                };
                 format!(
-                    "cover to {until} not renewed ({} since it ended); {} since the last purchase",
+                    "{how} ({} since it ended); {} since the last purchase",
                     days_text(ended),
                     days_text(days)
                 )
