@@ -83,12 +83,20 @@ impl JsonlSink {
     }
 }
 
-impl WarningSink for JsonlSink {
-    fn deliver(&mut self, warning: &Warning) -> std::result::Result<(), String> {
+impl JsonlSink {
+    /// Appends `value` as one JSON line (for a sink that delivers warnings
+    /// with more fields, say, and keeps this one's durability).
+    pub fn write_line(&mut self, value: &impl Serialize) -> std::result::Result<(), String> {
         use std::io::Write;
-        let mut line = serde_json::to_vec(warning).map_err(|e| e.to_string())?;
+        let mut line = serde_json::to_vec(value).map_err(|e| e.to_string())?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(|e| e.to_string())
+    }
+}
+
+impl WarningSink for JsonlSink {
+    fn deliver(&mut self, warning: &Warning) -> std::result::Result<(), String> {
+        self.write_line(warning)
     }
 
     fn flush(&mut self) -> std::result::Result<(), String> {

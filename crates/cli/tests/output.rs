@@ -322,6 +322,25 @@ fn explain_says_when_a_cover_ended_unrenewed() {
 "#,
     );
     s.text(&["import", &file, "--format", "jsonl", "--source", "insurer"]);
+    // The warning job: nothing mid-term; high risk once the cover has
+    // lapsed, delivered to the sink with the external id.
+    let sink = s.path("warnings.jsonl").display().to_string();
+    let mid = s.text(&["warn", "--as-of", "2024-12-31", "--sink", &sink]);
+    assert!(mid.contains(": 0 warnings raised, 0 delivered"), "{mid}");
+    let lapsed = s.text(&["warn", "--as-of", "2025-01-20", "--sink", &sink]);
+    assert!(
+        lapsed.contains(": 1 warning raised, 1 delivered"),
+        "{lapsed}"
+    );
+    let lines = std::fs::read_to_string(&sink).expect("sink");
+    let delivered: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(delivered.len(), 1, "{lines}");
+    assert_eq!(delivered[0]["kind"], "high_risk");
+    assert_eq!(delivered[0]["external_id"], "p-1");
+    assert!(delivered[0]["id"].is_string());
     let args = |as_of: &'static str| ["explain", "p-1", "--source", "insurer", "--as-of", as_of];
     // Mid-term: growth, whatever the one-time buyer's 180 days would say.
     let text = s.text(&args("2024-12-31"));

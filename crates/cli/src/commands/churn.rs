@@ -6,7 +6,7 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use clientele_churn::{
     backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Severity, Warning,
-    WarningJob, WarningKind, WarningPolicy,
+    WarningJob, WarningKind, WarningPolicy, WarningSink,
 };
 use clientele_core::projection::Projector;
 use clientele_core::Store;
@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::commands::{time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::identity::{external_id, external_ids};
+use crate::identity::{external_id, external_ids, Identifiers};
 use crate::import::record::parse_time;
 use crate::output::{count, thousands, timestamp, CommandOutput, Render};
 
@@ -381,6 +381,28 @@ impl Render for WarnOutput {
     }
 }
 
+/// `--sink`: each warning as a JSON line, as `warnings --json` lists it
+/// (with the customer's external id), made durable per delivery batch.
+struct NamedSink {
+    file: JsonlSink,
+    index: Projector<Identifiers>,
+}
+
+impl WarningSink for NamedSink {
+    fn deliver(&mut self, warning: &Warning) -> Result<(), String> {
+        let listed = ListedWarning {
+            external_id: external_id(&self.index, warning.customer_id)
+                .map_err(|e| e.to_string())?,
+            warning: warning.clone(),
+        };
+        self.file.write_line(&listed)
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.file.flush()
+    }
+}
+
 /// Runs the warning job.
 pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
@@ -392,12 +414,16 @@ pub fn warn(ctx: &Context, args: &WarnArgs) -> CliResult<CommandOutput> {
     let mut collected = Vec::new();
     let run = match &args.sink {
         Some(path) => {
-            let mut sink = JsonlSink::open(path).map_err(|e| {
+            let file = JsonlSink::open(path).map_err(|e| {
                 CliError::runtime(
                     format!("cannot open {}: {e}", path.display()),
                     "check the directory exists",
                 )
             })?;
+            let mut sink = NamedSink {
+                file,
+                index: external_ids(&store)?,
+            };
             job.run(as_of, &mut sink)
                 .map_err(churn_error("the warning job"))?
         }
