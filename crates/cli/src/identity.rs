@@ -12,18 +12,40 @@ use std::collections::BTreeSet;
 use clientele_core::event::ErasureScope;
 use clientele_core::projection::{Projection, Projector};
 use clientele_core::{CustomerId, EventPayload, RecordedEvent, Store};
+use clientele_lifecycle::IdentifierKind;
 
 use crate::error::{CliError, CliResult};
 
-/// Identifier kinds and their term prefixes, in lookup order.
-pub const KINDS: &[(&str, &str)] = &[
-    ("external id", "ext"),
-    ("licence plate", "plate"),
-    ("policy number", "policy"),
-    ("phone", "phone"),
-    ("e-mail", "email"),
-    ("national id", "national_id"),
+/// Identifier kinds and their term prefixes, in lookup order (an external
+/// id first: it wins over the other kinds).
+pub const KINDS: &[(IdentifierKind, &str)] = &[
+    (IdentifierKind::External, "ext"),
+    (IdentifierKind::LicencePlate, "plate"),
+    (IdentifierKind::PolicyNumber, "policy"),
+    (IdentifierKind::Phone, "phone"),
+    (IdentifierKind::Email, "email"),
+    (IdentifierKind::NationalId, "national_id"),
 ];
+
+/// What a person may type before an identifier to name its kind, as
+/// `customer`, `lookup` and every command taking a customer accept it.
+pub const TYPED_PREFIXES: &[(&str, IdentifierKind)] = &[
+    ("plate:", IdentifierKind::LicencePlate),
+    ("policy:", IdentifierKind::PolicyNumber),
+    ("national_id:", IdentifierKind::NationalId),
+    ("id:", IdentifierKind::NationalId),
+    ("phone:", IdentifierKind::Phone),
+    ("email:", IdentifierKind::Email),
+    ("external:", IdentifierKind::External),
+    ("ext:", IdentifierKind::External),
+];
+
+/// The kind `query` names with a prefix, and the value after it.
+pub fn typed(query: &str) -> Option<(IdentifierKind, &str)> {
+    TYPED_PREFIXES
+        .iter()
+        .find_map(|(prefix, kind)| query.strip_prefix(prefix).map(|v| (*kind, v)))
+}
 
 /// The identifiers projection: every identifier term of each customer.
 ///
@@ -36,14 +58,13 @@ pub struct Identifiers {
     pub folded_erasure: std::sync::atomic::AtomicBool,
 }
 
-/// Normalises an identifier for indexing and lookup (trimmed; e-mail lower-cased).
-pub fn term(prefix: &str, value: &str) -> String {
-    let value = value.trim();
-    if prefix == "email" {
-        format!("{prefix}:{}", value.to_lowercase())
-    } else {
-        format!("{prefix}:{value}")
-    }
+/// The index term of `value` as an identifier of `kind`, in the normal form
+/// the lifecycle index uses (plates upper-case without separators, phones
+/// digits only, e-mail lower-case…: [`IdentifierKind::normalise`]); None
+/// if nothing is left of it.
+pub fn term(kind: IdentifierKind, value: &str) -> Option<String> {
+    let prefix = KINDS.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)?;
+    kind.normalise(value).map(|v| format!("{prefix}:{v}"))
 }
 
 impl Projection for Identifiers {
@@ -55,7 +76,8 @@ impl Projection for Identifiers {
 
     fn version(&self) -> u64 {
         // 2: retention no longer clears the whole index (rebuilds indexes cleared by v1).
-        2
+        // 3: terms in the lifecycle index's normal forms (`苏a-784rp` finds `苏A784RP`).
+        3
     }
 
     fn apply(&self, state: &mut Self::State, event: &RecordedEvent) {
@@ -71,23 +93,25 @@ impl Projection for Identifiers {
             return;
         }
         if let EventPayload::Profile(p) = &event.payload {
-            for id in &p.external_ids {
-                state.insert(term("ext", id));
-            }
-            for n in &p.policy_numbers {
-                state.insert(term("policy", n));
-            }
-            let singles = [
-                ("plate", &p.licence_plate),
-                ("phone", &p.phone),
-                ("email", &p.email),
-                ("national_id", &p.national_id),
+            let many = [
+                (IdentifierKind::External, &p.external_ids),
+                (IdentifierKind::PolicyNumber, &p.policy_numbers),
             ];
-            for (prefix, value) in singles {
-                if let Some(v) = value {
-                    state.insert(term(prefix, v));
-                }
-            }
+            let singles = [
+                (IdentifierKind::LicencePlate, &p.licence_plate),
+                (IdentifierKind::Phone, &p.phone),
+                (IdentifierKind::Email, &p.email),
+                (IdentifierKind::NationalId, &p.national_id),
+            ];
+            let values = many
+                .into_iter()
+                .flat_map(|(kind, values)| values.iter().map(move |v| (kind, v)))
+                .chain(
+                    singles
+                        .into_iter()
+                        .filter_map(|(kind, value)| value.as_ref().map(|v| (kind, v))),
+                );
+            state.extend(values.filter_map(|(kind, v)| term(kind, v)));
         }
     }
 
@@ -99,12 +123,10 @@ impl Projection for Identifiers {
 /// The terms to look up for what was typed.
 pub fn candidate_terms(query: &str) -> Vec<String> {
     let query = query.trim();
-    if let Some((prefix, value)) = query.split_once(':') {
-        if KINDS.iter().any(|(_, p)| *p == prefix) {
-            return vec![term(prefix, value)];
-        }
+    if let Some((kind, value)) = typed(query) {
+        return term(kind, value).into_iter().collect();
     }
-    KINDS.iter().map(|(_, p)| term(p, query)).collect()
+    KINDS.iter().filter_map(|(k, _)| term(*k, query)).collect()
 }
 
 /// Finds the customer `query` names. `source`: map an external id of that
@@ -138,42 +160,9 @@ pub fn resolve(store: &Store, query: &str, source: Option<&str>) -> CliResult<Cu
             Err(not_found())
         };
     }
-    let mut found: Vec<CustomerId> = Vec::new();
-    let terms = candidate_terms(query);
-    if store.is_read_only() {
-        found = scan(store, &terms)?;
-    } else {
-        let mut projector = Projector::open(store, Identifiers::default())
-            .map_err(|e| CliError::from_core(e, "opening the identifier index"))?;
-        projector
-            .catch_up()
-            .map_err(|e| CliError::from_core(e, "updating the identifier index"))?;
-        if projector
-            .projection()
-            .folded_erasure
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            store
-                .purge()
-                .map_err(|e| CliError::from_core(e, "purging erased identifiers"))?;
-        }
-        for t in &terms {
-            for c in projector
-                .lookup(t)
-                .map_err(|e| CliError::from_core(e, "looking up the customer"))?
-            {
-                if !found.contains(&c) {
-                    found.push(c);
-                }
-            }
-            // An exact external id wins over other kinds of identifier.
-            if !found.is_empty() && t.starts_with("ext:") {
-                break;
-            }
-        }
-    }
+    let found = find(store, &candidate_terms(query))?;
     match found.as_slice() {
-        [] => Err(not_found()),
+        [] => Err(near_miss(store, query)?.unwrap_or_else(not_found)),
         [one] => Ok(*one),
         many => Err(CliError::input(
             format!(
@@ -188,6 +177,76 @@ pub fn resolve(store: &Store, query: &str, source: Option<&str>) -> CliResult<Cu
             "give the customer UUID, or --source NAME for an external id",
         )),
     }
+}
+
+/// The customers carrying any of `terms` (an exact external id wins over
+/// other kinds of identifier).
+fn find(store: &Store, terms: &[String]) -> CliResult<Vec<CustomerId>> {
+    if store.is_read_only() {
+        return scan(store, terms);
+    }
+    let mut found: Vec<CustomerId> = Vec::new();
+    let mut projector = Projector::open(store, Identifiers::default())
+        .map_err(|e| CliError::from_core(e, "opening the identifier index"))?;
+    projector
+        .catch_up()
+        .map_err(|e| CliError::from_core(e, "updating the identifier index"))?;
+    if projector
+        .projection()
+        .folded_erasure
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        store
+            .purge()
+            .map_err(|e| CliError::from_core(e, "purging erased identifiers"))?;
+    }
+    for t in terms {
+        for c in projector
+            .lookup(t)
+            .map_err(|e| CliError::from_core(e, "looking up the customer"))?
+        {
+            if !found.contains(&c) {
+                found.push(c);
+            }
+        }
+        if !found.is_empty() && t.starts_with("ext:") {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// When nothing carries `query` but a number without its leading zeros is
+/// an external id (`0004` typed, `4` stored, as a CDNOW import keeps the
+/// sample id), the error that says so. Never resolved silently: `0004` and
+/// `4` may be different customers of another system.
+fn near_miss(store: &Store, query: &str) -> CliResult<Option<CliError>> {
+    let value = match typed(query) {
+        Some((IdentifierKind::External, value)) => value.trim(),
+        Some(_) => return Ok(None),
+        None => query,
+    };
+    let trimmed = value.trim_start_matches('0');
+    if trimmed.len() == value.len()
+        || trimmed.is_empty()
+        || !trimmed.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Ok(None);
+    }
+    let found = find(
+        store,
+        &term(IdentifierKind::External, trimmed)
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )?;
+    Ok((!found.is_empty()).then(|| {
+        CliError::input(
+            format!("no customer found for {query:?}; external id \"{trimmed}\" exists"),
+            format!(
+                "external ids are matched exactly; a CDNOW import stores the sample id without its leading zeros: try `{trimmed}`"
+            ),
+        )
+    }))
 }
 
 /// Lookup without the index (read-only stores): scans every profile event.
@@ -239,11 +298,27 @@ mod tests {
     #[test]
     fn typed_and_untyped_queries() {
         assert_eq!(candidate_terms("plate:京A12345"), vec!["plate:京A12345"]);
+        // The lifecycle index's normal forms: case and separators of a plate,
+        // punctuation of a phone, case of an e-mail do not matter.
+        assert_eq!(candidate_terms("plate:苏a-784 rp"), vec!["plate:苏A784RP"]);
+        assert_eq!(
+            candidate_terms("phone:+86 138-0013-8000"),
+            vec!["phone:8613800138000"]
+        );
         assert_eq!(candidate_terms("email:A@B.cn"), vec!["email:a@b.cn"]);
+        assert_eq!(candidate_terms("external:D-000042"), vec!["ext:D-000042"]);
+        assert_eq!(candidate_terms("ext:D-000042"), vec!["ext:D-000042"]);
+        assert_eq!(
+            candidate_terms("id:440106196302077891"),
+            vec!["national_id:440106196302077891"]
+        );
         let all = candidate_terms("17");
         assert_eq!(all[0], "ext:17");
         assert_eq!(all.len(), KINDS.len());
         // A colon that is not a known prefix is part of the id.
         assert_eq!(candidate_terms("crm:17")[0], "ext:crm:17");
+        // Nothing left after normalising: no term of that kind.
+        assert_eq!(candidate_terms("phone:n/a"), Vec::<String>::new());
+        assert!(!candidate_terms("n/a").contains(&"phone:".to_owned()));
     }
 }

@@ -205,6 +205,20 @@ fn cdnow_import_aggregates_days_and_is_idempotent() {
     assert_eq!(usd["currency"], "USD");
     assert_eq!(usd["purchases"], 4);
     assert_eq!(usd["purchased"], "100.50");
+
+    // Typed as in the file (`0001`): not resolved to `1` behind the user's
+    // back, but the error names the id that exists.
+    let (code, _, stderr) = s.json(&["--db", &db, "customer", "0001"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("external id \"1\" exists"), "{stderr}");
+    assert!(stderr.contains("try `1`"), "{stderr}");
+    let (code, _, stderr) = s.json(&["--db", &db, "customer", "external:0001"]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("try `1`"), "{stderr}");
+    // No such id without the zeros either: the plain error.
+    let (code, _, stderr) = s.json(&["--db", &db, "customer", "0009999"]);
+    assert_eq!(code, 3);
+    assert!(!stderr.contains("exists"), "{stderr}");
 }
 
 const GOOD_AND_BAD: &str = r#"{"customer":"c-1","occurred_at":"2024-05-01T10:00:00Z","kind":"purchase","order_id":"A-1","amount":"165.00","currency":"CNY"}
@@ -491,6 +505,28 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     let (code, doc, _) = s.json(&["--db", &db, "lookup", &typed]);
     assert_eq!(code, 0);
     assert_eq!(doc["result"]["customers"][0][0], uuid.as_str(), "{doc}");
+    // Every command finds a customer the way `lookup` does: a plate typed in
+    // lower case with a separator, a phone with a country code's punctuation.
+    let mut chars = plate.chars();
+    let province: String = chars.next().into_iter().collect();
+    let rest = chars.as_str().to_lowercase();
+    let sloppy = format!("plate:{province}{} {}", &rest[..1], &rest[1..]);
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", &sloppy]);
+    assert_eq!(code, 0, "{sloppy}: {stderr}");
+    assert_eq!(doc["result"]["customer_id"], uuid.as_str());
+    let (code, doc, _) = s.json(&["--db", &db, "lookup", &sloppy]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["customers"][0][0], uuid.as_str(), "{doc}");
+    if let Some(phone) = profile["phone"].as_str() {
+        let dashed = format!("phone:{}-{}", &phone[..3], &phone[3..]);
+        let (code, doc, stderr) = s.json(&["--db", &db, "customer", &dashed]);
+        assert_eq!(code, 0, "{dashed}: {stderr}");
+        assert_eq!(doc["result"]["customer_id"], uuid.as_str());
+    }
+    let typed_external = format!("external:{external}");
+    let (code, doc, stderr) = s.json(&["--db", &db, "customer", &typed_external]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["result"]["customer_id"], uuid.as_str());
     let suffix: String = plate
         .chars()
         .rev()

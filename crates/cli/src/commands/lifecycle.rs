@@ -543,19 +543,7 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
         }
         (Some(id), None) => {
             // `plate:…`, `policy:…`, `phone:…` (as `customer` accepts) or a bare value.
-            let prefixes = [
-                ("plate:", IdentifierKind::LicencePlate),
-                ("policy:", IdentifierKind::PolicyNumber),
-                ("national_id:", IdentifierKind::NationalId),
-                ("id:", IdentifierKind::NationalId),
-                ("phone:", IdentifierKind::Phone),
-                ("email:", IdentifierKind::Email),
-                ("external:", IdentifierKind::External),
-                ("ext:", IdentifierKind::External),
-            ];
-            let typed = prefixes
-                .iter()
-                .find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|v| (*kind, v)));
+            let typed = crate::identity::typed(id);
             let (kinds, value): (Vec<IdentifierKind>, &str) = match typed {
                 Some((kind, value)) => (vec![kind], value),
                 None => (IdentifierKind::ALL.to_vec(), id.as_str()),
