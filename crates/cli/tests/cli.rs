@@ -517,6 +517,16 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     let (code, doc, _) = s.json(&["--db", &db, "lookup", &sloppy]);
     assert_eq!(code, 0);
     assert_eq!(doc["result"]["customers"][0][0], uuid.as_str(), "{doc}");
+    assert_eq!(
+        doc["result"]["matches"][0]["external_id"],
+        external.as_str()
+    );
+    assert!(doc["result"]["matches"][0]["stage"].is_string(), "{doc}");
+    // The stage is as of --as-of: before the first event there is none.
+    let (code, doc, _) = s.json(&["--db", &db, "lookup", &sloppy, "--as-of", "2000-01-01"]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["result"]["as_of"], "2000-01-01T23:59:59.999999Z");
+    assert!(doc["result"]["matches"][0]["stage"].is_null(), "{doc}");
     if let Some(phone) = profile["phone"].as_str() {
         let dashed = format!("phone:{}-{}", &phone[..3], &phone[3..]);
         let (code, doc, stderr) = s.json(&["--db", &db, "customer", &dashed]);

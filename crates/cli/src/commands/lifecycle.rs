@@ -447,11 +447,13 @@ Examples:
   clientele lookup plate:京A12345          # only as a licence plate (also policy:, phone:, …)
   clientele lookup --plate-suffix 345
   clientele lookup PA2024000123 --json
+  clientele lookup 13691658713 --as-of 2025-06-30   # the stage as of that day
 
 Finds customers by any identifier carried in their profile events — licence plate,
 policy number, national id, phone, e-mail, external id — exactly, or by the end of a
 licence plate (the insurer's lookup, 001 L5-6). Each customer found is printed with
-their current stage and the identifier that matched.
+their external id, their lifecycle stage as of --as-of (default: now) and the
+identifier that matched.
 
 Exit codes: 0 when at least one customer is found; 3 when nobody matches (the
 message goes to stderr; with --json, `ok` is false).";
@@ -467,6 +469,10 @@ pub struct LookupArgs {
     /// Find licence plates ending with this.
     #[arg(long, conflicts_with = "identifier")]
     pub plate_suffix: Option<String>,
+    /// Business time of the stage shown for each customer (default: now; a
+    /// date means the end of that day).
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 /// A customer found, with the identifier that matched.
@@ -474,7 +480,9 @@ pub struct LookupArgs {
 pub struct LookupMatch {
     /// The customer.
     pub customer: String,
-    /// Their current stage.
+    /// Their external id (empty when none).
+    pub external_id: String,
+    /// Their stage as of the lookup's `as_of` (None: no event by then).
     pub stage: Option<String>,
     /// The kind of identifier that matched (`licence_plate`, `policy_number`, …).
     pub kind: IdentifierKind,
@@ -487,7 +495,9 @@ pub struct LookupMatch {
 pub struct LookupOutput {
     /// What was looked up.
     pub query: String,
-    /// The customers, each with their current stage (customer-id order).
+    /// The business time of the stages shown.
+    pub as_of: String,
+    /// The customers, each with their stage as of `as_of` (customer-id order).
     pub customers: Vec<(String, Option<String>)>,
     /// Every match: customer, stage and the identifier that matched.
     pub matches: Vec<LookupMatch>,
@@ -509,9 +519,10 @@ impl Render for LookupOutput {
     fn render(&self, out: &mut String) {
         for m in &self.matches {
             out.push_str(&format!(
-                "{}  {:<11}  {} {}\n",
+                "{}  {:<10}  {:<11}  {} {}\n",
                 m.customer,
-                m.stage.as_deref().unwrap_or(""),
+                m.external_id,
+                m.stage.as_deref().unwrap_or("-"),
                 identifier_label(m.kind),
                 m.value
             ));
@@ -522,7 +533,8 @@ impl Render for LookupOutput {
 /// Runs `lookup`. Nobody found is an error (exit code 3), reported after the
 /// (empty) result.
 pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
-    let (_store, lifecycle) = open_lifecycle(ctx)?;
+    let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    let (store, lifecycle) = open_lifecycle(ctx)?;
     let lookup_error = lifecycle_error("the identifier lookup");
     // (customer, kind, normalised value), in customer-id then kind order.
     let mut found: Vec<(CustomerId, IdentifierKind, String)> = Vec::new();
@@ -578,26 +590,29 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     };
     found.sort();
     found.dedup();
-    let now = time_arg("as-of", None)?;
     let mut stages: BTreeMap<CustomerId, Option<String>> = BTreeMap::new();
     for (c, _, _) in &found {
         if !stages.contains_key(c) {
             let stage = lifecycle
-                .view(*c, now)
+                .view(*c, as_of)
                 .map_err(&lookup_error)?
                 .map(|v| v.stage.to_string());
             stages.insert(*c, stage);
         }
     }
+    let index = external_ids(&store)?;
     let matches: Vec<LookupMatch> = found
         .into_iter()
-        .map(|(c, kind, value)| LookupMatch {
-            customer: c.to_string(),
-            stage: stages.get(&c).cloned().flatten(),
-            kind,
-            value,
+        .map(|(c, kind, value)| {
+            Ok(LookupMatch {
+                customer: c.to_string(),
+                external_id: external_id(&index, c)?,
+                stage: stages.get(&c).cloned().flatten(),
+                kind,
+                value,
+            })
         })
-        .collect();
+        .collect::<CliResult<_>>()?;
     let customers = stages
         .into_iter()
         .map(|(c, stage)| (c.to_string(), stage))
@@ -605,6 +620,7 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     let nobody = matches.is_empty();
     let output = CommandOutput::new(&LookupOutput {
         query: query.clone(),
+        as_of: timestamp(as_of),
         customers,
         matches,
     });
