@@ -159,6 +159,28 @@ pub enum AppendStatus {
     AlreadyAppended,
 }
 
+/// How an event stands against the store's idempotency index, before it is
+/// appended ([`Store::stored_as`](crate::Store::stored_as)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum StoredAs {
+    /// Its id is not stored: appending it writes it.
+    New,
+    /// Its id is stored, for the same customer with the same content, at
+    /// `position`: appending it again writes nothing.
+    Same {
+        /// Where it is stored.
+        position: u64,
+    },
+    /// Its id is stored at `position` with other content or for another
+    /// customer: appending it fails with
+    /// [`Error::IdempotencyConflict`](crate::Error::IdempotencyConflict).
+    Conflict {
+        /// Where the other event is stored.
+        position: u64,
+    },
+}
+
 /// Where appended events landed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendOutcome {

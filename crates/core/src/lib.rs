@@ -55,6 +55,7 @@ pub mod varint;
 
 pub use envelope::{
     ActorKind, AppendOutcome, AppendStatus, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
+    StoredAs,
 };
 pub use error::{Error, IntegrityError, Result, ValidationError};
 pub use event::{EventKind, EventPayload};

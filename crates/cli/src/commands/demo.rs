@@ -610,6 +610,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         source: generate::DEMO_SOURCE.to_owned(),
         strict: false,
         chunk: import::CHUNK,
+        atomic_limit: import::STRICT_ATOMIC_LIMIT,
     };
     let bar = ctx.output.progress(total, "writing");
     let summary = import::run_import(

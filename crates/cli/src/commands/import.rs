@@ -92,31 +92,37 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     }
     let maps = import::csv::parse_maps(&args.maps)?;
     let path = args.file.display().to_string();
-    let file = File::open(&args.file).map_err(|e| import::ImportError::Read {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let reader = BufReader::with_capacity(1 << 20, file);
-    let record_ctx = RecordContext::new(source.clone());
-    let mut events: Box<dyn EventSource> = match format {
-        Format::Jsonl => Box::new(JsonlSource::new(reader, record_ctx)),
-        Format::Csv => Box::new(CsvSource::new(reader, &maps, record_ctx)?),
-        Format::Cdnow => Box::new(CdnowSource::new(reader, &record_ctx)),
+    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    // Opened once, or twice by a big strict import (check, then write).
+    let open = || -> Result<Box<dyn EventSource>, import::ImportError> {
+        let file = File::open(&args.file).map_err(|e| import::ImportError::Read {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let reader = BufReader::with_capacity(1 << 20, file);
+        let record_ctx = RecordContext::new(source.clone());
+        Ok(match format {
+            Format::Jsonl => Box::new(JsonlSource::new(reader, record_ctx)),
+            Format::Csv => Box::new(CsvSource::new(reader, &maps, record_ctx)?),
+            Format::Cdnow => Box::new(CdnowSource::new(reader, &record_ctx)),
+        })
     };
+    // A file that cannot be read fails before the store is opened (or created).
+    let first = open()?;
     let store = ctx.open(OpenMode::Bulk)?;
     let options = ImportOptions {
-        source,
+        source: source.clone(),
         strict: args.strict,
         chunk: import::CHUNK,
+        atomic_limit: import::STRICT_ATOMIC_LIMIT,
     };
     let summary = ImportSummary {
-        file: path,
+        file: path.clone(),
         format: format!("{format:?}").to_lowercase(),
         ..ImportSummary::default()
     };
     let bar = ctx.output.byte_progress(size, "importing");
-    let summary = import::run_import(&store, events.as_mut(), &options, summary, &|bytes| {
+    let summary = import::run_import_file(&store, first, &open, &options, summary, &|bytes| {
         bar.set_position(bytes)
     })?;
     bar.finish_and_clear();

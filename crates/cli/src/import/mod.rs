@@ -15,7 +15,10 @@
 //!   atomic `append_batch` if it has at most [`STRICT_ATOMIC_LIMIT`] new
 //!   events; a bigger file is written in chunks, so a storage failure (disk
 //!   full, crash) part-way could leave a prefix — re-running the import is
-//!   idempotent and completes it.
+//!   idempotent and completes it. With [`run_import_file`], a file of more
+//!   than [`STRICT_ATOMIC_LIMIT`] events is not held in memory: it is checked
+//!   as it is read ([`Store::stored_as`] for ids stored with other content),
+//!   then read again and written.
 //!
 //! Events without an `event_id` get one derived from their content, so
 //! importing a file twice stores it once ("already present" in the summary).
@@ -36,7 +39,7 @@ use std::fmt;
 use clientele_core::event::{ComplaintStep, Profile};
 use clientele_core::{
     CustomerId, Error as CoreError, EventId, EventPayload, ExpectedVersion, Metadata, NewEvent,
-    Store,
+    Store, StoredAs,
 };
 use serde::Serialize;
 
@@ -226,6 +229,10 @@ pub struct ImportOptions {
     pub strict: bool,
     /// Events per batch in default mode.
     pub chunk: usize,
+    /// Strict mode: most new events written as one atomic batch, and most
+    /// events [`run_import_file`] holds before it checks them as it reads
+    /// (normally [`STRICT_ATOMIC_LIMIT`]).
+    pub atomic_limit: usize,
 }
 
 /// What an import did.
@@ -339,6 +346,16 @@ struct Importer<'a> {
     /// store refused every event it came with: it goes with their next event.
     orphaned: HashSet<CustomerId>,
     pending: Vec<Pending>,
+    /// Strict mode over [`STRICT_ATOMIC_LIMIT`] events with a file that can
+    /// be read again: events are checked as they come and dropped.
+    checking: Option<StrictCheck>,
+}
+
+/// What a strict check keeps of events it no longer holds: the complaint
+/// steps of each customer seen with a complaint, stored ones first.
+#[derive(Default)]
+struct StrictCheck {
+    steps: HashMap<CustomerId, HashMap<String, ComplaintStep>>,
 }
 
 fn content_hash(event: &NewEvent) -> u64 {
@@ -360,7 +377,71 @@ impl<'a> Importer<'a> {
             customers: HashSet::new(),
             orphaned: HashSet::new(),
             pending: Vec::new(),
+            checking: None,
         }
+    }
+
+    /// Strict check of the queued events against the store, without writing
+    /// them (the first pass of a big strict import): what `write_strict`
+    /// checks — ids stored with other content, complaint step order after
+    /// the stored steps — line by line. The events are dropped.
+    fn check_pending(&mut self) -> Result<(), ImportError> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let events: Vec<(CustomerId, NewEvent)> = pending
+            .iter()
+            .map(|p| (p.customer, p.event.clone()))
+            .collect();
+        let stored = match self.store.stored_as(&events) {
+            Ok(stored) => stored.into_iter().map(Ok).collect::<Vec<_>>(),
+            // One invalid event: check them one at a time to name each.
+            Err(CoreError::Validation(_)) => events
+                .into_iter()
+                .map(|e| match self.store.stored_as(std::slice::from_ref(&e)) {
+                    Ok(mut one) => Ok(one.pop().unwrap_or(StoredAs::New)),
+                    Err(CoreError::Validation(v)) => Err(v),
+                    Err(e) => Err(clientele_core::ValidationError::new("event", e.to_string())),
+                })
+                .collect(),
+            Err(e) => return Err(e.into()),
+        };
+        let mut check = self.checking.take().unwrap_or_default();
+        for (p, stored) in pending.iter().zip(stored) {
+            match stored {
+                Err(v) => self
+                    .summary
+                    .error(LineError::field(p.line, &v.field, v.reason)),
+                Ok(StoredAs::Conflict { position }) => self.summary.error(LineError::field(
+                    p.line,
+                    "event_id",
+                    format!(
+                        "{} is already stored at position {position} with different content",
+                        p.event.event_id
+                    ),
+                )),
+                Ok(StoredAs::Same { .. }) => {}
+                Ok(StoredAs::New) => {
+                    let EventPayload::Complaint(c) = &p.event.payload else {
+                        continue;
+                    };
+                    let steps = match check.steps.entry(p.customer) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(stored_steps(self.store, p.customer)?)
+                        }
+                    };
+                    let previous = steps.get(&c.complaint_id).copied();
+                    if let Some(reason) = complaint_order(&c.complaint_id, previous, c.step) {
+                        self.summary.error(LineError::field(p.line, "step", reason));
+                    }
+                    steps.insert(c.complaint_id.clone(), c.step);
+                }
+            }
+        }
+        self.checking = Some(check);
+        Ok(())
     }
 
     /// Takes one parsed event: duplicate check, identifier profile, queue.
@@ -553,6 +634,22 @@ fn is_data_error(e: &CoreError) -> bool {
     )
 }
 
+/// The last step of each complaint in a customer's stream.
+fn stored_steps(
+    store: &Store,
+    customer: CustomerId,
+) -> Result<HashMap<String, ComplaintStep>, CoreError> {
+    let mut steps = HashMap::new();
+    if store.stream_version(customer)? > 0 {
+        for event in store.stream(customer, 1)? {
+            if let EventPayload::Complaint(c) = event?.payload {
+                steps.insert(c.complaint_id, c.step);
+            }
+        }
+    }
+    Ok(steps)
+}
+
 /// The event ids in a customer's stream.
 fn stored_ids(store: &Store, customer: CustomerId) -> Result<HashSet<EventId>, CoreError> {
     let mut ids = HashSet::new();
@@ -581,15 +678,58 @@ fn group_by_customer(events: Vec<Pending>) -> Vec<(CustomerId, Vec<Pending>)> {
 
 /// Imports every event of `source` into `store`. `progress` is called with
 /// the bytes read so far.
+///
+/// A strict import holds the whole source in memory until it is checked;
+/// for a file, [`run_import_file`] does not.
 pub fn run_import(
     store: &Store,
     source: &mut dyn EventSource,
+    options: &ImportOptions,
+    summary: ImportSummary,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
+    import_pass(store, source, None, options, summary, progress)
+}
+
+/// Opens an event source from the start.
+pub type OpenSource<'a> = dyn Fn() -> Result<Box<dyn EventSource + 'a>, ImportError> + 'a;
+
+/// [`run_import`] for a `source` that `open` can read again from the start
+/// (a file). A strict import of more than [`ImportOptions::atomic_limit`] events is
+/// then checked in a first pass that keeps only each event's id and the
+/// complaint steps (about 50 bytes an event instead of the event), and, if
+/// every line passes, read again and written in chunks. If the second pass
+/// meets a line the first did not (the file changed in between), it reports
+/// it and says so.
+pub fn run_import_file<'a>(
+    store: &Store,
+    mut source: Box<dyn EventSource + 'a>,
+    open: &OpenSource<'a>,
+    options: &ImportOptions,
+    summary: ImportSummary,
+    progress: &dyn Fn(u64),
+) -> Result<ImportSummary, ImportError> {
+    import_pass(
+        store,
+        source.as_mut(),
+        Some(open),
+        options,
+        summary,
+        progress,
+    )
+}
+
+fn import_pass(
+    store: &Store,
+    source: &mut dyn EventSource,
+    reopen: Option<&OpenSource<'_>>,
     options: &ImportOptions,
     mut summary: ImportSummary,
     progress: &dyn Fn(u64),
 ) -> Result<ImportSummary, ImportError> {
     summary.source = options.source.clone();
     summary.strict = options.strict;
+    let blank = summary.clone();
     let mut importer = Importer::new(store, options, summary);
     let mut io_error = None;
     while let Some(item) = source.next_event() {
@@ -601,8 +741,15 @@ pub fn run_import(
                 break;
             }
         }
-        if !options.strict && importer.pending.len() >= options.chunk {
-            importer.flush()?;
+        if !options.strict {
+            if importer.pending.len() >= options.chunk {
+                importer.flush()?;
+            }
+        } else if reopen.is_some()
+            && (importer.pending.len() > options.atomic_limit
+                || importer.checking.is_some() && importer.pending.len() >= options.chunk)
+        {
+            importer.check_pending()?;
         }
         progress(source.bytes_read());
     }
@@ -619,10 +766,31 @@ pub fn run_import(
             format!("reading stopped: {e}"),
         ));
     }
-    if options.strict {
-        write_strict(&mut importer)?;
-    } else {
-        importer.flush()?;
+    match (options.strict, reopen) {
+        (true, Some(open)) if importer.checking.is_some() => {
+            importer.check_pending()?;
+            if importer.summary.skipped > 0 {
+                return Ok(importer.summary);
+            }
+            drop(importer);
+            // Every line passed: the second pass writes, as default mode does.
+            let mut again = open()?;
+            let write = ImportOptions {
+                strict: false,
+                ..options.clone()
+            };
+            let mut written = import_pass(store, again.as_mut(), None, &write, blank, progress)?;
+            written.strict = true;
+            if written.skipped > 0 {
+                written.error(LineError::general(
+                    written.lines_read,
+                    "the file changed between the strict check and the write: the lines above were not written, the others were",
+                ));
+            }
+            return Ok(written);
+        }
+        (true, _) => write_strict(&mut importer)?,
+        (false, _) => importer.flush()?,
     }
     store.sync()?;
     Ok(importer.summary)
@@ -701,7 +869,7 @@ fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
     }
     let total: usize = new.iter().map(|(_, e)| e.len()).sum();
     let mut chunks: Vec<Vec<(CustomerId, Vec<Pending>)>> = Vec::new();
-    if total <= STRICT_ATOMIC_LIMIT {
+    if total <= importer.options.atomic_limit {
         chunks.push(new);
     } else {
         let mut current = Vec::new();
@@ -811,6 +979,7 @@ mod tests {
             source: "test".into(),
             strict,
             chunk,
+            atomic_limit: STRICT_ATOMIC_LIMIT,
         };
         run_import(
             store,
@@ -820,6 +989,123 @@ mod tests {
             &|_| {},
         )
         .unwrap()
+    }
+
+    /// A strict import read twice, holding at most `limit` events: the text
+    /// of the first read, then of the second.
+    fn import_two_pass(store: &Store, first: &str, second: &str, limit: usize) -> ImportSummary {
+        let reads = std::cell::Cell::new(0);
+        let open = || -> Result<Box<dyn EventSource + '_>, ImportError> {
+            reads.set(reads.get() + 1);
+            let text = if reads.get() == 1 { first } else { second };
+            Ok(Box::new(JsonlSource::new(
+                text.as_bytes(),
+                RecordContext::new("test"),
+            )))
+        };
+        let options = ImportOptions {
+            source: "test".into(),
+            strict: true,
+            chunk: 2,
+            atomic_limit: limit,
+        };
+        let source = open().unwrap();
+        run_import_file(
+            store,
+            source,
+            &open,
+            &options,
+            ImportSummary::default(),
+            &|_| {},
+        )
+        .unwrap()
+    }
+
+    fn purchase_line(customer: &str, order: &str, amount: &str) -> String {
+        format!(
+            r#"{{"event_id":"01890a5d-ac96-774b-bcce-{:012x}","customer":"{customer}","occurred_at":"2024-03-01","kind":"purchase","order_id":"{order}","amount":"{amount}","currency":"CNY"}}"#,
+            order
+                .bytes()
+                .fold(0u64, |h, b| (h * 131 + u64::from(b)) % (1 << 48))
+        )
+    }
+
+    fn complaint_line(customer: &str, day: u32, step: &str) -> String {
+        format!(
+            r#"{{"customer":"{customer}","occurred_at":"2024-03-{day:02}","kind":"complaint","complaint_id":"k-1","step":"{step}"}}"#
+        )
+    }
+
+    /// Past the atomic limit, strict mode checks as it reads what it would
+    /// otherwise check holding every event: an id stored with other content
+    /// and the complaint step order after the stored steps. One bad line:
+    /// nothing written.
+    #[test]
+    fn a_two_pass_strict_import_checks_against_the_store_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let stored = format!(
+            "{}\n{}\n",
+            purchase_line("a", "o-1", "10.00"),
+            complaint_line("a", 2, "received")
+        );
+        assert_eq!(import(&store, &stored, true, CHUNK).events_written, 3);
+        let head = store.head();
+
+        // The same id with another amount, deep in a file.
+        let mut file = String::new();
+        for i in 0..7 {
+            file.push_str(&purchase_line(&format!("c-{i}"), &format!("n-{i}"), "1.00"));
+            file.push('\n');
+        }
+        let conflict = format!("{file}{}\n", purchase_line("a", "o-1", "99.00"));
+        let summary = import_two_pass(&store, &conflict, &conflict, 2);
+        assert_eq!(store.head(), head, "{:?}", summary.errors);
+        assert!(!summary.written);
+        assert_eq!(summary.skipped, 1, "{:?}", summary.errors);
+        assert_eq!(summary.errors[0].line, 8);
+        assert!(
+            summary.errors[0]
+                .to_string()
+                .contains("already stored at position 2 with different content"),
+            "{}",
+            summary.errors[0]
+        );
+
+        // `received` again after the stored `received`.
+        let order = format!("{file}{}\n", complaint_line("a", 3, "received"));
+        let summary = import_two_pass(&store, &order, &order, 2);
+        assert_eq!(store.head(), head);
+        assert_eq!((summary.skipped, summary.errors[0].line), (1, 8));
+
+        // A good file: written by the second pass; the stored lines count as
+        // already present.
+        let good = format!("{file}{}\n{stored}", complaint_line("a", 3, "classified"));
+        let summary = import_two_pass(&store, &good, &good, 2);
+        assert!(summary.strict && summary.written, "{:?}", summary.errors);
+        assert_eq!(summary.skipped, 0);
+        assert_eq!(summary.already_present, 2);
+        // 7 purchases, 7 identifier profiles, 1 complaint step.
+        assert_eq!(summary.events_written, 15);
+        assert_eq!(store.head(), head + 15);
+    }
+
+    /// A file that changes between the check and the write: the new bad line
+    /// is reported, and the summary says the file changed.
+    #[test]
+    fn a_file_changed_between_the_passes_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let good: String = (0..5)
+            .map(|i| purchase_line(&format!("c-{i}"), &format!("o-{i}"), "1.00") + "\n")
+            .collect();
+        let changed = format!("{good}not json\n");
+        let summary = import_two_pass(&store, &good, &changed, 1);
+        assert_eq!(summary.skipped, 2, "{:?}", summary.errors);
+        assert!(summary.errors[1]
+            .to_string()
+            .contains("the file changed between the strict check and the write"));
+        assert_eq!(summary.events_written, 10);
     }
 
     const REFUSED: &str = r#"{"customer":"cust-0","occurred_at":"2024-01-01","kind":"complaint","complaint_id":"k-0","step":"resolved"}"#;

@@ -18,7 +18,7 @@ use rocksdb::{
 };
 
 use crate::codec::{self, PersonalPlain, PreparedEvent, RawRecord, Sealed, Unsealed, GENESIS_HASH};
-use crate::envelope::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent};
+use crate::envelope::{AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, StoredAs};
 use crate::error::{Error, Result, ValidationError};
 use crate::event::EventPayload;
 use crate::ids::CustomerId;
@@ -581,6 +581,84 @@ impl Store {
             });
         }
         self.submit(prepared, durability)
+    }
+
+    /// What appending each `(customer, event)` would do with the event's id,
+    /// without writing anything: [`StoredAs::New`], [`StoredAs::Same`] (an
+    /// idempotent repeat) or [`StoredAs::Conflict`] (the id is taken by other
+    /// content). Each event is validated as an append validates it; an
+    /// invalid one is [`Error::Validation`] naming its index in `events`.
+    ///
+    /// It lets a caller check a stream of events too big to hold in memory
+    /// before writing any of it (the CLI's `import --strict`). Appends that
+    /// commit after this call are not accounted for.
+    ///
+    /// ```
+    /// use clientele_core::{CustomerId, EventId, ExpectedVersion, NewEvent, Store, StoredAs};
+    /// use clientele_core::event::Purchase;
+    /// use chrono::Utc;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let customer = CustomerId::new_random();
+    /// let id = EventId::derived(b"order A-1");
+    /// let purchase = |amount: &str| -> Result<NewEvent, Box<dyn std::error::Error>> {
+    ///     let p = Purchase::new("A-1", amount.parse()?, "EUR".parse()?);
+    ///     Ok(NewEvent::new("2025-03-01T10:00:00Z".parse()?, p).with_id(id))
+    /// };
+    /// store.append(customer, ExpectedVersion::Any, vec![purchase("12.50")?])?;
+    ///
+    /// let checked = store.stored_as(&[
+    ///     (customer, purchase("12.50")?),                         // the same again
+    ///     (customer, purchase("99.00")?),                         // same id, other content
+    ///     (CustomerId::new_random(), purchase("12.50")?),         // same id, other customer
+    ///     (customer, NewEvent::new(Utc::now(), Purchase::new("A-2", "5.00".parse()?, "EUR".parse()?))),
+    /// ])?;
+    /// assert_eq!(checked[0], StoredAs::Same { position: 1 });
+    /// assert_eq!(checked[1], StoredAs::Conflict { position: 1 });
+    /// assert_eq!(checked[2], StoredAs::Conflict { position: 1 });
+    /// assert_eq!(checked[3], StoredAs::New);
+    /// assert_eq!(store.head(), 1); // nothing written
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stored_as(&self, events: &[(CustomerId, NewEvent)]) -> Result<Vec<StoredAs>> {
+        let mut fingerprints = Vec::with_capacity(events.len());
+        for (index, (customer, event)) in events.iter().enumerate() {
+            let prepared = self.prepare(*customer, vec![event.clone()], index)?;
+            let fingerprint = prepared.first().map(|e| e.fingerprint).unwrap_or_default();
+            fingerprints.push((event.event_id, fingerprint));
+        }
+        let cf = self.cf(keys::CF_EVENT_IDS)?;
+        let ids: Vec<[u8; 16]> = fingerprints
+            .iter()
+            .map(|(id, _)| keys::event_id_key(id))
+            .collect();
+        let found = self.db().batched_multi_get_cf(cf, ids.iter(), false);
+        fingerprints
+            .iter()
+            .zip(found)
+            .map(|((id, fingerprint), found)| {
+                let Some(bytes) = found? else {
+                    return Ok(StoredAs::New);
+                };
+                let entry = keys::EventIdEntry::decode(&bytes).ok_or_else(|| {
+                    Error::Integrity(crate::error::IntegrityError::Index {
+                        index: keys::CF_EVENT_IDS,
+                        position: 0,
+                        reason: format!("entry of event {id} does not decode"),
+                    })
+                })?;
+                Ok(if entry.fingerprint == *fingerprint {
+                    StoredAs::Same {
+                        position: entry.position,
+                    }
+                } else {
+                    StoredAs::Conflict {
+                        position: entry.position,
+                    }
+                })
+            })
+            .collect()
     }
 
     /// Hands prepared streams to the writer and waits for the outcome.
