@@ -868,6 +868,40 @@ fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
         }
     }
     let total: usize = new.iter().map(|(_, e)| e.len()).sum();
+    if total > importer.options.atomic_limit {
+        // Written in chunks, where an id already stored for another customer
+        // would only be refused part-way: look for such ids first.
+        let events: Vec<(u64, (CustomerId, NewEvent))> = new
+            .iter()
+            .flat_map(|(c, events)| events.iter().map(|p| (p.line, (*c, p.event.clone()))))
+            .collect();
+        for batch in events.chunks(importer.options.chunk.max(1)) {
+            let pairs: Vec<(CustomerId, NewEvent)> =
+                batch.iter().map(|(_, pair)| pair.clone()).collect();
+            let stored = match store.stored_as(&pairs) {
+                Ok(stored) => stored,
+                Err(e) => {
+                    let lines: Vec<u64> = batch.iter().map(|(line, _)| *line).collect();
+                    return strict_failure(importer, e, &lines);
+                }
+            };
+            for ((line, (_, event)), stored) in batch.iter().zip(stored) {
+                if let StoredAs::Conflict { position } | StoredAs::Same { position } = stored {
+                    importer.summary.error(LineError::field(
+                        *line,
+                        "event_id",
+                        format!(
+                            "{} is already stored at position {position} with different content",
+                            event.event_id
+                        ),
+                    ));
+                }
+            }
+        }
+        if importer.summary.skipped > 0 {
+            return Ok(());
+        }
+    }
     let mut chunks: Vec<Vec<(CustomerId, Vec<Pending>)>> = Vec::new();
     if total <= importer.options.atomic_limit {
         chunks.push(new);
@@ -1088,6 +1122,45 @@ mod tests {
         // 7 purchases, 7 identifier profiles, 1 complaint step.
         assert_eq!(summary.events_written, 15);
         assert_eq!(store.head(), head + 15);
+    }
+
+    /// An event id already stored for another customer is refused by the
+    /// store only when its chunk is written: a strict import written in
+    /// chunks looks for such ids first, so nothing is written.
+    #[test]
+    fn a_chunked_strict_import_checks_ids_stored_for_other_customers_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let taken = purchase_line("a", "o-1", "10.00");
+        assert_eq!(
+            import(&store, &format!("{taken}\n"), true, CHUNK).events_written,
+            2
+        );
+        let head = store.head();
+        let mut file: String = (0..6)
+            .map(|i| purchase_line(&format!("c-{i}"), &format!("n-{i}"), "1.00") + "\n")
+            .collect();
+        // The same event id, for customer b.
+        file.push_str(&taken.replace("\"customer\":\"a\"", "\"customer\":\"b\""));
+        file.push('\n');
+        let mut source = JsonlSource::new(file.as_bytes(), RecordContext::new("test"));
+        let options = ImportOptions {
+            source: "test".into(),
+            strict: true,
+            chunk: 2,
+            atomic_limit: 3,
+        };
+        let summary = run_import(
+            &store,
+            &mut source,
+            &options,
+            ImportSummary::default(),
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(store.head(), head, "{:?}", summary.errors);
+        assert_eq!((summary.skipped, summary.errors[0].line), (1, 7));
+        assert!(!summary.written);
     }
 
     /// A file that changes between the check and the write: the new bad line
