@@ -474,7 +474,7 @@ impl RiskPolicy {
                         )
                     } else {
                         format!(
-                            "{days_text} since the last purchase, {ratio:.1}× the customer's usual gap of {gap_text}"
+                            "{days_text} since the last purchase, {ratio:.1}× the customer's mean gap of {gap_text}"
                         )
                     }
                 }
@@ -560,7 +560,7 @@ mod tests {
         let bimonthly = policy.score(&bought_on(&[19_000, 19_060, 19_120]), as_of, &model);
         assert_eq!(
             detail_of(&bimonthly, "recency"),
-            "230 days since the last purchase, 3.8× the customer's usual gap of 60 days"
+            "230 days since the last purchase, 3.8× the customer's mean gap of 60 days"
         );
     }
 

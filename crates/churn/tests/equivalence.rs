@@ -201,7 +201,7 @@ fn reference_score(
                 )
             } else {
                 format!(
-                    "{} since the last purchase, {ratio:.1}× the customer's usual gap of {}",
+                    "{} since the last purchase, {ratio:.1}× the customer's mean gap of {}",
                     days_text(days),
                     days_text(gap)
                 )

@@ -360,14 +360,13 @@ pub(crate) fn compute(
                 .collect();
             let window = usize::try_from(rule.rhythm_window).unwrap_or(usize::MAX);
             let recent = &gaps[gaps.len().saturating_sub(window)..];
-            let rhythm = if recent.is_empty() {
-                rule.one_time_rhythm_days
-            } else {
-                let typical = match rule.statistic {
-                    GapStatistic::Mean => recent.iter().sum::<f64>() / recent.len() as f64,
-                    GapStatistic::Median => median(recent),
-                };
-                typical.max(rule.min_rhythm_days)
+            let typical = (!recent.is_empty()).then(|| match rule.statistic {
+                GapStatistic::Mean => recent.iter().sum::<f64>() / recent.len() as f64,
+                GapStatistic::Median => median(recent),
+            });
+            let rhythm = match typical {
+                None => rule.one_time_rhythm_days,
+                Some(typical) => typical.max(rule.min_rhythm_days),
             };
             let lateness = since / rhythm;
             let value = if churned.is_some() {
@@ -382,11 +381,29 @@ pub(crate) fn compute(
                     "churned; last transaction {} ago",
                     counted(since, "day", "days")
                 ),
-                None => format!(
-                    "{} since the last transaction, rhythm {} ({lateness:.2} rhythms)",
-                    counted(since, "day", "days"),
-                    counted(rhythm, "day", "days")
-                ),
+                // Whole days elapsed, as the churn reasons and the activity
+                // summary count them.
+                None => {
+                    let (since, rhythm_text) = (
+                        counted(since.floor(), "day", "days"),
+                        counted(rhythm, "day", "days"),
+                    );
+                    match typical {
+                        None => format!(
+                            "{since} since the only transaction, {lateness:.1}× the rhythm of {rhythm_text} assumed for a one-time buyer"
+                        ),
+                        Some(typical) if typical < rule.min_rhythm_days => format!(
+                            "{since} since the last transaction, {lateness:.1}× the shortest rhythm counted, {rhythm_text}"
+                        ),
+                        Some(_) => format!(
+                            "{since} since the last transaction, {lateness:.1}× the customer's {} gap of {rhythm_text}",
+                            match rule.statistic {
+                                GapStatistic::Mean => "mean",
+                                GapStatistic::Median => "median",
+                            }
+                        ),
+                    }
+                }
             };
             (since, value, detail)
         }
@@ -656,6 +673,34 @@ mod tests {
         // A burst of purchases is floored at 30 days.
         let burst = compute(&p, &buyer(&[0, 1, 2]), at(62), 0);
         assert!((burst.component(Factor::Recency).unwrap().normalised - 0.5).abs() < 1e-9);
+        // The reasons name the statistic and count whole days elapsed.
+        let detail = |s: &LoyaltyScore| s.component(Factor::Recency).unwrap().detail.clone();
+        assert_eq!(
+            detail(&late),
+            "120 days since the last transaction, 2.0× the customer's median gap of 60 days"
+        );
+        let nearly = compute(&p, &monthly, at(200) - Duration::seconds(1), 0);
+        assert!(
+            detail(&nearly).starts_with("19 days since"),
+            "{}",
+            detail(&nearly)
+        );
+        assert_eq!(
+            detail(&once),
+            "180 days since the only transaction, 2.0× the rhythm of 90 days assumed for a one-time buyer"
+        );
+        assert_eq!(
+            detail(&burst),
+            "60 days since the last transaction, 2.0× the shortest rhythm counted, 30 days"
+        );
+        let mean = LoyaltyPolicy {
+            recency: crate::RecencyRule {
+                statistic: GapStatistic::Mean,
+                ..p.recency.clone()
+            },
+            ..p.clone()
+        };
+        assert!(detail(&compute(&mean, &monthly, at(300), 0)).ends_with("mean gap of 60 days"));
         // An explicit churn that stands zeroes recency.
         let mut churned = buyer(&[0, 60]);
         churned.churns.push(us(70));
