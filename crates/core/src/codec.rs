@@ -186,6 +186,20 @@ fn uuid_at(b: &[u8], at: usize) -> uuid::Uuid {
 
 impl<'a> RawRecord<'a> {
     /// Splits and CRC-checks the record stored at `position`.
+    /// The customer and business time of a record, read from its header
+    /// without checking it (None if it is too short to hold them): for
+    /// passing over records a reader does not want. A record that is kept
+    /// is then [`RawRecord::parse`]d, which checks it.
+    pub(crate) fn peek(bytes: &[u8]) -> Option<(CustomerId, i64)> {
+        if bytes.len() < HEADER_LEN + 4 + 4 + CRC_LEN + HASH_LEN {
+            return None;
+        }
+        Some((
+            CustomerId::from_uuid(uuid_at(bytes, 21)),
+            be_u64(bytes, 45) as i64,
+        ))
+    }
+
     pub(crate) fn parse(position: u64, bytes: &'a [u8]) -> Result<Self, IntegrityError> {
         let malformed = |reason: &str| IntegrityError::Malformed {
             position,

@@ -270,6 +270,61 @@ fn key_of(event: &RecordedEvent) -> (i64, [u8; 16]) {
     )
 }
 
+/// A population replay reads the whole log (once per group) instead of each
+/// customer's stream when the streams to replay hold at least 1 / this of
+/// the log's events.
+const SCAN_SHARE: u64 = 16;
+
+/// Most events (counted by stream length) one pass of a population replay
+/// holds in memory.
+const SCAN_BUDGET: u64 = 1 << 19;
+
+/// Consecutive groups of `needed` (ascending ids) of at most
+/// [`SCAN_BUDGET`] events each (a longer stream is a group by itself).
+fn scan_groups(needed: &[(CustomerId, u64)]) -> Vec<Vec<CustomerId>> {
+    let mut groups: Vec<Vec<CustomerId>> = Vec::new();
+    let mut size = 0u64;
+    for &(customer, events) in needed {
+        match groups.last_mut() {
+            Some(group) if size.saturating_add(events) <= SCAN_BUDGET => {
+                group.push(customer);
+                size += events;
+            }
+            _ => {
+                groups.push(vec![customer]);
+                size = events;
+            }
+        }
+    }
+    groups
+}
+
+/// Receives the state as of the k-th time of a replay.
+type EmitAt<'e, S, E> = dyn FnMut(usize, &S) -> std::result::Result<(), E> + 'e;
+
+/// A state handed out by a population walk: the stored one when it is not
+/// needed again, else a reference.
+enum StateAt<'a, S> {
+    Ref(&'a S),
+    Own(S),
+}
+
+impl<S: Clone> StateAt<'_, S> {
+    fn as_ref(&self) -> &S {
+        match self {
+            StateAt::Ref(s) => s,
+            StateAt::Own(s) => s,
+        }
+    }
+
+    fn into_owned(self) -> S {
+        match self {
+            StateAt::Ref(s) => s.clone(),
+            StateAt::Own(s) => s,
+        }
+    }
+}
+
 const TAG_STATE: u8 = 0;
 const TAG_SNAPSHOT: u8 = 1;
 const TAG_INDEX: u8 = 2;
@@ -1106,7 +1161,9 @@ impl<P: Projection> Projector<P> {
     /// it is; only customers with events after `as_of` are replayed. A
     /// population-wide view as of "now" then costs one scan of the states
     /// instead of one stream read per customer. Otherwise every customer is
-    /// replayed.
+    /// replayed; when the replays need a large share of the log (a past
+    /// `as_of`), it is read sequentially once per group of customers rather
+    /// than stream by stream.
     ///
     /// ```
     /// # use clientele_core::projection::{Projection, Projector};
@@ -1192,19 +1249,8 @@ impl<P: Projection> Projector<P> {
         as_of: DateTime<Utc>,
         mut f: impl FnMut(CustomerId, P::State) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        if self.position < self.store.head() {
-            for customer in self.store.customers()? {
-                f(customer, self.state_as_of(customer, as_of)?)?;
-            }
-            return Ok(());
-        }
-        let bound = as_of.timestamp_micros();
-        self.stored_entries(|customer, entry| {
-            let state = match entry {
-                Some(e) if e.last_key.0 <= bound => e.state,
-                _ => self.state_as_of(customer, as_of)?,
-            };
-            f(customer, state)
+        self.population_at(&[as_of.timestamp_micros()], |customer, _, state| {
+            f(customer, state.into_owned())
         })
     }
 
@@ -1375,29 +1421,135 @@ impl<P: Projection> Projector<P> {
         if sorted.is_empty() {
             return Ok(());
         }
-        if self.position < self.store.head() {
+        self.population_at(&sorted, |customer, k, state| {
+            f(customer, order[k], state.as_ref())
+        })
+    }
+
+    /// Every customer's state at each of `sorted` (µs, ascending), in
+    /// customer-id order: `emit(customer, k, state as of sorted[k])`. A
+    /// stored state serves every time at or after its last folded event
+    /// when the projector is caught up; the other customers are replayed.
+    ///
+    /// When the replays need a large share of the log (every customer with
+    /// a later event, as for a past as-of), the log is read once per group
+    /// of customers ([`SCAN_BUDGET`] events of stream each) instead of each
+    /// stream record by record: reading one customer's events costs a point
+    /// lookup each, about ten times a sequential read of the same record.
+    fn population_at<E: From<Error>>(
+        &self,
+        sorted: &[i64],
+        mut emit: impl FnMut(CustomerId, usize, StateAt<'_, P::State>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let Some(&last) = sorted.last() else {
+            return Ok(());
+        };
+        let caught_up = self.position >= self.store.head();
+        // The times before a stored state's last folded event need a replay.
+        let replayed = |entry: &Option<Entry<P::State>>| match entry {
+            Some(e) if caught_up => sorted.partition_point(|&t| t < e.last_key.0),
+            _ => sorted.len(),
+        };
+        // Which customers need a replay, and the length of their streams.
+        let mut needed: Vec<(CustomerId, u64)> = Vec::new();
+        if caught_up {
+            self.stored_entries(|customer, entry| {
+                if replayed(&entry) > 0 {
+                    let events = match &entry {
+                        Some(e) => e.version,
+                        None => self.store.stream_version(customer)?,
+                    };
+                    needed.push((customer, events));
+                }
+                Ok::<_, Error>(())
+            })?;
+        } else {
             for customer in self.store.customers()? {
-                self.replay_at(customer, &sorted, |k, state| f(customer, order[k], state))?;
+                needed.push((customer, self.store.stream_version(customer)?));
+            }
+        }
+        let needed_events: u64 = needed.iter().map(|(_, n)| n).sum();
+        let scan = needed_events.saturating_mul(SCAN_SHARE) >= self.store.head();
+        let mut groups = if scan {
+            scan_groups(&needed)
+        } else {
+            Vec::new()
+        }
+        .into_iter();
+        // Events of the group being replayed, by customer (log order).
+        let mut loaded: std::collections::HashMap<CustomerId, Vec<RecordedEvent>> =
+            std::collections::HashMap::new();
+        let mut loaded_to: Option<CustomerId> = None;
+        let mut replay = |customer: CustomerId,
+                          times: &[i64],
+                          emit: &mut EmitAt<'_, P::State, E>|
+         -> std::result::Result<(), E> {
+            if !scan {
+                return self.replay_at(customer, times, emit).map(drop);
+            }
+            if loaded_to.is_none_or(|to| customer > to) {
+                if let Some(group) = groups.next() {
+                    loaded_to = group.last().copied();
+                    loaded = self.scan_streams(&group, last)?;
+                }
+            }
+            // Events after the latest time are never reached below.
+            let mut events = loaded.remove(&customer).unwrap_or_default();
+            events.sort_by(compare);
+            let mut state = P::State::default();
+            let mut next = events.iter().peekable();
+            for (k, &t) in times.iter().enumerate() {
+                while let Some(event) = next.next_if(|e| e.occurred_at.timestamp_micros() <= t) {
+                    self.projection.apply(&mut state, event);
+                }
+                emit(k, &state)?;
+            }
+            Ok(())
+        };
+        if !caught_up {
+            for (customer, _) in needed.iter().copied() {
+                replay(customer, sorted, &mut |k, state| {
+                    emit(customer, k, StateAt::Ref(state))
+                })?;
             }
             return Ok(());
         }
-        self.stored_entries(|customer, entry| match entry {
-            Some(e) => {
-                // Times before the last folded event need a replay; the
-                // stored state is the answer for the others.
-                let replayed = sorted.partition_point(|&t| t < e.last_key.0);
-                self.replay_at(customer, &sorted[..replayed], |k, state| {
-                    f(customer, order[k], state)
+        self.stored_entries(|customer, entry| {
+            let r = replayed(&entry);
+            if r > 0 {
+                replay(customer, &sorted[..r], &mut |k, state| {
+                    emit(customer, k, StateAt::Ref(state))
                 })?;
-                for &i in order.get(replayed..).unwrap_or_default() {
-                    f(customer, i, &e.state)?;
-                }
-                Ok(())
             }
-            None => self
-                .replay_at(customer, &sorted, |k, state| f(customer, order[k], state))
-                .map(drop),
+            if let Some(e) = entry {
+                if r < sorted.len() {
+                    for k in r..sorted.len() - 1 {
+                        emit(customer, k, StateAt::Ref(&e.state))?;
+                    }
+                    emit(customer, sorted.len() - 1, StateAt::Own(e.state))?;
+                }
+            }
+            Ok(())
         })
+    }
+
+    /// The events of `customers` (ascending ids) that occurred at or before
+    /// `last` (µs), read in one pass over the log, by customer.
+    fn scan_streams(
+        &self,
+        customers: &[CustomerId],
+        last: i64,
+    ) -> Result<std::collections::HashMap<CustomerId, Vec<RecordedEvent>>> {
+        let wanted: std::collections::HashSet<CustomerId> = customers.iter().copied().collect();
+        let mut out: std::collections::HashMap<CustomerId, Vec<RecordedEvent>> =
+            std::collections::HashMap::with_capacity(customers.len());
+        let mut log = self.store.read_all(1)?;
+        while let Some(item) = log.next_kept(|c, at| at <= last && wanted.contains(c)) {
+            if let Some(event) = item? {
+                out.entry(event.customer_id).or_default().push(event);
+            }
+        }
+        Ok(out)
     }
 
     /// Replays `customer` as of each of `times` (µs, ascending), calling
