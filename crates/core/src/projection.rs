@@ -279,14 +279,14 @@ const SCAN_SHARE: u64 = 16;
 /// holds in memory.
 const SCAN_BUDGET: u64 = 1 << 19;
 
-/// Consecutive groups of `needed` (ascending ids) of at most
-/// [`SCAN_BUDGET`] events each (a longer stream is a group by itself).
-fn scan_groups(needed: &[(CustomerId, u64)]) -> Vec<Vec<CustomerId>> {
+/// Consecutive groups of `needed` (ascending ids) of at most `budget`
+/// events each (a longer stream is a group by itself).
+fn scan_groups(needed: &[(CustomerId, u64)], budget: u64) -> Vec<Vec<CustomerId>> {
     let mut groups: Vec<Vec<CustomerId>> = Vec::new();
     let mut size = 0u64;
     for &(customer, events) in needed {
         match groups.last_mut() {
-            Some(group) if size.saturating_add(events) <= SCAN_BUDGET => {
+            Some(group) if size.saturating_add(events) <= budget => {
                 group.push(customer);
                 size += events;
             }
@@ -593,9 +593,22 @@ pub struct Projector<P: Projection> {
     /// Mean stored size of the states of the last commit (sizes the next
     /// commit's batch).
     state_bytes: usize,
+    /// When population walks read the log sequentially, and how much of it
+    /// at a time: `(SCAN_SHARE, SCAN_BUDGET)` unless a test sets them.
+    scan: (u64, u64),
 }
 
 impl<P: Projection> Projector<P> {
+    /// Sets when population walks read the whole log instead of each stream
+    /// (`share`: when the streams to replay hold 1/share of the log or more;
+    /// 0 never, `u64::MAX` always) and the events of stream one pass holds.
+    /// The answers do not depend on it; tests use it to run both paths.
+    #[doc(hidden)]
+    pub fn with_population_scan(mut self, share: u64, budget: u64) -> Self {
+        self.scan = (share, budget.max(1));
+        self
+    }
+
     /// Opens the projection's stored state; rebuilds from zero (lazily, at the
     /// next catch-up) when the stored version differs.
     pub fn open(store: &Store, projection: P) -> Result<Self> {
@@ -613,6 +626,7 @@ impl<P: Projection> Projector<P> {
             pending: 0,
             rebuilt: false,
             state_bytes: 256,
+            scan: (SCAN_SHARE, SCAN_BUDGET),
         };
         match stored.as_deref().and_then(decode_meta) {
             Some((position, version)) if version == projector.projection.version() => {
@@ -1469,9 +1483,9 @@ impl<P: Projection> Projector<P> {
             }
         }
         let needed_events: u64 = needed.iter().map(|(_, n)| n).sum();
-        let scan = needed_events.saturating_mul(SCAN_SHARE) >= self.store.head();
+        let scan = needed_events.saturating_mul(self.scan.0) >= self.store.head();
         let mut groups = if scan {
-            scan_groups(&needed)
+            scan_groups(&needed, self.scan.1)
         } else {
             Vec::new()
         }

@@ -105,6 +105,18 @@ fn encode(t: &Trail) -> Vec<u8> {
     serde_json::to_vec(t).unwrap()
 }
 
+/// How population walks read the events they replay: stream by stream,
+/// the log in one pass, the log in passes of at most three events of
+/// stream, or the default choice.
+fn population_scan() -> impl Strategy<Value = (u64, u64)> {
+    prop_oneof![
+        Just((0, 1 << 19)),
+        Just((u64::MAX, 1 << 19)),
+        Just((u64::MAX, 3)),
+        Just((16, 1 << 19)),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -215,11 +227,14 @@ proptest! {
         events in proptest::collection::vec((0u8..6, 0i64..3_000), 1..80),
         more in proptest::collection::vec((0u8..8, 0i64..3_000), 0..10),
         cut in 0i64..3_000,
+        (share, budget) in population_scan(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         append_each(&store, &events, 0);
-        let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+        let mut p = Projector::open(&store, TrailProjection(1))
+            .unwrap()
+            .with_population_scan(share, budget);
         p.catch_up().unwrap();
         let as_of = common::t0() + Duration::minutes(cut);
         let each = |p: &Projector<TrailProjection>| -> Vec<(CustomerId, Trail)> {
@@ -242,11 +257,14 @@ proptest! {
         events in proptest::collection::vec((0u8..2, 0i64..3_000), 1..300),
         more in proptest::collection::vec((0u8..3, 0i64..3_000), 0..10),
         cuts in proptest::collection::vec(-10i64..3_100, 0..6),
+        (share, budget) in population_scan(),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         append_each(&store, &events, 0);
-        let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+        let mut p = Projector::open(&store, TrailProjection(1))
+            .unwrap()
+            .with_population_scan(share, budget);
         p.catch_up().unwrap();
         let times: Vec<DateTime<Utc>> =
             cuts.iter().map(|m| common::t0() + Duration::minutes(*m)).collect();
@@ -882,6 +900,13 @@ fn population_walks_stop_at_the_callers_error() {
 /// snapshots, with the projector behind the log and caught up again.
 #[test]
 fn states_at_several_times_start_from_snapshots_and_survive_late_events() {
+    // Stream by stream (from the snapshots), and by reading the log.
+    for (share, budget) in [(0, 1 << 19), (u64::MAX, 1 << 19), (u64::MAX, 1)] {
+        states_at_several_times_with(share, budget);
+    }
+}
+
+fn states_at_several_times_with(share: u64, budget: u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = CustomerId::from_external("p", "long");
@@ -891,7 +916,9 @@ fn states_at_several_times_start_from_snapshots_and_survive_late_events() {
     store
         .append(d, ExpectedVersion::Any, vec![ev(500, 700)])
         .unwrap();
-    let mut p = Projector::open(&store, TrailProjection(1)).unwrap();
+    let mut p = Projector::open(&store, TrailProjection(1))
+        .unwrap()
+        .with_population_scan(share, budget);
     p.catch_up().unwrap();
     let minutes = [1_505, 5, 700, 645, 1_285, 2_000, 645, 1_295, 0];
     let times: Vec<DateTime<Utc>> = minutes
