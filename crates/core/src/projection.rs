@@ -299,6 +299,9 @@ fn scan_groups(needed: &[(CustomerId, u64)], budget: u64) -> Vec<Vec<CustomerId>
     groups
 }
 
+/// Records (position, bytes) read by a population scan, by customer.
+type Records = std::collections::HashMap<CustomerId, Vec<(u64, Vec<u8>)>>;
+
 /// Receives the state as of the k-th time of a replay.
 type EmitAt<'e, S, E> = dyn FnMut(usize, &S) -> std::result::Result<(), E> + 'e;
 
@@ -1490,9 +1493,8 @@ impl<P: Projection> Projector<P> {
             Vec::new()
         }
         .into_iter();
-        // Events of the group being replayed, by customer (log order).
-        let mut loaded: std::collections::HashMap<CustomerId, Vec<RecordedEvent>> =
-            std::collections::HashMap::new();
+        // Records of the group being replayed, by customer (log order).
+        let mut loaded = Records::new();
         let mut loaded_to: Option<CustomerId> = None;
         let mut replay = |customer: CustomerId,
                           times: &[i64],
@@ -1508,7 +1510,12 @@ impl<P: Projection> Projector<P> {
                 }
             }
             // Events after the latest time are never reached below.
-            let mut events = loaded.remove(&customer).unwrap_or_default();
+            let mut events = loaded
+                .remove(&customer)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(position, bytes)| self.store.decode_record_fresh(position, &bytes))
+                .collect::<Result<Vec<RecordedEvent>>>()?;
             events.sort_by(compare);
             let mut state = P::State::default();
             let mut next = events.iter().peekable();
@@ -1547,20 +1554,16 @@ impl<P: Projection> Projector<P> {
         })
     }
 
-    /// The events of `customers` (ascending ids) that occurred at or before
-    /// `last` (µs), read in one pass over the log, by customer.
-    fn scan_streams(
-        &self,
-        customers: &[CustomerId],
-        last: i64,
-    ) -> Result<std::collections::HashMap<CustomerId, Vec<RecordedEvent>>> {
+    /// The records (position, bytes) of the events of `customers` (ascending
+    /// ids) that occurred at or before `last` (µs), read in one pass over
+    /// the log, by customer.
+    fn scan_streams(&self, customers: &[CustomerId], last: i64) -> Result<Records> {
         let wanted: std::collections::HashSet<CustomerId> = customers.iter().copied().collect();
-        let mut out: std::collections::HashMap<CustomerId, Vec<RecordedEvent>> =
-            std::collections::HashMap::with_capacity(customers.len());
+        let mut out = Records::with_capacity(customers.len());
         let mut log = self.store.read_all(1)?;
         while let Some(item) = log.next_kept(|c, at| at <= last && wanted.contains(c)) {
-            if let Some(event) = item? {
-                out.entry(event.customer_id).or_default().push(event);
+            if let Some((customer, position, bytes)) = item? {
+                out.entry(customer).or_default().push((position, bytes));
             }
         }
         Ok(out)

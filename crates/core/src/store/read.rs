@@ -88,15 +88,20 @@ impl EventIter<'_> {
     }
 }
 
+/// A record a log scan kept: its customer, position and bytes.
+pub(crate) type KeptRecord = (CustomerId, u64, Vec<u8>);
+
 impl EventIter<'_> {
-    /// The next record of the log, checked and decoded only if
+    /// The next record of the log as its customer, position and bytes, if
     /// `keep(customer, occurred_at µs)` says so (`Ok(None)` for one passed
-    /// over, whose header alone is read). A population replay reads the log once this way instead
-    /// of each customer's stream record by record.
+    /// over, whose header alone is read). A population replay reads the log
+    /// once this way instead of each customer's stream record by record, and
+    /// holds the records, which are smaller than decoded events, until it
+    /// decodes them ([`Store::decode_record`](super::Store) checks them).
     pub(crate) fn next_kept(
         &mut self,
         mut keep: impl FnMut(&CustomerId, i64) -> bool,
-    ) -> Option<Result<Option<RecordedEvent>>> {
+    ) -> Option<Result<Option<KeptRecord>>> {
         if self.done {
             return None;
         }
@@ -114,18 +119,20 @@ impl EventIter<'_> {
                     }
                     .into())
                 } else {
-                    let store = self.store;
-                    // Records passed over are not checked (a short one is
-                    // parsed, which reports it); the kept ones are.
                     match RawRecord::peek(value) {
-                        Some((customer, at)) if !keep(&customer, at) => Ok(None),
-                        _ => RawRecord::parse(position, value)
-                            .map_err(Error::from)
-                            .and_then(|raw| {
-                                raw.decode_fresh(position, &|r, s| store.unseal(r, s, position))
-                                    .map(Some)
-                                    .map_err(Error::from)
-                            }),
+                        Some((customer, at)) => {
+                            Ok(keep(&customer, at).then(|| (customer, position, value.to_vec())))
+                        }
+                        // Too short for a header: what parsing says of it.
+                        None => Err(RawRecord::parse(position, value).err().map_or_else(
+                            || {
+                                Error::Integrity(IntegrityError::Malformed {
+                                    position,
+                                    reason: "record too short".into(),
+                                })
+                            },
+                            Error::from,
+                        )),
                     }
                 }
             }
