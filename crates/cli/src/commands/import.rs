@@ -93,8 +93,14 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let maps = import::csv::parse_maps(&args.maps)?;
     let path = args.file.display().to_string();
     let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
-    // Opened once, or twice by a big strict import (check, then write).
+    // Opened once, or twice by a big strict import (check, then write):
+    // the bar then says so and starts again.
+    let bar_slot: std::cell::OnceCell<indicatif::ProgressBar> = std::cell::OnceCell::new();
     let open = || -> Result<Box<dyn EventSource>, import::ImportError> {
+        if let Some(bar) = bar_slot.get() {
+            bar.set_message("writing");
+            bar.set_position(0);
+        }
         let file = File::open(&args.file).map_err(|e| import::ImportError::Read {
             path: path.clone(),
             reason: e.to_string(),
@@ -121,7 +127,10 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         format: format!("{format:?}").to_lowercase(),
         ..ImportSummary::default()
     };
-    let bar = ctx.output.byte_progress(size, "importing");
+    let bar = bar_slot.get_or_init(|| {
+        ctx.output
+            .byte_progress(size, if args.strict { "checking" } else { "importing" })
+    });
     let summary = import::run_import_file(&store, first, &open, &options, summary, &|bytes| {
         bar.set_position(bytes)
     })?;
