@@ -1496,6 +1496,7 @@ impl<P: Projection> Projector<P> {
         // Records of the group being replayed, by customer (log order).
         let mut loaded = Records::new();
         let mut loaded_to: Option<CustomerId> = None;
+        let mut members: std::collections::HashSet<CustomerId> = std::collections::HashSet::new();
         let mut replay = |customer: CustomerId,
                           times: &[i64],
                           emit: &mut EmitAt<'_, P::State, E>|
@@ -1507,7 +1508,13 @@ impl<P: Projection> Projector<P> {
                 if let Some(group) = groups.next() {
                     loaded_to = group.last().copied();
                     loaded = self.scan_streams(&group, last)?;
+                    members = group.into_iter().collect();
                 }
+            }
+            if !members.contains(&customer) {
+                // Not counted in when the groups were made (a state stored
+                // since by another handle): read its stream.
+                return self.replay_at(customer, times, emit).map(drop);
             }
             // Events after the latest time are never reached below.
             let mut events = loaded
