@@ -191,15 +191,7 @@ fn find(store: &Store, terms: &[String]) -> CliResult<Vec<CustomerId>> {
     projector
         .catch_up()
         .map_err(|e| CliError::from_core(e, "updating the identifier index"))?;
-    if projector
-        .projection()
-        .folded_erasure
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        store
-            .purge()
-            .map_err(|e| CliError::from_core(e, "purging erased identifiers"))?;
-    }
+    purge_if_erased(store, &projector)?;
     for t in terms {
         for c in projector
             .lookup(t)
@@ -214,6 +206,21 @@ fn find(store: &Store, terms: &[String]) -> CliResult<Vec<CustomerId>> {
         }
     }
     Ok(found)
+}
+
+/// Purges the store when `projector` folded an erasure, so the erased
+/// identifiers' old index entries are compacted away (docs/privacy.md).
+pub fn purge_if_erased(store: &Store, projector: &Projector<Identifiers>) -> CliResult<()> {
+    if projector
+        .projection()
+        .folded_erasure
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        store
+            .purge()
+            .map_err(|e| CliError::from_core(e, "purging erased identifiers"))?;
+    }
+    Ok(())
 }
 
 /// When nothing carries `query` but a number without its leading zeros is

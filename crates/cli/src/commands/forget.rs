@@ -130,15 +130,7 @@ pub fn update_identifier_index(store: &Store, customer: Option<CustomerId>) -> C
             .unwrap_or(0),
         None => 0,
     };
-    if projector
-        .projection()
-        .folded_erasure
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        store
-            .purge()
-            .map_err(|e| CliError::from_core(e, "purging erased identifiers"))?;
-    }
+    identity::purge_if_erased(store, &projector)?;
     Ok(before.saturating_sub(after))
 }
 

@@ -24,6 +24,21 @@ impl Iterator for EventIter<'_> {
     type Item = Result<RecordedEvent>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        self.step(|store, position, value| {
+            let raw = RawRecord::parse(position, value)?;
+            Ok(raw.decode_fresh(position, &|r, s| store.unseal(r, s, position))?)
+        })
+    }
+}
+
+/// A record a log scan kept: its customer, position and bytes.
+pub(crate) type KeptRecord = (CustomerId, u64, Vec<u8>);
+
+impl EventIter<'_> {
+    /// One step of the log: `read(store, position, record)` on the next
+    /// record, after checking that it is the expected position (no gap).
+    /// The iteration ends after the first error.
+    fn step<T>(&mut self, read: impl FnOnce(&Store, u64, &[u8]) -> Result<T>) -> Option<Result<T>> {
         if self.done {
             return None;
         }
@@ -32,7 +47,14 @@ impl Iterator for EventIter<'_> {
             return self.raw.status().err().map(|e| Err(e.into()));
         }
         let item = match (self.raw.key(), self.raw.value()) {
-            (Some(key), Some(value)) => decode_at(self.store, self.next, key, value),
+            (Some(key), Some(value)) => match keys::read_u64(key).unwrap_or(0) {
+                position if position == self.next => read(self.store, position, value),
+                position => Err(IntegrityError::Gap {
+                    expected: self.next,
+                    found: Some(position),
+                }
+                .into()),
+            },
             _ => Err(Error::Integrity(IntegrityError::Malformed {
                 position: self.next,
                 reason: "iterator entry without key or value".into(),
@@ -48,9 +70,7 @@ impl Iterator for EventIter<'_> {
         self.raw.next();
         Some(item)
     }
-}
 
-impl EventIter<'_> {
     /// Like [`Iterator::next`], but decodes the event into `out`, reusing its
     /// allocations (see [`RawRecord::decode_into`]): `Some(Ok(micros))` when
     /// `out` holds the next event, with its `occurred_at` in µs (as the
@@ -60,38 +80,12 @@ impl EventIter<'_> {
         out: &mut RecordedEvent,
         buffers: &mut DecodeBuffers,
     ) -> Option<Result<i64>> {
-        if self.done {
-            return None;
-        }
-        if !self.raw.valid() {
-            self.done = true;
-            return self.raw.status().err().map(|e| Err(e.into()));
-        }
-        let item = match (self.raw.key(), self.raw.value()) {
-            (Some(key), Some(value)) => {
-                decode_into_at(self.store, self.next, key, value, out, buffers)
-            }
-            _ => Err(Error::Integrity(IntegrityError::Malformed {
-                position: self.next,
-                reason: "iterator entry without key or value".into(),
-            })),
-        };
-        if item.is_err() {
-            self.done = true;
-        }
-        self.next += 1;
-        if self.end.is_some_and(|end| self.next > end) {
-            self.done = true;
-        }
-        self.raw.next();
-        Some(item)
+        self.step(|store, position, value| {
+            let raw = RawRecord::parse(position, value)?;
+            Ok(raw.decode_into(position, &|r, s| store.unseal(r, s, position), out, buffers)?)
+        })
     }
-}
 
-/// A record a log scan kept: its customer, position and bytes.
-pub(crate) type KeptRecord = (CustomerId, u64, Vec<u8>);
-
-impl EventIter<'_> {
     /// The next record of the log as its customer, position and bytes, if
     /// `keep(customer, occurred_at µs)` says so (`Ok(None)` for one passed
     /// over, whose header alone is read). A population replay reads the log
@@ -100,90 +94,24 @@ impl EventIter<'_> {
     /// decodes them ([`Store::decode_record`](super::Store) checks them).
     pub(crate) fn next_kept(
         &mut self,
-        mut keep: impl FnMut(&CustomerId, i64) -> bool,
+        keep: impl FnOnce(&CustomerId, i64) -> bool,
     ) -> Option<Result<Option<KeptRecord>>> {
-        if self.done {
-            return None;
-        }
-        if !self.raw.valid() {
-            self.done = true;
-            return self.raw.status().err().map(|e| Err(e.into()));
-        }
-        let item = match (self.raw.key(), self.raw.value()) {
-            (Some(key), Some(value)) => {
-                let position = keys::read_u64(key).unwrap_or(0);
-                if position != self.next {
-                    Err(IntegrityError::Gap {
-                        expected: self.next,
-                        found: Some(position),
-                    }
-                    .into())
-                } else {
-                    match RawRecord::peek(value) {
-                        Some((customer, at)) => {
-                            Ok(keep(&customer, at).then(|| (customer, position, value.to_vec())))
-                        }
-                        // Too short for a header: what parsing says of it.
-                        None => Err(RawRecord::parse(position, value).err().map_or_else(
-                            || {
-                                Error::Integrity(IntegrityError::Malformed {
-                                    position,
-                                    reason: "record too short".into(),
-                                })
-                            },
-                            Error::from,
-                        )),
-                    }
-                }
+        self.step(|_, position, value| match RawRecord::peek(value) {
+            Some((customer, at)) => {
+                Ok(keep(&customer, at).then(|| (customer, position, value.to_vec())))
             }
-            _ => Err(Error::Integrity(IntegrityError::Malformed {
-                position: self.next,
-                reason: "iterator entry without key or value".into(),
-            })),
-        };
-        if item.is_err() {
-            self.done = true;
-        }
-        self.next += 1;
-        if self.end.is_some_and(|end| self.next > end) {
-            self.done = true;
-        }
-        self.raw.next();
-        Some(item)
+            // Too short for a header: what parsing says of it.
+            None => Err(RawRecord::parse(position, value).err().map_or_else(
+                || {
+                    Error::Integrity(IntegrityError::Malformed {
+                        position,
+                        reason: "record too short".into(),
+                    })
+                },
+                Error::from,
+            )),
+        })
     }
-}
-
-fn decode_into_at(
-    store: &Store,
-    expected: u64,
-    key: &[u8],
-    value: &[u8],
-    out: &mut RecordedEvent,
-    buffers: &mut DecodeBuffers,
-) -> Result<i64> {
-    let position = keys::read_u64(key).unwrap_or(0);
-    if position != expected {
-        return Err(IntegrityError::Gap {
-            expected,
-            found: Some(position),
-        }
-        .into());
-    }
-    let raw = RawRecord::parse(position, value)?;
-    Ok(raw.decode_into(position, &|r, s| store.unseal(r, s, position), out, buffers)?)
-}
-
-fn decode_at(store: &Store, expected: u64, key: &[u8], value: &[u8]) -> Result<RecordedEvent> {
-    let position = keys::read_u64(key).unwrap_or(0);
-    if position != expected {
-        return Err(IntegrityError::Gap {
-            expected,
-            found: Some(position),
-        }
-        .into());
-    }
-    let raw = RawRecord::parse(position, value)?;
-    Ok(raw.decode_fresh(position, &|r, s| store.unseal(r, s, position))?)
 }
 
 /// Iterator over one customer's stream in version order.
