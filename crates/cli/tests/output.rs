@@ -504,6 +504,47 @@ fn lookup_names_the_match_and_fails_when_nobody_matches() {
     // The help documents the exit code.
     let help = s.text(&["lookup", "--help"]);
     assert!(help.contains("3 when nobody matches"), "{help}");
+
+    // P-1 sells the car (a new plate), and the old plate goes to P-3: the
+    // plate finds its holder now, and nobody else. P-2's old phone, held by
+    // nobody now, finds P-2 as its former holder.
+    let later = s.write(
+        "later.jsonl",
+        r#"{"customer":"P-1","occurred_at":"2025-02-01T10:00:00Z","kind":"profile","licence_plate":"苏A 99999"}
+{"customer":"P-2","occurred_at":"2025-01-01T10:00:00Z","kind":"profile","phone":"138-0000-1111"}
+{"customer":"P-2","occurred_at":"2025-02-01T10:00:00Z","kind":"profile","phone":"139-0000-2222"}
+{"customer":"P-3","occurred_at":"2025-03-01T10:00:00Z","kind":"profile","licence_plate":"苏A784RP"}
+"#,
+    );
+    s.text(&["import", &later, "--format", "jsonl", "--source", "crm"]);
+    let (code, doc, _) = s.json(&["lookup", "苏A784RP"]);
+    assert_eq!(code, 0);
+    let matches = doc["result"]["matches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(matches.len(), 1, "{doc}");
+    assert_eq!(matches[0]["external_id"], "P-3");
+    assert_eq!(matches[0]["former"], false);
+    let (code, doc, _) = s.json(&["lookup", "13800001111"]);
+    assert_eq!(code, 0, "{doc}");
+    let matches = doc["result"]["matches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(matches.len(), 1, "{doc}");
+    assert_eq!(matches[0]["external_id"], "P-2");
+    assert_eq!(matches[0]["kind"], "phone");
+    assert_eq!(matches[0]["former"], true);
+    let text = s.text(&["lookup", "phone:13800001111"]);
+    assert!(
+        text.trim_end().ends_with("former phone 13800001111"),
+        "{text}"
+    );
+    // The current number is current.
+    let text = s.text(&["lookup", "13900002222"]);
+    assert!(text.trim_end().ends_with(" phone 13900002222"), "{text}");
+    assert!(!text.contains("former"), "{text}");
 }
 
 #[test]

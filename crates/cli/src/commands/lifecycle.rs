@@ -453,7 +453,8 @@ Finds customers by any identifier carried in their profile events — licence pl
 policy number, national id, phone, e-mail, external id — exactly, or by the end of a
 licence plate (the insurer's lookup, 001 L5-6). Each customer found is printed with
 their external id, their lifecycle stage as of --as-of (default: now) and the
-identifier that matched.
+identifier that matched. When nobody holds the identifier now, the customers who
+held it before are shown, marked \"former\" (a sold car's plate, an old phone).
 
 Exit codes: 0 when at least one customer is found; 3 when nobody matches (the
 message goes to stderr; with --json, `ok` is false).";
@@ -488,6 +489,9 @@ pub struct LookupMatch {
     pub kind: IdentifierKind,
     /// Its value, normalised as the index holds it.
     pub value: String,
+    /// The customer held it before but holds another now (nobody holds it
+    /// now: a sold car's plate, a changed phone number).
+    pub former: bool,
 }
 
 /// Customers found.
@@ -519,10 +523,11 @@ impl Render for LookupOutput {
     fn render(&self, out: &mut String) {
         for m in &self.matches {
             out.push_str(&format!(
-                "{}  {:<10}  {:<11}  {} {}\n",
+                "{}  {:<10}  {:<11}  {}{} {}\n",
                 m.customer,
                 m.external_id,
                 m.stage.as_deref().unwrap_or("-"),
+                if m.former { "former " } else { "" },
                 identifier_label(m.kind),
                 m.value
             ));
@@ -536,8 +541,10 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
     let (store, lifecycle) = open_lifecycle(ctx)?;
     let lookup_error = lifecycle_error("the identifier lookup");
-    // (customer, kind, normalised value), in customer-id then kind order.
-    let mut found: Vec<(CustomerId, IdentifierKind, String)> = Vec::new();
+    // (customer, kind, normalised value, held formerly), in customer-id
+    // then kind order.
+    let mut found: Vec<(CustomerId, IdentifierKind, String, bool)> = Vec::new();
+    let index = external_ids(&store)?;
     let query = match (&args.identifier, &args.plate_suffix) {
         (_, Some(suffix)) => {
             for c in lifecycle
@@ -549,7 +556,7 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
                     .map_err(&lookup_error)?
                     .and_then(|s| s.identity().licence_plate().map(str::to_owned))
                     .unwrap_or_default();
-                found.push((c, IdentifierKind::LicencePlate, plate));
+                found.push((c, IdentifierKind::LicencePlate, plate, false));
             }
             format!("a licence plate ending in {}", suffix.trim())
         }
@@ -567,7 +574,26 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
                 };
                 any = true;
                 for c in lifecycle.lookup_by(*kind, &normal).map_err(&lookup_error)? {
-                    found.push((c, *kind, normal.clone()));
+                    found.push((c, *kind, normal.clone(), false));
+                }
+            }
+            // Nobody holds it now: whoever held it before (a sold car's
+            // plate, an old phone number), from the index of every
+            // identifier a customer ever had.
+            if found.is_empty() {
+                crate::identity::purge_if_erased(&store, &index)?;
+                for kind in &kinds {
+                    let (Some(term), Some(normal)) =
+                        (crate::identity::term(*kind, value), kind.normalise(value))
+                    else {
+                        continue;
+                    };
+                    let holders = index
+                        .lookup(&term)
+                        .map_err(|e| CliError::from_core(e, "the identifier index"))?;
+                    for c in holders {
+                        found.push((c, *kind, normal.clone(), true));
+                    }
                 }
             }
             if !any {
@@ -591,7 +617,7 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
     found.sort();
     found.dedup();
     let mut stages: BTreeMap<CustomerId, Option<String>> = BTreeMap::new();
-    for (c, _, _) in &found {
+    for (c, _, _, _) in &found {
         if !stages.contains_key(c) {
             let stage = lifecycle
                 .view(*c, as_of)
@@ -600,16 +626,16 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
             stages.insert(*c, stage);
         }
     }
-    let index = external_ids(&store)?;
     let matches: Vec<LookupMatch> = found
         .into_iter()
-        .map(|(c, kind, value)| {
+        .map(|(c, kind, value, former)| {
             Ok(LookupMatch {
                 customer: c.to_string(),
                 external_id: external_id(&index, c)?,
                 stage: stages.get(&c).cloned().flatten(),
                 kind,
                 value,
+                former,
             })
         })
         .collect::<CliResult<_>>()?;
