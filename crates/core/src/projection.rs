@@ -1277,6 +1277,14 @@ impl<P: Projection> Projector<P> {
         &self,
         mut f: impl FnMut(CustomerId, Option<Entry<P::State>>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
+        self.stored_bytes(|customer, bytes| f(customer, decode_entry(&self.projection, bytes)))
+    }
+
+    /// Calls `f` with every stored entry's bytes in customer-id order.
+    fn stored_bytes<E: From<Error>>(
+        &self,
+        mut f: impl FnMut(CustomerId, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let cf = self.store.projections_cf()?;
         let mut from = self.projection.name().as_bytes().to_vec();
         from.push(0xff);
@@ -1292,7 +1300,7 @@ impl<P: Projection> Projector<P> {
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
             if let Ok(id) = <[u8; 16]>::try_from(k.get(from.len()..).unwrap_or_default()) {
                 let customer = CustomerId::from_uuid(uuid::Uuid::from_bytes(id));
-                f(customer, decode_entry(&self.projection, v))?;
+                f(customer, v)?;
             }
             it.next();
         }
@@ -1463,17 +1471,20 @@ impl<P: Projection> Projector<P> {
         };
         let caught_up = self.position >= self.store.head();
         // The times before a stored state's last folded event need a replay.
-        let replayed = |entry: &Option<Entry<P::State>>| match entry {
-            Some(e) if caught_up => sorted.partition_point(|&t| t < e.last_key.0),
+        let replayed = |last_key: Option<(i64, [u8; 16])>| match last_key {
+            Some(key) if caught_up => sorted.partition_point(|&t| t < key.0),
             _ => sorted.len(),
         };
-        // Which customers need a replay, and the length of their streams.
+        // Which customers need a replay, and the length of their streams:
+        // from the entries' headers (a state that turns out not to decode
+        // below is replayed from its stream).
         let mut needed: Vec<(CustomerId, u64)> = Vec::new();
         if caught_up {
-            self.stored_entries(|customer, entry| {
-                if replayed(&entry) > 0 {
-                    let events = match &entry {
-                        Some(e) => e.version,
+            self.stored_bytes(|customer, bytes| {
+                let header = postcard::take_from_bytes::<Header>(bytes).ok();
+                if replayed(header.as_ref().map(|(h, _)| h.last_key)) > 0 {
+                    let events = match header {
+                        Some((h, _)) => h.version,
                         None => self.store.stream_version(customer)?,
                     };
                     needed.push((customer, events));
@@ -1512,8 +1523,9 @@ impl<P: Projection> Projector<P> {
                 }
             }
             if !members.contains(&customer) {
-                // Not counted in when the groups were made (a state stored
-                // since by another handle): read its stream.
+                // Not counted in when the groups were made (a stored state
+                // whose header decodes but whose state does not, or one
+                // stored since by another handle): read its stream.
                 return self.replay_at(customer, times, emit).map(drop);
             }
             // Events after the latest time are never reached below.
@@ -1543,7 +1555,7 @@ impl<P: Projection> Projector<P> {
             return Ok(());
         }
         self.stored_entries(|customer, entry| {
-            let r = replayed(&entry);
+            let r = replayed(entry.as_ref().map(|e| e.last_key));
             if r > 0 {
                 replay(customer, &sorted[..r], &mut |k, state| {
                     emit(customer, k, StateAt::Ref(state))
