@@ -390,21 +390,21 @@ impl<'a> Importer<'a> {
         if pending.is_empty() {
             return Ok(());
         }
-        let events: Vec<(CustomerId, NewEvent)> = pending
-            .iter()
-            .map(|p| (p.customer, p.event.clone()))
-            .collect();
-        let stored = match self.store.stored_as(&events) {
+        let events = |p: &Pending| (p.customer, p.event.clone());
+        let stored = match self.store.stored_as(pending.iter().map(events).collect()) {
             Ok(stored) => stored.into_iter().map(Ok).collect::<Vec<_>>(),
             // One invalid event: check them one at a time to name each.
-            Err(CoreError::Validation(_)) => events
-                .into_iter()
-                .map(|e| match self.store.stored_as(std::slice::from_ref(&e)) {
-                    Ok(mut one) => Ok(one.pop().unwrap_or(StoredAs::New)),
-                    Err(CoreError::Validation(v)) => Err(v),
-                    Err(e) => Err(clientele_core::ValidationError::new("event", e.to_string())),
-                })
-                .collect(),
+            Err(CoreError::Validation(_)) => {
+                let mut each = Vec::with_capacity(pending.len());
+                for p in &pending {
+                    each.push(match self.store.stored_as(vec![events(p)]) {
+                        Ok(mut one) => Ok(one.pop().unwrap_or(StoredAs::New)),
+                        Err(CoreError::Validation(v)) => Err(v),
+                        Err(e) => return Err(e.into()),
+                    });
+                }
+                each
+            }
             Err(e) => return Err(e.into()),
         };
         let mut check = self.checking.take().unwrap_or_default();
@@ -413,14 +413,10 @@ impl<'a> Importer<'a> {
                 Err(v) => self
                     .summary
                     .error(LineError::field(p.line, &v.field, v.reason)),
-                Ok(StoredAs::Conflict { position }) => self.summary.error(LineError::field(
-                    p.line,
-                    "event_id",
-                    format!(
-                        "{} is already stored at position {position} with different content",
-                        p.event.event_id
-                    ),
-                )),
+                Ok(StoredAs::Conflict { position }) => {
+                    self.summary
+                        .error(stored_elsewhere(p.line, p.event.event_id, position))
+                }
                 Ok(StoredAs::Same { .. }) => {}
                 Ok(StoredAs::New) => {
                     let EventPayload::Complaint(c) = &p.event.payload else {
@@ -590,13 +586,8 @@ impl<'a> Importer<'a> {
                         .position(|p| p.event.event_id == event_id)
                         .unwrap_or(0);
                     let bad = events.remove(i);
-                    self.summary.error(LineError::field(
-                        bad.line,
-                        "event_id",
-                        format!(
-                            "{event_id} is already stored at position {position} with different content"
-                        ),
-                    ));
+                    self.summary
+                        .error(stored_elsewhere(bad.line, event_id, position));
                     if self.only_identifier_left(customer, &events) {
                         return Ok(());
                     }
@@ -631,6 +622,16 @@ fn is_data_error(e: &CoreError) -> bool {
             | CoreError::IdempotencyConflict { .. }
             | CoreError::PartiallyAppended { .. }
             | CoreError::WrongExpectedVersion { .. }
+    )
+}
+
+/// Line `line`'s event id is taken, at `position`, by other content (or
+/// another customer's event).
+fn stored_elsewhere(line: u64, event_id: EventId, position: u64) -> LineError {
+    LineError::field(
+        line,
+        "event_id",
+        format!("{event_id} is already stored at position {position} with different content"),
     )
 }
 
@@ -871,30 +872,24 @@ fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
     if total > importer.options.atomic_limit {
         // Written in chunks, where an id already stored for another customer
         // would only be refused part-way: look for such ids first.
-        let events: Vec<(u64, (CustomerId, NewEvent))> = new
+        let events: Vec<(CustomerId, &Pending)> = new
             .iter()
-            .flat_map(|(c, events)| events.iter().map(|p| (p.line, (*c, p.event.clone()))))
+            .flat_map(|(c, events)| events.iter().map(|p| (*c, p)))
             .collect();
         for batch in events.chunks(importer.options.chunk.max(1)) {
-            let pairs: Vec<(CustomerId, NewEvent)> =
-                batch.iter().map(|(_, pair)| pair.clone()).collect();
-            let stored = match store.stored_as(&pairs) {
+            let pairs = batch.iter().map(|(c, p)| (*c, p.event.clone())).collect();
+            let stored = match store.stored_as(pairs) {
                 Ok(stored) => stored,
                 Err(e) => {
-                    let lines: Vec<u64> = batch.iter().map(|(line, _)| *line).collect();
+                    let lines: Vec<u64> = batch.iter().map(|(_, p)| p.line).collect();
                     return strict_failure(importer, e, &lines);
                 }
             };
-            for ((line, (_, event)), stored) in batch.iter().zip(stored) {
+            for ((_, p), stored) in batch.iter().zip(stored) {
                 if let StoredAs::Conflict { position } | StoredAs::Same { position } = stored {
-                    importer.summary.error(LineError::field(
-                        *line,
-                        "event_id",
-                        format!(
-                            "{} is already stored at position {position} with different content",
-                            event.event_id
-                        ),
-                    ));
+                    importer
+                        .summary
+                        .error(stored_elsewhere(p.line, p.event.event_id, position));
                 }
             }
         }

@@ -615,7 +615,7 @@ impl Store {
     /// };
     /// store.append(customer, ExpectedVersion::Any, vec![purchase("12.50")?])?;
     ///
-    /// let checked = store.stored_as(&[
+    /// let checked = store.stored_as(vec![
     ///     (customer, purchase("12.50")?),                         // the same again
     ///     (customer, purchase("99.00")?),                         // same id, other content
     ///     (CustomerId::new_random(), purchase("12.50")?),         // same id, other customer
@@ -628,12 +628,13 @@ impl Store {
     /// assert_eq!(store.head(), 1); // nothing written
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn stored_as(&self, events: &[(CustomerId, NewEvent)]) -> Result<Vec<StoredAs>> {
+    pub fn stored_as(&self, events: Vec<(CustomerId, NewEvent)>) -> Result<Vec<StoredAs>> {
         let mut fingerprints = Vec::with_capacity(events.len());
-        for (index, (customer, event)) in events.iter().enumerate() {
-            let prepared = self.prepare(*customer, vec![event.clone()], index)?;
+        for (index, (customer, event)) in events.into_iter().enumerate() {
+            let id = event.event_id;
+            let prepared = self.prepare(customer, vec![event], index)?;
             let fingerprint = prepared.first().map(|e| e.fingerprint).unwrap_or_default();
-            fingerprints.push((event.event_id, fingerprint));
+            fingerprints.push((id, fingerprint));
         }
         let cf = self.cf(keys::CF_EVENT_IDS)?;
         let ids: Vec<[u8; 16]> = fingerprints
