@@ -735,7 +735,7 @@ fn win_back_day(
         return None;
     }
     let rhythm = state.rhythm_until(day_of(as_of), min_gap)?;
-    if let Some(due) = state.renewal_due.filter(|&due| due > rhythm.last) {
+    if let Some(due) = state.cover_after(rhythm.last) {
         // Cover later than the last purchase: the horizon counts from the
         // day after its last day (as `WinBackRule::silent` reads it).
         if !rule.after_lapse_days.is_finite() {

@@ -293,13 +293,10 @@ impl RiskPolicy {
                 s.spend_drop = Some(1.0 - recent / earlier).filter(|d| *d > 0.0);
             }
         }
-        if let (Some(due), Some(last)) = (state.renewal_due, rhythm.map(|r| r.last)) {
-            if due > last {
-                s.cover_until = date_of_day(due);
-                s.cover_cancelled = state.cover_cancelled;
-                s.days_since_cover_ended =
-                    (as_of_day > due).then(|| f64::from(as_of_day - due - 1));
-            }
+        if let Some(due) = rhythm.and_then(|r| state.cover_after(r.last)) {
+            s.cover_until = date_of_day(due);
+            s.cover_cancelled = state.cover_cancelled;
+            s.days_since_cover_ended = (as_of_day > due).then(|| f64::from(as_of_day - due - 1));
         }
         if let Some(due) = state.renewal_due {
             let days = i64::from(due - as_of_day);

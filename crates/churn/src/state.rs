@@ -156,6 +156,13 @@ impl ChurnState {
         self.purchase_days.range(..=day).map(|(d, a)| (*d, *a))
     }
 
+    /// The last day of the latest cover when it ends after `last_purchase`
+    /// (a day number): a cover the purchase rhythm does not describe (see
+    /// `Signals::covered` and the win-back rule).
+    pub fn cover_after(&self, last_purchase: i32) -> Option<i32> {
+        self.renewal_due.filter(|&due| due > last_purchase)
+    }
+
     /// The purchase rhythm up to `day` (inclusive), with gaps floored at
     /// `min_gap` days; None before any purchase. Both the risk's signals and
     /// the win-back horizon read the rhythm from here.

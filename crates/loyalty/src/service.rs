@@ -160,11 +160,7 @@ impl Loyalty {
         as_of: DateTime<Utc>,
         mut f: impl FnMut(CustomerId, LoyaltyScore) -> Result<()>,
     ) -> Result<()> {
-        let mut index = PurchaseIndex::new();
-        self.projector.for_each_state(|customer, state| {
-            index.insert(customer, &state, as_of);
-            Ok::<_, LoyaltyError>(())
-        })?;
+        let index = self.purchase_index(as_of)?;
         let t = as_of.timestamp_micros();
         self.projector.for_each_state(|customer, state| {
             if !state.known_at(t) {
@@ -173,6 +169,18 @@ impl Loyalty {
             let converted = index.converted_referrals(&state, as_of);
             f(customer, self.projection().score(&state, as_of, converted))
         })
+    }
+
+    /// The purchases of every committed state as of `as_of` (referral
+    /// conversions need the whole population): the first pass of the
+    /// population walks.
+    fn purchase_index(&self, as_of: DateTime<Utc>) -> Result<PurchaseIndex> {
+        let mut index = PurchaseIndex::new();
+        self.projector.for_each_state(|customer, state| {
+            index.insert(customer, &state, as_of);
+            Ok::<_, LoyaltyError>(())
+        })?;
+        Ok(index)
     }
 
     /// How many customers are in each tier as of `as_of`, by tier name.
@@ -215,11 +223,7 @@ impl Loyalty {
         // population), then one state at a time.
         self.policy().validate()?;
         let period = Period::new(period.from, period.to)?;
-        let mut index = PurchaseIndex::new();
-        self.projector.for_each_state(|customer, state| {
-            index.insert(customer, &state, as_of);
-            Ok::<_, LoyaltyError>(())
-        })?;
+        let index = self.purchase_index(as_of)?;
         let mut totals = Totals::new(self.policy(), &index, as_of, period, segment_key);
         self.projector.for_each_state(|_, state| {
             totals.add(&state);

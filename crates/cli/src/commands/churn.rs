@@ -390,11 +390,7 @@ struct NamedSink {
 
 impl WarningSink for NamedSink {
     fn deliver(&mut self, warning: &Warning) -> Result<(), String> {
-        let listed = ListedWarning {
-            external_id: external_id(&self.index, warning.customer_id)
-                .map_err(|e| e.to_string())?,
-            warning: warning.clone(),
-        };
+        let listed = ListedWarning::new(&self.index, warning.clone()).map_err(|e| e.to_string())?;
         self.file.write_line(&listed)
     }
 
@@ -550,6 +546,14 @@ pub struct ListedWarning {
 }
 
 impl ListedWarning {
+    /// `warning` with its customer's external id from `index`.
+    fn new(index: &Projector<Identifiers>, warning: Warning) -> CliResult<Self> {
+        Ok(Self {
+            external_id: external_id(index, warning.customer_id)?,
+            warning,
+        })
+    }
+
     /// The customer for people: the UUID, and the external id in brackets.
     pub(crate) fn who(&self) -> String {
         if self.external_id.is_empty() {
@@ -568,12 +572,7 @@ pub(crate) fn listed(store: &Store, warnings: Vec<Warning>) -> CliResult<Vec<Lis
     let index = external_ids(store)?;
     warnings
         .into_iter()
-        .map(|warning| {
-            Ok(ListedWarning {
-                external_id: external_id(&index, warning.customer_id)?,
-                warning,
-            })
-        })
+        .map(|warning| ListedWarning::new(&index, warning))
         .collect()
 }
 
