@@ -151,6 +151,22 @@ impl ElapsedRule {
             ElapsedRule::CoverLapseExit => "cover_lapse_exit",
         }
     }
+
+    /// Whether this is a cover rule: its deadline comes after a cover's end
+    /// ([`CoverRule`](crate::CoverRule)), though its threshold counts from
+    /// the purchase that bought the cover.
+    ///
+    /// ```
+    /// use clientele_lifecycle::ElapsedRule;
+    /// assert!(ElapsedRule::CoverLapseExit.is_cover_lapse());
+    /// assert!(!ElapsedRule::InactivityExit.is_cover_lapse());
+    /// ```
+    pub fn is_cover_lapse(self) -> bool {
+        matches!(
+            self,
+            ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
+        )
+    }
 }
 
 /// Why a stage changed.

@@ -927,15 +927,11 @@ impl LifecycleState {
     /// The reason a crossed inactivity or cover deadline `d` gives (`exit`:
     /// the exit horizon's); `activity_at` is the last purchase or win-back.
     fn elapsed_reason(&self, d: &Deadline, activity_at: i64, exit: bool) -> Reason {
-        let cover = matches!(
-            d.rule,
-            ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
-        );
         let lapse = self
             .relationship
             .cover
             .as_deref()
-            .filter(|_| cover)
+            .filter(|_| d.rule.is_cover_lapse())
             .and_then(|c| {
                 let day = to_time(c.end).date_naive();
                 // A cancelled cover's last day is the day it was cancelled.

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::event::RenewalIntent;
 use clientele_core::{CustomerId, EventId, EventPayload, RecordedEvent, Store};
 use clientele_lifecycle::{
-    Cause, CustomerStage, ElapsedRule, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter,
-    Reason, RenewalDue, StageChange, Threshold,
+    Cause, CustomerStage, IdentifierKind, Lifecycle, LifecyclePolicy, OpenMatter, Reason,
+    RenewalDue, StageChange, Threshold,
 };
 use serde::Serialize;
 
@@ -275,12 +275,8 @@ pub fn describe_cause(cause: &Cause, references: &BTreeMap<String, ReferencedEve
             };
             // A cover rule's threshold counts from the purchase; say how long
             // after the cover's end instead, which is what the rule is about.
-            let cover = matches!(
-                rule,
-                ElapsedRule::CoverLapseDecline | ElapsedRule::CoverLapseExit
-            );
             let ended = referenced
-                .filter(|_| cover)
+                .filter(|_| rule.is_cover_lapse())
                 .and_then(|r| Some((r.at, r.valid_until?)))
                 .and_then(|(at, last_day)| {
                     let end = last_day.succ_opt()?.and_hms_opt(0, 0, 0)?.and_utc();
@@ -567,13 +563,20 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
                 Some((kind, value)) => (vec![kind], value),
                 None => (IdentifierKind::ALL.to_vec(), id.as_str()),
             };
-            let mut any = false;
-            for kind in &kinds {
-                let Some(normal) = kind.normalise(value) else {
-                    continue;
-                };
-                any = true;
-                for c in lifecycle.lookup_by(*kind, &normal).map_err(&lookup_error)? {
+            // The value in each kind's normal form (a kind that leaves
+            // nothing of it is not tried).
+            let normals: Vec<(IdentifierKind, String)> = kinds
+                .iter()
+                .filter_map(|kind| Some((*kind, kind.normalise(value)?)))
+                .collect();
+            if normals.is_empty() {
+                return Err(CliError::usage(
+                    format!("nothing to look up in {id:?}"),
+                    "give an identifier such as a plate, policy number or phone, or --plate-suffix",
+                ));
+            }
+            for (kind, normal) in &normals {
+                for c in lifecycle.lookup_by(*kind, normal).map_err(&lookup_error)? {
                     found.push((c, *kind, normal.clone(), false));
                 }
             }
@@ -582,10 +585,8 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
             // identifier a customer ever had.
             if found.is_empty() {
                 crate::identity::purge_if_erased(&store, &index)?;
-                for kind in &kinds {
-                    let (Some(term), Some(normal)) =
-                        (crate::identity::term(*kind, value), kind.normalise(value))
-                    else {
+                for (kind, normal) in &normals {
+                    let Some(term) = crate::identity::term(*kind, normal) else {
                         continue;
                     };
                     let holders = index
@@ -595,12 +596,6 @@ pub fn lookup(ctx: &Context, args: &LookupArgs) -> CliResult<CommandOutput> {
                         found.push((c, *kind, normal.clone(), true));
                     }
                 }
-            }
-            if !any {
-                return Err(CliError::usage(
-                    format!("nothing to look up in {id:?}"),
-                    "give an identifier such as a plate, policy number or phone, or --plate-suffix",
-                ));
             }
             match typed {
                 Some((kind, value)) => format!("the {} {}", identifier_label(kind), value.trim()),
