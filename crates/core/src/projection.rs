@@ -1528,23 +1528,15 @@ impl<P: Projection> Projector<P> {
                 // stored since by another handle): read its stream.
                 return self.replay_at(customer, times, emit).map(drop);
             }
-            // Events after the latest time are never reached below.
-            let mut events = loaded
+            // Events after the latest time are never reached by the fold.
+            let events = loaded
                 .remove(&customer)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(position, bytes)| self.store.decode_record_fresh(position, &bytes))
                 .collect::<Result<Vec<RecordedEvent>>>()?;
-            events.sort_by(compare);
-            let mut state = P::State::default();
-            let mut next = events.iter().peekable();
-            for (k, &t) in times.iter().enumerate() {
-                while let Some(event) = next.next_if(|e| e.occurred_at.timestamp_micros() <= t) {
-                    self.projection.apply(&mut state, event);
-                }
-                emit(k, &state)?;
-            }
-            Ok(())
+            self.fold_at(P::State::default(), events, times, emit)
+                .map(drop)
         };
         if !caught_up {
             for (customer, _) in needed.iter().copied() {
@@ -1597,7 +1589,7 @@ impl<P: Projection> Projector<P> {
         &self,
         customer: CustomerId,
         times: &[i64],
-        mut emit: impl FnMut(usize, &P::State) -> std::result::Result<(), E>,
+        emit: impl FnMut(usize, &P::State) -> std::result::Result<(), E>,
     ) -> std::result::Result<P::State, E> {
         let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
             return Ok(P::State::default());
@@ -1627,6 +1619,19 @@ impl<P: Projection> Projector<P> {
             events = self.store.read_stream_as_of(customer, last_time)?;
             state = P::State::default();
         }
+        self.fold_at(state, events, times, emit)
+    }
+
+    /// Folds `events` (any order) into `state` in business-time order,
+    /// calling `emit(k, state)` once every event up to `times[k]` (µs,
+    /// ascending) is in; returns the state as of the latest time.
+    fn fold_at<E>(
+        &self,
+        mut state: P::State,
+        mut events: Vec<RecordedEvent>,
+        times: &[i64],
+        mut emit: impl FnMut(usize, &P::State) -> std::result::Result<(), E>,
+    ) -> std::result::Result<P::State, E> {
         events.sort_by(compare);
         let mut next = events.iter().peekable();
         for (k, &t) in times.iter().enumerate() {
