@@ -1533,7 +1533,7 @@ impl<P: Projection> Projector<P> {
                 .remove(&customer)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(position, bytes)| self.store.decode_record_fresh(position, &bytes))
+                .map(|(position, bytes)| self.store.decode_record(position, &bytes))
                 .collect::<Result<Vec<RecordedEvent>>>()?;
             self.fold_at(P::State::default(), events, times, emit)
                 .map(drop)
