@@ -1518,7 +1518,7 @@ impl<P: Projection> Projector<P> {
             if loaded_to.is_none_or(|to| customer > to) {
                 if let Some(group) = groups.next() {
                     loaded_to = group.last().copied();
-                    loaded = self.scan_streams(&group, last)?;
+                    loaded = self.scan_streams(&group, last, None)?;
                     members = group.into_iter().collect();
                 }
             }
@@ -1567,15 +1567,33 @@ impl<P: Projection> Projector<P> {
 
     /// The records (position, bytes) of the events of `customers` (ascending
     /// ids) that occurred at or before `last` (µs), read in one pass over
-    /// the log, by customer.
-    fn scan_streams(&self, customers: &[CustomerId], last: i64) -> Result<Records> {
+    /// the log up to position `to` (None: its end), by customer. Every one
+    /// of `customers` with an event in that part of the log has an entry,
+    /// empty when none of its events occurred by `last`.
+    fn scan_streams(
+        &self,
+        customers: &[CustomerId],
+        last: i64,
+        to: Option<u64>,
+    ) -> Result<Records> {
         let wanted: std::collections::HashSet<CustomerId> = customers.iter().copied().collect();
+        let mut seen: std::collections::HashSet<CustomerId> = std::collections::HashSet::new();
         let mut out = Records::with_capacity(customers.len());
-        let mut log = self.store.read_all(1)?;
-        while let Some(item) = log.next_kept(|c, at| at <= last && wanted.contains(c)) {
+        let mut log = self.store.read_range(1, to)?;
+        let mut keep = |c: &CustomerId, at: i64| {
+            if !wanted.contains(c) {
+                return false;
+            }
+            seen.insert(*c);
+            at <= last
+        };
+        while let Some(item) = log.next_kept(&mut keep) {
             if let Some((customer, position, bytes)) = item? {
                 out.entry(customer).or_default().push((position, bytes));
             }
+        }
+        for customer in seen {
+            out.entry(customer).or_default();
         }
         Ok(out)
     }
@@ -1695,6 +1713,104 @@ impl<P: Projection> Projector<P> {
             &self.projection,
             events.iter().filter(|e| e.occurred_at <= as_of),
         ))
+    }
+
+    /// Every customer's state as the log knew it at recorded time `known_at`,
+    /// restricted to what had occurred by `as_of`, in customer-id order: the
+    /// population of [`Projector::state_known_at`]. A customer none of whose
+    /// events had been recorded by `known_at` is left out (the log did not
+    /// know it); one known then but with no event by `as_of` has the default
+    /// state, as in [`Projector::states_as_of`].
+    ///
+    /// The events known at `known_at` are a prefix of the log
+    /// ([`Store::known_position`]); it is read once per group of customers
+    /// (as for a past as-of), so no stored state is used and the projector
+    /// need not be caught up.
+    ///
+    /// ```
+    /// # use clientele_core::projection::{Projection, Projector};
+    /// # use clientele_core::{RecordedEvent, EventPayload, CustomerId, ExpectedVersion, NewEvent, Store, event::*};
+    /// # use chrono::{Duration, Utc};
+    /// # struct Purchases;
+    /// # impl Projection for Purchases {
+    /// #     type State = u32;
+    /// #     fn name(&self) -> &str { "purchases" }
+    /// #     fn version(&self) -> u64 { 1 }
+    /// #     fn apply(&self, state: &mut u32, event: &RecordedEvent) {
+    /// #         if let EventPayload::Purchase(_) = event.payload { *state += 1 }
+    /// #     }
+    /// # }
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let (a, b) = (CustomerId::new_random(), CustomerId::new_random());
+    /// let now = Utc::now();
+    /// let buy = |days: i64, order: &str| -> Result<NewEvent, Box<dyn std::error::Error>> {
+    ///     Ok(NewEvent::new(now - Duration::days(days), Purchase::new(order, "10".parse()?, "EUR".parse()?)))
+    /// };
+    /// store.append(a, ExpectedVersion::Any, vec![buy(30, "a-1")?])?;
+    /// let known_at = store.read_event(1)?.map(|e| e.recorded_at).ok_or("no event")?;
+    /// // Recorded later: a late report of an older purchase, and a new customer.
+    /// std::thread::sleep(std::time::Duration::from_millis(2));
+    /// store.append(a, ExpectedVersion::Any, vec![buy(40, "a-0")?])?;
+    /// store.append(b, ExpectedVersion::Any, vec![buy(20, "b-1")?])?;
+    /// let projector = Projector::open(&store, Purchases)?;
+    /// assert_eq!(projector.states_known_at(now, known_at)?, vec![(a, 1)]);
+    /// let mut now_known = projector.states_as_of(now)?;
+    /// now_known.sort();
+    /// let mut want = vec![(a, 2), (b, 1)];
+    /// want.sort();
+    /// assert_eq!(now_known, want);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn states_known_at(
+        &self,
+        as_of: DateTime<Utc>,
+        known_at: DateTime<Utc>,
+    ) -> Result<Vec<(CustomerId, P::State)>> {
+        let mut out = Vec::new();
+        self.for_each_state_known_at(as_of, known_at, |customer, state| {
+            out.push((customer, state));
+            Ok::<_, Error>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with every customer's state as the log knew it at recorded
+    /// time `known_at`, restricted to what had occurred by `as_of`, in
+    /// customer-id order: the states [`Projector::states_known_at`] returns,
+    /// one at a time. The first error stops the walk and is returned.
+    pub fn for_each_state_known_at<E: From<Error>>(
+        &self,
+        as_of: DateTime<Utc>,
+        known_at: DateTime<Utc>,
+        mut f: impl FnMut(CustomerId, P::State) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let known = self.store.known_position(known_at)?;
+        if known == 0 {
+            return Ok(());
+        }
+        let last = as_of.timestamp_micros();
+        // The streams as they are now: an upper bound of what each held then.
+        let mut needed: Vec<(CustomerId, u64)> = Vec::new();
+        for customer in self.store.customers()? {
+            needed.push((customer, self.store.stream_version(customer)?));
+        }
+        for group in scan_groups(&needed, self.scan.1) {
+            let mut loaded = self.scan_streams(&group, last, Some(known))?;
+            for customer in group {
+                let Some(records) = loaded.remove(&customer) else {
+                    continue; // Not known at `known_at`.
+                };
+                let events = records
+                    .into_iter()
+                    .map(|(position, bytes)| self.store.decode_record(position, &bytes))
+                    .collect::<Result<Vec<RecordedEvent>>>()?;
+                let state =
+                    self.fold_at(P::State::default(), events, &[last], |_, _| Ok::<_, E>(()))?;
+                f(customer, state)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -10,7 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use clientele_core::event::*;
 use clientele_core::projection::{fold, Projection, Projector, SNAPSHOT_EVERY};
 use clientele_core::{
-    CustomerId, EventId, EventPayload, ExpectedVersion, NewEvent, RecordedEvent, Store,
+    CustomerId, EventId, EventPayload, ExpectedVersion, ManualClock, NewEvent, RecordedEvent,
+    Store, StoreOptions,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -292,6 +293,62 @@ proptest! {
             append_each(&store, &more, 1_000);
             check(&p)?;
         }
+    }
+
+    /// The population as known at recorded time R is the population as of T
+    /// of a store holding only the log up to R (the same appends, stopped
+    /// there), and each customer's own known-at view: customers first
+    /// recorded after R are left out and events recorded after R (late ones
+    /// too) are not folded, in any scan grouping, caught up or not.
+    #[test]
+    fn states_known_at_are_the_log_as_it_stood(
+        batches in proptest::collection::vec(
+            proptest::collection::vec((0u8..6, 0i64..3_000), 1..12), 1..8),
+        known in -1i64..9,
+        cut in -10i64..3_100,
+        (_, budget) in population_scan(),
+        catch_up in any::<bool>(),
+    ) {
+        let start = common::t0() + Duration::days(30);
+        let open = |dir: &std::path::Path, clock: &ManualClock| {
+            Store::open_with(dir, StoreOptions {
+                clock: std::sync::Arc::new(clock.clone()),
+                ..Default::default()
+            }).unwrap()
+        };
+        let (dir, clock) = (tempfile::tempdir().unwrap(), ManualClock::new(start));
+        let store = open(dir.path(), &clock);
+        let (cut_dir, cut_clock) = (tempfile::tempdir().unwrap(), ManualClock::new(start));
+        let truncated = open(cut_dir.path(), &cut_clock);
+        // Batch i is recorded at start + i minutes.
+        for (i, batch) in batches.iter().enumerate() {
+            append_each(&store, batch, i * 20);
+            if (i as i64) <= known {
+                append_each(&truncated, batch, i * 20);
+            }
+            clock.advance(Duration::minutes(1));
+        }
+        let known_at = start + Duration::minutes(known);
+        let as_of = common::t0() + Duration::minutes(cut);
+        let mut p = Projector::open(&store, TrailProjection(1))
+            .unwrap()
+            .with_population_scan(16, budget);
+        if catch_up {
+            p.catch_up().unwrap();
+        }
+        let got = p.states_known_at(as_of, known_at).unwrap();
+        let then = Projector::open(&truncated, TrailProjection(1)).unwrap();
+        prop_assert_eq!(&got, &then.states_as_of(as_of).unwrap());
+        let mut each = Vec::new();
+        for c in store.customers().unwrap() {
+            if !store.read_stream_known_at(c, known_at).unwrap().is_empty() {
+                each.push((c, p.state_known_at(c, as_of, known_at).unwrap()));
+            }
+        }
+        prop_assert_eq!(&got, &each);
+        let expected = usize::try_from(known + 1).unwrap_or(0).min(batches.len());
+        let known_events: usize = batches.iter().take(expected).map(Vec::len).sum();
+        prop_assert_eq!(store.known_position(known_at).unwrap(), known_events as u64);
     }
 
     /// A view as of T equals a fresh replay of the log truncated at T, with or

@@ -58,7 +58,6 @@ use crate::state::LifecycleState;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Lifecycle {
-    store: Store,
     projector: Projector<LifecycleProjection>,
 }
 
@@ -68,7 +67,6 @@ impl Lifecycle {
     pub fn open(store: &Store, policy: LifecyclePolicy) -> Result<Self> {
         let projection = LifecycleProjection::new(policy)?;
         Ok(Self {
-            store: store.clone(),
             projector: Projector::open(store, projection)?,
         })
     }
@@ -275,18 +273,22 @@ impl Lifecycle {
     }
 
     /// [`Lifecycle::stage_distribution`] as the log knew it at recorded time
-    /// `known_at`, over every customer in the store.
+    /// `known_at`: over the customers it knew then, each as
+    /// [`Lifecycle::view_known_at`] sees it, from one read of the log as it
+    /// stood (`Projector::for_each_state_known_at`).
     pub fn stage_distribution_known_at(
         &self,
         as_of: DateTime<Utc>,
         known_at: DateTime<Utc>,
     ) -> Result<StageDistribution> {
         let mut dist = StageDistribution::empty();
-        for customer in self.store.customers()? {
-            if let Some(view) = self.view_known_at(customer, as_of, known_at)? {
-                dist.add(&view);
-            }
-        }
+        self.projector
+            .for_each_state_known_at(as_of, known_at, |customer, state| {
+                if let Some(view) = self.projection().view(&state, customer, as_of) {
+                    dist.add(&view);
+                }
+                Ok::<_, LifecycleError>(())
+            })?;
         Ok(dist)
     }
 }

@@ -350,6 +350,53 @@ impl Store {
         Ok(out)
     }
 
+    /// The log as it stood at recorded time `known_at`: the position of the
+    /// last event recorded at or before it (0: none was). `recorded_at`
+    /// never decreases along the log, so the events known at `known_at` are
+    /// exactly the log up to this position; it is found by a binary search
+    /// over the records' headers (about log₂(head) point reads, each record
+    /// checked).
+    ///
+    /// ```
+    /// use clientele_core::{CustomerId, ExpectedVersion, NewEvent, Store, event::*};
+    /// use chrono::{Duration, Utc};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let buy = |order: &str| -> Result<NewEvent, Box<dyn std::error::Error>> {
+    ///     Ok(NewEvent::new(Utc::now(), Purchase::new(order, "10".parse()?, "EUR".parse()?)))
+    /// };
+    /// let before = Utc::now() - Duration::seconds(1);
+    /// store.append(CustomerId::new_random(), ExpectedVersion::Any, vec![buy("A-1")?, buy("A-2")?])?;
+    /// let first = store.read_event(2)?.map(|e| e.recorded_at).ok_or("no event")?;
+    /// assert_eq!(store.known_position(before)?, 0);
+    /// assert_eq!(store.known_position(first)?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn known_position(&self, known_at: DateTime<Utc>) -> Result<u64> {
+        let bound = known_at.timestamp_micros();
+        let cf = self.cf(keys::CF_EVENTS)?;
+        // recorded(lo) <= bound (0: before the log), recorded(hi) > bound
+        // (head + 1: after it).
+        let (mut lo, mut hi) = (0u64, self.head().saturating_add(1));
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let bytes = self
+                .db()
+                .get_pinned_cf(cf, keys::position_key(mid))?
+                .ok_or(Error::Integrity(IntegrityError::Gap {
+                    expected: mid,
+                    found: None,
+                }))?;
+            if RawRecord::parse(mid, &bytes)?.recorded_micros <= bound {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
     /// Iterates the global log from `from_position` (1 = the start) to the end.
     pub fn read_all(&self, from_position: u64) -> Result<EventIter<'_>> {
         self.read_range(from_position, None)
