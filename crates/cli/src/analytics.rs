@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use clientele_churn::{ChurnProjection, ChurnState, ModelContext, RiskPolicy};
-use clientele_core::projection::{fold, Projector};
+use clientele_core::projection::{fold, AsOf, Projector};
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, Stage};
 use clientele_loyalty::{Loyalty, LoyaltyPolicy};
@@ -101,24 +101,27 @@ impl Analytics {
         Ok(done)
     }
 
-    /// The population model and a churn model context as of `as_of`.
-    pub fn churn_model(&self, as_of: DateTime<Utc>, horizon_days: i64) -> CliResult<ModelContext> {
+    /// The population model and a churn model context as of `at`: fitted on
+    /// the population as of its business time, as the log knew it at its
+    /// recorded time if it has one.
+    pub fn churn_model(&self, at: AsOf, horizon_days: i64) -> CliResult<ModelContext> {
         Ok(ModelContext::fitted(
-            &self.churn_states(as_of)?,
-            as_of,
+            &self.churn_states(at)?,
+            at.occurred,
             horizon_days,
         ))
     }
 
-    /// Every customer's churn state as of `as_of`.
-    fn churn_states(&self, as_of: DateTime<Utc>) -> CliResult<Vec<ChurnState>> {
-        Ok(self
-            .churn
-            .states_as_of(as_of)
-            .map_err(|e| failed("churn", e))?
-            .into_iter()
-            .map(|(_, state)| state)
-            .collect())
+    /// Every customer's churn state as of `at`.
+    fn churn_states(&self, at: AsOf) -> CliResult<Vec<ChurnState>> {
+        let mut out = Vec::new();
+        self.churn
+            .for_each_state_in(at, |_, state| {
+                out.push(state);
+                Ok::<_, clientele_core::Error>(())
+            })
+            .map_err(|e| failed("churn", e))?;
+        Ok(out)
     }
 
     /// Fills the report's stage, loyalty, RFM, risk and lift sections.
@@ -184,7 +187,7 @@ impl Analytics {
             data.rfm_segments = segments.into_iter().collect();
         }
         // The population is read once: for the model, then for the scores.
-        let states = self.churn_states(as_of)?;
+        let states = self.churn_states(as_of.into())?;
         let model = ModelContext::fitted(&states, as_of, RISK_HORIZON_DAYS);
         let policy = RiskPolicy::default();
         let mut risks = Vec::new();
@@ -301,7 +304,7 @@ impl CustomerSection for LoyaltySection {
         let loyalty = &analytics.loyalty;
         let state = fold(loyalty.projection(), input.events.iter());
         let converted = loyalty
-            .converted_referrals(&state, input.as_of)
+            .converted_referrals(&state, input.at())
             .map_err(|e| failed("loyalty", e))?;
         let score = loyalty.projection().score(&state, input.as_of, converted);
         let mut lines = vec![format!("{:.1} / 100 ({})", score.score, score.tier.name)];
@@ -343,7 +346,7 @@ impl CustomerSection for ValueRiskSection {
             .map_err(|e| failed("value", e))?
             .unwrap_or_else(|| "CNY".into());
         let history = historic_value(&state, &currency, input.as_of);
-        let model = analytics.churn_model(input.as_of, RISK_HORIZON_DAYS)?;
+        let model = analytics.churn_model(input.at(), RISK_HORIZON_DAYS)?;
         let churn_state = fold(&ChurnProjection, input.events.iter());
         let risk = RiskPolicy::default().score(&churn_state, input.as_of, &model);
         let summary = state.summary(&currency, input.as_of, TimeUnit::Weeks);
@@ -389,6 +392,10 @@ pub const RISK_HORIZON_DAYS: i64 = 91;
 pub struct Stats {
     /// As-of.
     pub as_of: String,
+    /// The recorded time the figures are as known at (absent: everything
+    /// recorded so far).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<String>,
     /// Customers per lifecycle stage.
     pub stages: BTreeMap<String, u64>,
     /// Of those in exit, with matters still open.
@@ -435,18 +442,22 @@ impl Stats {
 }
 
 /// Computes `stats`: opens and catches up the projections first.
-pub fn stats(store: &Store, as_of: DateTime<Utc>) -> CliResult<Stats> {
-    Analytics::open(store)?.stats(as_of)
+pub fn stats(store: &Store, at: AsOf) -> CliResult<Stats> {
+    Analytics::open(store)?.stats(at)
 }
 
 impl Analytics {
-    /// Population statistics as of `as_of`.
-    pub fn stats(&self, as_of: DateTime<Utc>) -> CliResult<Stats> {
+    /// Population statistics as of `at` (with a recorded time: as the log
+    /// knew them then).
+    pub fn stats(&self, at: impl Into<AsOf>) -> CliResult<Stats> {
         let a = self;
-        let dist = a
-            .lifecycle
-            .stage_distribution(as_of)
-            .map_err(|e| failed("stages", e))?;
+        let at = at.into();
+        let as_of = at.occurred;
+        let dist = match at.known_at {
+            Some(known_at) => a.lifecycle.stage_distribution_known_at(as_of, known_at),
+            None => a.lifecycle.stage_distribution(as_of),
+        }
+        .map_err(|e| failed("stages", e))?;
         let mut rfm_segments = BTreeMap::new();
         let rfm_currency = a
             .value
@@ -454,7 +465,7 @@ impl Analytics {
             .map_err(|e| failed("value", e))?;
         let overview = a
             .value
-            .overview(as_of, rfm_currency.as_deref())
+            .overview(at, rfm_currency.as_deref())
             .map_err(|e| failed("revenue and RFM", e))?;
         for (_, s) in &overview.rfm {
             *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
@@ -476,6 +487,7 @@ impl Analytics {
             .collect();
         Ok(Stats {
             as_of: crate::output::timestamp(as_of),
+            known_at: at.known_at.map(crate::output::timestamp),
             stages: dist
                 .counts
                 .iter()
@@ -484,7 +496,7 @@ impl Analytics {
             exit_pending: dist.exit_pending,
             loyalty_tiers: a
                 .loyalty
-                .tier_counts(as_of)
+                .tier_counts(at)
                 .map_err(|e| failed("loyalty", e))?,
             rfm_segments,
             rfm_currency,
@@ -525,6 +537,7 @@ mod tests {
         with_unknown.insert("diamond".into(), 1);
         let stats = Stats {
             as_of: String::new(),
+            known_at: None,
             stages: BTreeMap::new(),
             exit_pending: 0,
             loyalty_tiers: with_unknown,

@@ -675,3 +675,77 @@ fn explain_lookup_renewals_stats_and_rebuild() {
         .unwrap_or("")
         .contains("nonsense"));
 }
+
+/// `stats --known-at R` counts what the log held at R: a customer first
+/// imported later is left out, and so is a late-reported purchase; at a
+/// time after every import it equals plain `stats`.
+#[test]
+fn stats_as_known_at_a_recorded_time() {
+    let s = Sandbox::new();
+    let db = s.db("known");
+    let first = s.write(
+        "first.jsonl",
+        r#"{"customer":"k-1","occurred_at":"2024-05-01T10:00:00Z","kind":"purchase","order_id":"K-1","amount":"100.00","currency":"CNY"}
+"#,
+    );
+    let later = s.write(
+        "later.jsonl",
+        r#"{"customer":"k-1","occurred_at":"2024-04-20T10:00:00Z","kind":"purchase","order_id":"K-0","amount":"40.00","currency":"CNY"}
+{"customer":"k-2","occurred_at":"2024-05-03T10:00:00Z","kind":"purchase","order_id":"K-2","amount":"7.00","currency":"CNY"}
+"#,
+    );
+    let (code, _, stderr) = s.json(&["--db", &db, "import", &first]);
+    assert_eq!(code, 0, "{stderr}");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let known_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, _, stderr) = s.json(&["--db", &db, "import", &later]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let stats = |extra: &[&str]| {
+        let mut args = vec!["--db", db.as_str(), "stats", "--as-of", "2024-06-30"];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let then = stats(&["--known-at", &known_at]);
+    assert_eq!(then["customers"], 1, "{then}");
+    assert_eq!(then["revenue"]["CNY"], "100.00", "{then}");
+    assert!(
+        then["known_at"].as_str().is_some_and(|k| !k.is_empty()),
+        "{then}"
+    );
+    assert_eq!(
+        then["loyalty_tiers"].as_object().map(|t| t
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum::<u64>()),
+        Some(1)
+    );
+    let now = stats(&[]);
+    assert_eq!(now["customers"], 2, "{now}");
+    assert_eq!(now["revenue"]["CNY"], "147.00", "{now}");
+    assert!(now.get("known_at").is_none());
+    let mut everything = stats(&["--known-at", "2100-01-01"]);
+    if let Some(o) = everything.as_object_mut() {
+        o.remove("known_at");
+    }
+    assert_eq!(everything, now);
+
+    let text = s.run(&[
+        "--db",
+        &db,
+        "stats",
+        "--as-of",
+        "2024-06-30",
+        "--known-at",
+        &known_at,
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("1 customer as of 2024-06-30T23:59:59"),
+        "{text}"
+    );
+    assert!(text.contains("as known at"), "{text}");
+}

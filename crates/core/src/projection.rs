@@ -162,6 +162,52 @@ pub trait Projection: Send + Sync + 'static {
     }
 }
 
+/// The point of view of a population walk, in both of the log's times: the
+/// events that occurred by `occurred` (business time), and, when `known_at`
+/// is set, only those recorded by then: "what did we know at R about T".
+///
+/// A plain time converts into the view of everything recorded so far, so a
+/// walk taking `impl Into<AsOf>` is called with a time as before.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use clientele_core::projection::AsOf;
+///
+/// let t = Utc.with_ymd_and_hms(2025, 6, 30, 0, 0, 0).single().ok_or("time")?;
+/// let r = Utc.with_ymd_and_hms(2025, 7, 2, 9, 0, 0).single().ok_or("time")?;
+/// assert_eq!(AsOf::from(t), AsOf { occurred: t, known_at: None });
+/// assert_eq!(AsOf::known_at(t, r).known_at, Some(r));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AsOf {
+    /// Business time: events that occurred at or before it.
+    pub occurred: DateTime<Utc>,
+    /// Recorded time: only events recorded at or before it (None: every
+    /// event recorded so far).
+    pub known_at: Option<DateTime<Utc>>,
+}
+
+impl AsOf {
+    /// The world as it was at business time `occurred`, as the log knew it at
+    /// recorded time `known_at`.
+    pub fn known_at(occurred: DateTime<Utc>, known_at: DateTime<Utc>) -> Self {
+        Self {
+            occurred,
+            known_at: Some(known_at),
+        }
+    }
+}
+
+impl From<DateTime<Utc>> for AsOf {
+    fn from(occurred: DateTime<Utc>) -> Self {
+        Self {
+            occurred,
+            known_at: None,
+        }
+    }
+}
+
 /// The order events are folded in: business time, then event id (so any
 /// arrival order of the same events gives the same order).
 pub fn fold_key(event: &RecordedEvent) -> (DateTime<Utc>, EventId) {
@@ -1773,6 +1819,31 @@ impl<P: Projection> Projector<P> {
             Ok::<_, Error>(())
         })?;
         Ok(out)
+    }
+
+    /// Calls `f` with every customer's state as of `at`:
+    /// [`Projector::for_each_state_as_of`] or, when `at` says a recorded
+    /// time, [`Projector::for_each_state_known_at`].
+    pub fn for_each_state_in<E: From<Error>>(
+        &self,
+        at: impl Into<AsOf>,
+        f: impl FnMut(CustomerId, P::State) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let at = at.into();
+        match at.known_at {
+            Some(known_at) => self.for_each_state_known_at(at.occurred, known_at, f),
+            None => self.for_each_state_as_of(at.occurred, f),
+        }
+    }
+
+    /// The state of `customer` as of `at` ([`Projector::state_as_of`] or
+    /// [`Projector::state_known_at`]).
+    pub fn state_in(&self, customer: CustomerId, at: impl Into<AsOf>) -> Result<P::State> {
+        let at = at.into();
+        match at.known_at {
+            Some(known_at) => self.state_known_at(customer, at.occurred, known_at),
+            None => self.state_as_of(customer, at.occurred),
+        }
     }
 
     /// Calls `f` with every customer's state as the log knew it at recorded

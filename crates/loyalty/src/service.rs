@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use clientele_core::projection::Projector;
+use clientele_core::projection::{AsOf, Projector};
 use clientele_core::{CustomerId, Store};
 
 use crate::error::{LoyaltyError, Result};
@@ -115,11 +115,14 @@ impl Loyalty {
     }
 
     /// How many of the customers `state` referred purchased at or after the
-    /// referral, by `as_of` (each referred customer read as of `as_of`).
-    pub fn converted_referrals(&self, state: &LoyaltyState, as_of: DateTime<Utc>) -> Result<u32> {
+    /// referral, by `at` (each referred customer read as of `at`: with a
+    /// recorded time, only purchases the log knew of by then count).
+    pub fn converted_referrals(&self, state: &LoyaltyState, at: impl Into<AsOf>) -> Result<u32> {
+        let at = at.into();
+        let as_of = at.occurred;
         let mut index = PurchaseIndex::new();
         for referred in state.referred_customers(as_of.timestamp_micros()).keys() {
-            let theirs = self.projector.state_as_of(*referred, as_of)?;
+            let theirs = self.projector.state_in(*referred, at)?;
             index.insert(*referred, &theirs, as_of);
         }
         Ok(index.converted_referrals(state, as_of))
@@ -139,30 +142,34 @@ impl Loyalty {
         Ok(Some(self.projection().score(&state, as_of, converted)))
     }
 
-    /// Every customer's score as of `as_of` (from the committed states), in
-    /// customer-id order; referral conversions are computed from the whole
-    /// population.
-    pub fn scores(&self, as_of: DateTime<Utc>) -> Result<Vec<(CustomerId, LoyaltyScore)>> {
+    /// Every customer's score as of `at` (from the committed states, or the
+    /// log as it stood at `at`'s recorded time), in customer-id order;
+    /// referral conversions are computed from the whole population.
+    pub fn scores(&self, at: impl Into<AsOf>) -> Result<Vec<(CustomerId, LoyaltyScore)>> {
         let mut out = Vec::new();
-        self.for_each_score(as_of, |customer, score| {
+        self.for_each_score(at, |customer, score| {
             out.push((customer, score));
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// Calls `f` with every customer's score as of `as_of` (known by then),
-    /// in customer-id order, holding one state at a time: a first pass over
-    /// the committed states collects the purchase times referral
-    /// conversions need, a second scores each state.
+    /// Calls `f` with every customer's score as of `at` (customers with an
+    /// event by then), in customer-id order, holding one state at a time: a
+    /// first pass over the population collects the purchase times referral
+    /// conversions need, a second scores each state. The committed states
+    /// serve any business time; with a recorded time, both passes read the
+    /// log as it stood then (`Projector::for_each_state_known_at`).
     pub fn for_each_score(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         mut f: impl FnMut(CustomerId, LoyaltyScore) -> Result<()>,
     ) -> Result<()> {
-        let index = self.purchase_index(as_of)?;
+        let at = at.into();
+        let as_of = at.occurred;
+        let index = self.purchase_index(at)?;
         let t = as_of.timestamp_micros();
-        self.projector.for_each_state(|customer, state| {
+        self.for_each_state_seen(at, |customer, state| {
             if !state.known_at(t) {
                 return Ok(());
             }
@@ -171,27 +178,40 @@ impl Loyalty {
         })
     }
 
-    /// The purchases of every committed state as of `as_of` (referral
-    /// conversions need the whole population): the first pass of the
-    /// population walks.
-    fn purchase_index(&self, as_of: DateTime<Utc>) -> Result<PurchaseIndex> {
+    /// Every state a population walk as of `at` evaluates: the committed
+    /// ones (a loyalty state answers for any business time), or with a
+    /// recorded time the states of the log as it stood then.
+    fn for_each_state_seen(
+        &self,
+        at: AsOf,
+        f: impl FnMut(CustomerId, LoyaltyState) -> Result<()>,
+    ) -> Result<()> {
+        match at.known_at {
+            Some(_) => self.projector.for_each_state_in(at, f),
+            None => self.projector.for_each_state(f),
+        }
+    }
+
+    /// The purchases of every state as of `at` (referral conversions need
+    /// the whole population): the first pass of the population walks.
+    fn purchase_index(&self, at: AsOf) -> Result<PurchaseIndex> {
         let mut index = PurchaseIndex::new();
-        self.projector.for_each_state(|customer, state| {
-            index.insert(customer, &state, as_of);
-            Ok::<_, LoyaltyError>(())
+        self.for_each_state_seen(at, |customer, state| {
+            index.insert(customer, &state, at.occurred);
+            Ok(())
         })?;
         Ok(index)
     }
 
-    /// How many customers are in each tier as of `as_of`, by tier name.
-    pub fn tier_counts(&self, as_of: DateTime<Utc>) -> Result<BTreeMap<String, u64>> {
+    /// How many customers are in each tier as of `at`, by tier name.
+    pub fn tier_counts(&self, at: impl Into<AsOf>) -> Result<BTreeMap<String, u64>> {
         let mut counts: BTreeMap<String, u64> = self
             .policy()
             .tiers
             .iter()
             .map(|t| (t.name.clone(), 0))
             .collect();
-        self.for_each_score(as_of, |_, score| {
+        self.for_each_score(at, |_, score| {
             *counts.entry(score.tier.name).or_default() += 1;
             Ok(())
         })?;
@@ -223,7 +243,7 @@ impl Loyalty {
         // population), then one state at a time.
         self.policy().validate()?;
         let period = Period::new(period.from, period.to)?;
-        let index = self.purchase_index(as_of)?;
+        let index = self.purchase_index(as_of.into())?;
         let mut totals = Totals::new(self.policy(), &index, as_of, period, segment_key);
         self.projector.for_each_state(|_, state| {
             totals.add(&state);

@@ -322,3 +322,54 @@ fn metrics_and_tiers_through_the_service() {
     assert_eq!(tiers.values().sum::<u64>(), 2);
     assert_eq!(PROJECTION_NAME, "loyalty");
 }
+
+#[test]
+fn population_scores_as_known_at_a_recorded_time_leave_out_what_came_later() {
+    let f = Fixture::new();
+    let (voit, friend) = (
+        CustomerId::from_external("known", "voit"),
+        CustomerId::from_external("known", "friend"),
+    );
+    let t0 = at(2024, 3, 1);
+    f.append(
+        voit,
+        vec![
+            (t0, purchase("K-1", "120.00").into()),
+            (t0 + days(1), refer(friend).into()),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let known_at = chrono::Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // Recorded after `known_at`, though they occurred before the as-of time:
+    // the friend's first purchase (converting the referral) and a late rating.
+    f.append(
+        friend,
+        vec![(t0 + days(3), purchase("F-1", "80.00").into())],
+    );
+    f.append(voit, vec![(t0 + days(2), rating(5).into())]);
+    let mut loyalty = Loyalty::open(&f.store, LoyaltyPolicy::default()).unwrap();
+    loyalty.catch_up().unwrap();
+    let as_of = at(2024, 4, 1);
+    let at_r = clientele_core::projection::AsOf::known_at(as_of, known_at);
+
+    let then = loyalty.scores(at_r).unwrap();
+    assert_eq!(then.len(), 1, "the friend was not known yet");
+    let (customer, score) = &then[0];
+    assert_eq!(*customer, voit);
+    assert_eq!(score.component(Factor::Referrals).unwrap().value, 0.0);
+    let state = loyalty.state(voit).unwrap().unwrap();
+    assert_eq!(loyalty.converted_referrals(&state, at_r).unwrap(), 0);
+    assert_eq!(loyalty.converted_referrals(&state, as_of).unwrap(), 1);
+
+    let now = loyalty.scores(as_of).unwrap();
+    assert_eq!(now.len(), 2);
+    let voit_now = &now.iter().find(|(c, _)| *c == voit).unwrap().1;
+    assert_eq!(voit_now.component(Factor::Referrals).unwrap().value, 1.0);
+    assert!(voit_now.score > score.score);
+    // Known at a time after every record: the same as the plain as-of view.
+    let everything = clientele_core::projection::AsOf::known_at(as_of, chrono::Utc::now());
+    assert_eq!(loyalty.scores(everything).unwrap(), now);
+    let tiers = loyalty.tier_counts(at_r).unwrap();
+    assert_eq!(tiers.values().sum::<u64>(), 1);
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use clientele_core::projection::Projector;
+use clientele_core::projection::{AsOf, Projector};
 use clientele_core::{CustomerId, Store};
 use serde::{Deserialize, Serialize};
 
@@ -98,24 +98,29 @@ impl Value {
         Ok(self.projector.states()?)
     }
 
-    /// Every customer's value state as of business time `as_of`, in
-    /// customer-id order (see `Projector::states_as_of`).
+    /// Every customer's value state as of `at` (a business time, or
+    /// [`AsOf::known_at`] for the log as it stood at a recorded time), in
+    /// customer-id order (see `Projector::for_each_state_in`).
     pub fn states_as_of(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
     ) -> Result<Vec<(CustomerId, ValueState)>, ServiceError> {
-        Ok(self.projector.states_as_of(as_of)?)
+        let mut out = Vec::new();
+        self.for_each_state_as_of(at, |customer, state| {
+            out.push((customer, state));
+            Ok(())
+        })?;
+        Ok(out)
     }
 
-    /// Calls `f` with every customer's value state as of business time
-    /// `as_of`, one at a time, in customer-id order (see
-    /// `Projector::for_each_state_as_of`).
+    /// Calls `f` with every customer's value state as of `at`, one at a
+    /// time, in customer-id order (see `Projector::for_each_state_in`).
     pub fn for_each_state_as_of(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         f: impl FnMut(CustomerId, ValueState) -> Result<(), ServiceError>,
     ) -> Result<(), ServiceError> {
-        self.projector.for_each_state_as_of(as_of, f)
+        self.projector.for_each_state_in(at, f)
     }
 
     /// The currency with the most revenue over the population (None: no purchases).
@@ -138,22 +143,24 @@ impl Value {
     /// Net revenue (revenue − refunds) of the whole population as of `as_of`,
     /// in minor units, per currency: the sum of every customer's
     /// [`historic_value`] net in each currency they bought in.
-    pub fn revenue(&self, as_of: DateTime<Utc>) -> Result<BTreeMap<String, i64>, ServiceError> {
-        Ok(self.overview(as_of, None)?.revenue)
+    pub fn revenue(&self, at: impl Into<AsOf>) -> Result<BTreeMap<String, i64>, ServiceError> {
+        Ok(self.overview(at, None)?.revenue)
     }
 
     /// [`Value::revenue`] and, if `rfm_currency` is given, [`Value::rfm`] in
     /// that currency, from one pass over the population's states.
     pub fn overview(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         rfm_currency: Option<&str>,
     ) -> Result<ValueOverview, ServiceError> {
+        let at = at.into();
+        let as_of = at.occurred;
         let today = day_number(as_of);
         let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
-        self.for_each_state_as_of(as_of, |customer, state| {
+        self.for_each_state_as_of(at, |customer, state| {
             let currencies: std::collections::BTreeSet<&str> =
                 state.days.values().flat_map(|d| d.spend.keys()).collect();
             for currency in currencies {
@@ -177,15 +184,17 @@ impl Value {
         })
     }
 
-    /// Model statistics of every customer with a purchase by `as_of`.
+    /// Model statistics of every customer with a purchase by `at`.
     pub fn summaries(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         currency: &str,
         unit: TimeUnit,
     ) -> Result<Vec<(CustomerId, CustomerSummary)>, ServiceError> {
+        let at = at.into();
+        let as_of = at.occurred;
         let mut out = Vec::new();
-        self.for_each_state_as_of(as_of, |customer, state| {
+        self.for_each_state_as_of(at, |customer, state| {
             if let Some(s) = state.summary(currency, as_of, unit) {
                 out.push((customer, s));
             }
@@ -227,16 +236,18 @@ impl Value {
         })
     }
 
-    /// RFM scores of every customer with a purchase by `as_of`, in `currency`.
+    /// RFM scores of every customer with a purchase by `at`, in `currency`.
     pub fn rfm(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         currency: &str,
     ) -> Result<Vec<(CustomerId, RfmScore)>, ServiceError> {
+        let at = at.into();
+        let as_of = at.occurred;
         let today = day_number(as_of);
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
-        self.for_each_state_as_of(as_of, |customer, state| {
+        self.for_each_state_as_of(at, |customer, state| {
             if let Some(input) = rfm_input(&historic_value(&state, currency, as_of), today, as_of) {
                 customers.push(customer);
                 inputs.push(input);

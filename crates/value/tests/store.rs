@@ -88,3 +88,56 @@ fn cdnow_through_the_event_log() {
     let state = value.state_as_of(one, early).unwrap();
     assert_eq!(historic_value(&state, "USD", early).transactions, 2);
 }
+
+/// Revenue, RFM and summaries as the log knew them at a recorded time leave
+/// out what was recorded later (a late-reported purchase, a new customer),
+/// and equal the plain as-of figures once everything is known.
+#[test]
+fn population_value_as_known_at_a_recorded_time() {
+    use clientele_core::event::Purchase;
+    use clientele_core::projection::AsOf;
+    use clientele_core::{ExpectedVersion, NewEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let day = |d: u32| Utc.with_ymd_and_hms(2024, 5, d, 12, 0, 0).unwrap();
+    let buy = |d: u32, order: &str, amount: &str| {
+        NewEvent::new(
+            day(d),
+            Purchase::new(order, amount.parse().unwrap(), "EUR".parse().unwrap()),
+        )
+    };
+    let (a, b) = (
+        CustomerId::from_external("known", "a"),
+        CustomerId::from_external("known", "b"),
+    );
+    store
+        .append(a, ExpectedVersion::Any, vec![buy(1, "A-1", "10.00")])
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let known_at = Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    store
+        .append(a, ExpectedVersion::Any, vec![buy(2, "A-2", "5.50")])
+        .unwrap();
+    store
+        .append(b, ExpectedVersion::Any, vec![buy(3, "B-1", "7.00")])
+        .unwrap();
+    let mut value = Value::open(&store).unwrap();
+    value.catch_up().unwrap();
+    let as_of = day(20);
+
+    let then = AsOf::known_at(as_of, known_at);
+    assert_eq!(value.revenue(then).unwrap()["EUR"], 1000);
+    assert_eq!(value.revenue(as_of).unwrap()["EUR"], 2250);
+    assert_eq!(value.rfm(then, "EUR").unwrap().len(), 1);
+    let summaries = value.summaries(then, "EUR", TimeUnit::Days).unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].1.frequency, 0, "A-2 was not known yet");
+
+    let everything = AsOf::known_at(as_of, Utc::now());
+    assert_eq!(
+        value.overview(everything, Some("EUR")).unwrap(),
+        value.overview(as_of, Some("EUR")).unwrap()
+    );
+}

@@ -80,6 +80,18 @@ pub struct SectionInput<'a> {
     pub analytics: Option<&'a crate::analytics::Analytics>,
 }
 
+impl SectionInput<'_> {
+    /// The view's point in both times, for population reads (a model fitted
+    /// on the population, referral conversions): as known at the view's
+    /// recorded time when it has one.
+    pub fn at(&self) -> clientele_core::projection::AsOf {
+        clientele_core::projection::AsOf {
+            occurred: self.as_of,
+            known_at: self.known_at,
+        }
+    }
+}
+
 /// A computed section.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SectionOutput {

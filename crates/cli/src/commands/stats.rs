@@ -1,6 +1,7 @@
 //! `clientele stats [--as-of T]`: the customer base in numbers — lifecycle
 //! stages, loyalty tiers, RFM segments and revenue — as of any time.
 
+use clientele_core::projection::AsOf;
 use clientele_lifecycle::Stage;
 
 use crate::analytics::{self, Stats};
@@ -13,11 +14,16 @@ Examples:
   clientele stats
   clientele --db /tmp/cdnow stats --as-of 1997-12-31
   clientele stats --as-of 2025-06-30 --json
+  clientele stats --as-of 2025-06-30 --known-at 2025-07-01   # what the log held on 1 July
 
 Counts customers with at least one event by --as-of (a date means the end of that day;
 default: now) per lifecycle stage (and how many of those in exit still have open matters),
 per loyalty tier and per RFM segment (in the store's main currency), and adds up revenue
-net of refunds per currency. The projections are brought up to date first.";
+net of refunds per currency. The projections are brought up to date first.
+
+--known-at R keeps only the events recorded by R (append time; a date means the end of that
+day): customers first recorded later are not counted, late-reported events are left out. The RFM
+currency stays the store's main one.";
 
 /// Arguments of `clientele stats`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,14 +32,23 @@ pub struct Args {
     /// Business time of the figures: events that occurred by then (default: now).
     #[arg(long, value_name = "T")]
     pub as_of: Option<String>,
+
+    /// Only events recorded by R: the figures as the log knew them then
+    /// (an audit of what was reported at R).
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
 }
 
 impl Render for Stats {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} as of {}\n",
+            "{} as of {}{}\n",
             count(self.customers, "customer"),
-            self.as_of
+            self.as_of,
+            self.known_at
+                .as_ref()
+                .map(|k| format!(", as known at {k}"))
+                .unwrap_or_default()
         ));
         let share = |n: u64| {
             if self.customers == 0 {
@@ -91,10 +106,19 @@ impl Render for Stats {
 /// Runs `stats`.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
     let store = ctx.open(OpenMode::Write)?;
-    let stats = analytics::stats(&store, as_of)?;
+    let at = AsOf {
+        occurred: as_of,
+        known_at,
+    };
+    let stats = analytics::stats(&store, at)?;
     Ok(CommandOutput::new(&stats))
 }
