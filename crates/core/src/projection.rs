@@ -691,6 +691,11 @@ impl<P: Projection> Projector<P> {
         &self.projection
     }
 
+    /// The store the projection folds.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The last global position folded in and committed.
     pub fn position(&self) -> u64 {
         self.position
@@ -1770,8 +1775,8 @@ impl<P: Projection> Projector<P> {
     ///
     /// The events known at `known_at` are a prefix of the log
     /// ([`Store::known_position`]); it is read once per group of customers
-    /// (as for a past as-of), so no stored state is used and the projector
-    /// need not be caught up.
+    /// (as for a past as-of). When that prefix is the whole log, this is
+    /// [`Projector::for_each_state_as_of`], which reads the stored states.
     ///
     /// ```
     /// # use clientele_core::projection::{Projection, Projector};
@@ -1859,6 +1864,10 @@ impl<P: Projection> Projector<P> {
         let known = self.store.known_position(known_at)?;
         if known == 0 {
             return Ok(());
+        }
+        if known >= self.store.head() {
+            // Everything recorded so far was known: the stored states serve.
+            return self.for_each_state_as_of(as_of, f);
         }
         let last = as_of.timestamp_micros();
         // The streams as they are now: an upper bound of what each held then.

@@ -349,6 +349,7 @@ proptest! {
         let expected = usize::try_from(known + 1).unwrap_or(0).min(batches.len());
         let known_events: usize = batches.iter().take(expected).map(Vec::len).sum();
         prop_assert_eq!(store.known_position(known_at).unwrap(), known_events as u64);
+        prop_assert_eq!(store.all_known_at(known_at).unwrap(), expected == batches.len());
     }
 
     /// A view as of T equals a fresh replay of the log truncated at T, with or

@@ -180,15 +180,18 @@ impl Loyalty {
 
     /// Every state a population walk as of `at` evaluates: the committed
     /// ones (a loyalty state answers for any business time), or with a
-    /// recorded time the states of the log as it stood then.
+    /// recorded time before the latest record the states of the log as it
+    /// stood then.
     fn for_each_state_seen(
         &self,
         at: AsOf,
         f: impl FnMut(CustomerId, LoyaltyState) -> Result<()>,
     ) -> Result<()> {
         match at.known_at {
-            Some(_) => self.projector.for_each_state_in(at, f),
-            None => self.projector.for_each_state(f),
+            Some(r) if !self.projector.store().all_known_at(r)? => {
+                self.projector.for_each_state_in(at, f)
+            }
+            _ => self.projector.for_each_state(f),
         }
     }
 

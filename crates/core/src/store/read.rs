@@ -397,6 +397,25 @@ impl Store {
         Ok(lo)
     }
 
+    /// Whether every event in the log now was recorded at or before
+    /// `known_at` (true for an empty log): then the log as it stood at
+    /// `known_at` is the whole log. One point read.
+    pub fn all_known_at(&self, known_at: DateTime<Utc>) -> Result<bool> {
+        let head = self.head();
+        if head == 0 {
+            return Ok(true);
+        }
+        let cf = self.cf(keys::CF_EVENTS)?;
+        let bytes = self
+            .db()
+            .get_pinned_cf(cf, keys::position_key(head))?
+            .ok_or(Error::Integrity(IntegrityError::Gap {
+                expected: head,
+                found: None,
+            }))?;
+        Ok(RawRecord::parse(head, &bytes)?.recorded_micros <= known_at.timestamp_micros())
+    }
+
     /// Iterates the global log from `from_position` (1 = the start) to the end.
     pub fn read_all(&self, from_position: u64) -> Result<EventIter<'_>> {
         self.read_range(from_position, None)
