@@ -733,6 +733,19 @@ fn stats_as_known_at_a_recorded_time() {
     }
     assert_eq!(everything, now);
 
+    // model fit reads the same population.
+    let fit = |extra: &[&str]| {
+        let mut args = vec!["--db", db.as_str(), "model", "fit", "--as-of", "2024-06-30"];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let fit_then = fit(&["--known-at", &known_at]);
+    assert_eq!(fit_then["customers"], 1, "{fit_then}");
+    assert!(fit_then["known_at"].is_string(), "{fit_then}");
+    assert_eq!(fit(&[])["customers"], 2);
+
     let text = s.run(&[
         "--db",
         &db,

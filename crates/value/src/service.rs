@@ -29,6 +29,10 @@ pub enum ServiceError {
 pub struct ModelFits {
     /// The calibration end.
     pub as_of: DateTime<Utc>,
+    /// The recorded time the population was read as known at (None: every
+    /// event recorded so far).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<DateTime<Utc>>,
     /// Time unit of recency and T.
     pub unit: TimeUnit,
     /// Currency of the spend model.
@@ -204,15 +208,18 @@ impl Value {
     }
 
     /// Fits BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma on the population as
-    /// of `as_of` (a population job over the per-customer statistics).
+    /// of `at` (a population job over the per-customer statistics): the
+    /// calibration end, and with a recorded time the population as the log
+    /// knew it then.
     pub fn fit(
         &self,
-        as_of: DateTime<Utc>,
+        at: impl Into<AsOf>,
         currency: &str,
         unit: TimeUnit,
         minor_per_major: u32,
     ) -> Result<ModelFits, ServiceError> {
-        let summaries = self.summaries(as_of, currency, unit)?;
+        let at = at.into();
+        let summaries = self.summaries(at, currency, unit)?;
         let mut observations = Vec::with_capacity(summaries.len());
         let mut spends = Vec::new();
         for (_, s) in &summaries {
@@ -224,7 +231,8 @@ impl Value {
         let options = FitOptions::default();
         let text = |e: crate::ValueError| e.to_string();
         Ok(ModelFits {
-            as_of,
+            as_of: at.occurred,
+            known_at: at.known_at,
             unit,
             currency: currency.to_owned(),
             customers: observations.len(),

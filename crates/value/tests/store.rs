@@ -134,6 +134,15 @@ fn population_value_as_known_at_a_recorded_time() {
     let summaries = value.summaries(then, "EUR", TimeUnit::Days).unwrap();
     assert_eq!(summaries.len(), 1);
     assert_eq!(summaries[0].1.frequency, 0, "A-2 was not known yet");
+    let fits = value.fit(then, "EUR", TimeUnit::Days, 100).unwrap();
+    assert_eq!((fits.customers, fits.known_at), (1, Some(known_at)));
+    assert_eq!(
+        value
+            .fit(as_of, "EUR", TimeUnit::Days, 100)
+            .unwrap()
+            .customers,
+        2
+    );
 
     let everything = AsOf::known_at(as_of, Utc::now());
     assert_eq!(

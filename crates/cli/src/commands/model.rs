@@ -12,6 +12,7 @@ const FIT_EXAMPLES: &str = "\
 Examples:
   clientele model fit --as-of 1997-09-30
   clientele model fit --as-of 1997-09-30 --unit weeks --json
+  clientele model fit --as-of 1997-09-30 --known-at 2025-07-01   # on what the log held then
 
 Fits BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007), Pareto/NBD
 (Schmittlein et al. 1987) and the Gamma-Gamma spend model by maximum likelihood on
@@ -34,6 +35,9 @@ pub struct FitArgs {
     /// Calibration end (a date = the end of that day; default now).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Only events recorded by R: the fit the data held at R would have given.
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
     /// Time unit of recency and T.
     #[arg(long, value_enum, default_value = "weeks")]
     pub unit: Unit,
@@ -71,6 +75,10 @@ pub struct FittedModel {
 pub struct FitOutput {
     /// Calibration end.
     pub as_of: String,
+    /// The recorded time the population was read as known at (absent:
+    /// everything recorded so far).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<String>,
     /// Unit of recency and T.
     pub unit: String,
     /// Currency of the spend model.
@@ -117,10 +125,14 @@ fn fitted<P>(
 impl Render for FitOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} ({}), calibration end {}, unit {}, spend in {}\n",
+            "{} ({}), calibration end {}{}, unit {}, spend in {}\n",
             crate::output::count(self.customers, "customer"),
             crate::output::count(self.repeat_buyers, "repeat buyer"),
             self.as_of,
+            self.known_at
+                .as_ref()
+                .map(|k| format!(" as known at {k}"))
+                .unwrap_or_default(),
             self.unit,
             self.currency
         ));
@@ -158,6 +170,11 @@ impl Render for FitOutput {
 pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
     let ModelCommand::Fit(args) = command;
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
@@ -194,10 +211,19 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
         Unit::Weeks => TimeUnit::Weeks,
     };
     let fits: ModelFits = value
-        .fit(as_of, &currency, unit, minor)
+        .fit(
+            clientele_core::projection::AsOf {
+                occurred: as_of,
+                known_at,
+            },
+            &currency,
+            unit,
+            minor,
+        )
         .map_err(error("fitting the models"))?;
     Ok(CommandOutput::new(&FitOutput {
         as_of: crate::output::timestamp(as_of),
+        known_at: known_at.map(crate::output::timestamp),
         unit: format!("{unit:?}").to_lowercase(),
         currency,
         customers: fits.customers,
