@@ -375,20 +375,12 @@ impl Store {
     /// ```
     pub fn known_position(&self, known_at: DateTime<Utc>) -> Result<u64> {
         let bound = known_at.timestamp_micros();
-        let cf = self.cf(keys::CF_EVENTS)?;
         // recorded(lo) <= bound (0: before the log), recorded(hi) > bound
         // (head + 1: after it).
         let (mut lo, mut hi) = (0u64, self.head().saturating_add(1));
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            let bytes = self
-                .db()
-                .get_pinned_cf(cf, keys::position_key(mid))?
-                .ok_or(Error::Integrity(IntegrityError::Gap {
-                    expected: mid,
-                    found: None,
-                }))?;
-            if RawRecord::parse(mid, &bytes)?.recorded_micros <= bound {
+            if self.recorded_micros(mid)? <= bound {
                 lo = mid;
             } else {
                 hi = mid;
@@ -402,18 +394,20 @@ impl Store {
     /// `known_at` is the whole log. One point read.
     pub fn all_known_at(&self, known_at: DateTime<Utc>) -> Result<bool> {
         let head = self.head();
-        if head == 0 {
-            return Ok(true);
-        }
+        Ok(head == 0 || self.recorded_micros(head)? <= known_at.timestamp_micros())
+    }
+
+    /// The recorded time (µs) of the record at `position`, checked.
+    fn recorded_micros(&self, position: u64) -> Result<i64> {
         let cf = self.cf(keys::CF_EVENTS)?;
         let bytes = self
             .db()
-            .get_pinned_cf(cf, keys::position_key(head))?
+            .get_pinned_cf(cf, keys::position_key(position))?
             .ok_or(Error::Integrity(IntegrityError::Gap {
-                expected: head,
+                expected: position,
                 found: None,
             }))?;
-        Ok(RawRecord::parse(head, &bytes)?.recorded_micros <= known_at.timestamp_micros())
+        Ok(RawRecord::parse(position, &bytes)?.recorded_micros)
     }
 
     /// Iterates the global log from `from_position` (1 = the start) to the end.
