@@ -33,10 +33,10 @@ pub mod fields;
 pub mod jsonl;
 pub mod record;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use clientele_core::event::{ComplaintStep, Profile};
+use clientele_core::event::{Complaint, ComplaintStep, Profile};
 use clientele_core::{
     CustomerId, Error as CoreError, EventId, EventPayload, ExpectedVersion, Metadata, NewEvent,
     Store, StoredAs,
@@ -428,11 +428,9 @@ impl<'a> Importer<'a> {
                             v.insert(stored_steps(self.store, p.customer)?)
                         }
                     };
-                    let previous = steps.get(&c.complaint_id).copied();
-                    if let Some(reason) = complaint_order(&c.complaint_id, previous, c.step) {
-                        self.summary.error(LineError::field(p.line, "step", reason));
+                    if let Some(error) = follow_complaint(steps, p.line, c) {
+                        self.summary.error(error);
                     }
-                    steps.insert(c.complaint_id.clone(), c.step);
                 }
             }
         }
@@ -635,6 +633,22 @@ fn stored_elsewhere(line: u64, event_id: EventId, position: u64) -> LineError {
     )
 }
 
+/// Checks the complaint step of the new event on `line` against the steps
+/// before it (`steps`: the last step of each of the customer's complaints,
+/// the stored ones first), then records it; the error when the store's
+/// order rule would refuse it.
+fn follow_complaint(
+    steps: &mut HashMap<String, ComplaintStep>,
+    line: u64,
+    complaint: &Complaint,
+) -> Option<LineError> {
+    let previous = steps.get(&complaint.complaint_id).copied();
+    let error = complaint_order(&complaint.complaint_id, previous, complaint.step)
+        .map(|reason| LineError::field(line, "step", reason));
+    steps.insert(complaint.complaint_id.clone(), complaint.step);
+    error
+}
+
 /// The last step of each complaint in a customer's stream.
 fn stored_steps(
     store: &Store,
@@ -809,7 +823,7 @@ fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
     let mut new: Vec<(CustomerId, Vec<Pending>)> = Vec::new();
     for (customer, events) in groups {
         let mut stored = HashSet::new();
-        let mut steps: BTreeMap<String, ComplaintStep> = BTreeMap::new();
+        let mut steps: HashMap<String, ComplaintStep> = HashMap::new();
         if store.stream_version(customer)? > 0 {
             for event in store.stream(customer, 1)? {
                 let event = event?;
@@ -824,13 +838,9 @@ fn write_strict(importer: &mut Importer<'_>) -> Result<(), ImportError> {
             .partition(|p| stored.contains(&p.event.event_id));
         for p in &fresh {
             if let EventPayload::Complaint(c) = &p.event.payload {
-                let previous = steps.get(&c.complaint_id).copied();
-                if let Some(reason) = complaint_order(&c.complaint_id, previous, c.step) {
-                    importer
-                        .summary
-                        .error(LineError::field(p.line, "step", reason));
+                if let Some(error) = follow_complaint(&mut steps, p.line, c) {
+                    importer.summary.error(error);
                 }
-                steps.insert(c.complaint_id.clone(), c.step);
             }
         }
         if !here.is_empty() {
