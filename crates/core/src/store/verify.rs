@@ -26,8 +26,10 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Store {
     /// Checks the whole log: every record's checksum, the hash chain in global
-    /// order, no gaps, the head record, and that the stream and event-id
-    /// indexes agree with the records. Fails naming the first bad position.
+    /// order, no gaps, recorded times that never decrease (the log as known
+    /// at a time is a prefix of it: [`Store::known_position`]), the head
+    /// record, and that the stream and event-id indexes agree with the
+    /// records. Fails naming the first bad position.
     pub fn verify(&self) -> Result<VerifyReport> {
         let db = self.db();
         let events = self.cf(keys::CF_EVENTS)?;
@@ -41,6 +43,7 @@ impl Store {
         raw.seek_to_first();
         let mut expected = 1u64;
         let mut previous = GENESIS_HASH;
+        let mut previous_recorded = i64::MIN;
         while raw.valid() && expected <= snapshot_head.max(1) {
             let (Some(key), Some(value)) = (raw.key(), raw.value()) else {
                 break;
@@ -57,6 +60,17 @@ impl Store {
             if codec::chain_hash(&previous, position, record.body) != record.chain_hash {
                 return Err(IntegrityError::Chain { position }.into());
             }
+            if record.recorded_micros < previous_recorded {
+                return Err(IntegrityError::Malformed {
+                    position,
+                    reason: format!(
+                        "recorded_at {} µs is before the previous record's {} µs (recorded times never decrease along the log)",
+                        record.recorded_micros, previous_recorded
+                    ),
+                }
+                .into());
+            }
+            previous_recorded = record.recorded_micros;
             // The public part must decode (upcasting included); sealed parts
             // are covered by the checksum and the chain, and need no key here.
             record.decode(position, &codec::locked)?;
@@ -220,5 +234,82 @@ impl Store {
             reason: format!("{count} entries point into a log of {last} records"),
         }
         .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::writer::{encode_head, Head};
+    use crate::{CustomerId, ExpectedVersion, NewEvent};
+
+    /// Sets the recorded time of the record at `position` and re-chains the
+    /// log after it (checksums, chain hashes, head): a log whose only fault
+    /// is its recorded times.
+    fn rewrite_recorded(store: &Store, position: u64, recorded_micros: i64) {
+        let db = store.db();
+        let events = store.cf(keys::CF_EVENTS).unwrap();
+        let mut previous = GENESIS_HASH;
+        for p in 1..=store.head() {
+            let mut bytes = db.get_cf(events, keys::position_key(p)).unwrap().unwrap();
+            let hash_at = bytes.len() - HASH_LEN;
+            let crc_at = hash_at - 4;
+            if p == position {
+                bytes[53..61].copy_from_slice(&recorded_micros.to_be_bytes());
+            }
+            let crc = crc32fast::hash(&bytes[..crc_at]);
+            bytes[crc_at..hash_at].copy_from_slice(&crc.to_be_bytes());
+            previous = codec::chain_hash(&previous, p, &bytes[..crc_at]);
+            bytes[hash_at..].copy_from_slice(&previous);
+            db.put_cf(events, keys::position_key(p), &bytes).unwrap();
+        }
+        let head = decode_head(&db.get(keys::KEY_HEAD).unwrap().unwrap()).unwrap();
+        let head = Head {
+            hash: previous,
+            ..head
+        };
+        db.put(keys::KEY_HEAD, encode_head(&head)).unwrap();
+    }
+
+    #[test]
+    fn a_recorded_time_that_goes_back_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let customer = CustomerId::new_random();
+        for i in 0..3 {
+            let e = crate::event::Purchase::new(
+                format!("A-{i}"),
+                "1.00".parse().unwrap(),
+                "EUR".parse().unwrap(),
+            );
+            store
+                .append(
+                    customer,
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new(chrono::Utc::now(), e)],
+                )
+                .unwrap();
+        }
+        let first = store.read_event(1).unwrap().unwrap().recorded_at;
+        // Re-chaining alone leaves a sound log.
+        rewrite_recorded(
+            &store,
+            2,
+            store
+                .read_event(2)
+                .unwrap()
+                .unwrap()
+                .recorded_at
+                .timestamp_micros(),
+        );
+        assert_eq!(store.verify().unwrap().events, 3);
+        rewrite_recorded(&store, 3, first.timestamp_micros() - 1);
+        match store.verify() {
+            Err(Error::Integrity(IntegrityError::Malformed { position, reason })) => {
+                assert_eq!(position, 3);
+                assert!(reason.contains("never decrease"), "{reason}");
+            }
+            other => panic!("expected a malformed record, got {other:?}"),
+        }
     }
 }
