@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use clientele_core::projection::{Projection, Projector};
+use clientele_core::projection::{AsOf, Projection, Projector};
 use clientele_core::{CustomerId, Keyspace, KeyspaceBatch, Store};
 use serde::{Deserialize, Serialize};
 
@@ -220,15 +220,7 @@ impl WarningJob {
     /// model changes scores; due times computed under the old model are
     /// corrected as customers are next visited.
     pub fn refit(&mut self, as_of: DateTime<Utc>) -> Result<Option<[f64; 4]>> {
-        self.projector.catch_up()?;
-        let day = day_of(as_of);
-        let mut data = Vec::new();
-        for customer in self.store.customers()? {
-            let (state, _, _) = self.state_as_of(customer, as_of)?;
-            data.extend(observation(&state, day));
-        }
-        self.model.bg_nbd = crate::backtest::fit_observations(&data);
-        let params = self.model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]);
+        let params = self.fit(as_of)?;
         if let Some(p) = params {
             let mut batch = self.space.batch();
             let bytes = serde_json::to_vec(&p).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -236,6 +228,24 @@ impl WarningJob {
             self.store.write_keyspaces(batch)?;
         }
         Ok(params)
+    }
+
+    /// Fits the population model (BG/NBD) on every customer as of `at` (with
+    /// a recorded time: the population as the log knew it then) and uses it
+    /// in this job, without storing it: later runs keep the model of the
+    /// last [`WarningJob::refit`]. For scoring a past or audited moment
+    /// without changing the model the warning runs use.
+    pub fn fit(&mut self, at: impl Into<AsOf>) -> Result<Option<[f64; 4]>> {
+        let at = at.into();
+        self.projector.catch_up()?;
+        let day = day_of(at.occurred);
+        let mut data = Vec::new();
+        self.projector.for_each_state_in(at, |_, state| {
+            data.extend(observation(&state, day));
+            Ok::<_, clientele_core::Error>(())
+        })?;
+        self.model.bg_nbd = crate::backtest::fit_observations(&data);
+        Ok(self.model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]))
     }
 
     /// The churn projection (e.g. for backtests and scores).

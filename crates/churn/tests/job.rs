@@ -659,3 +659,34 @@ fn a_policyholder_is_warned_when_the_cover_lapses_not_mid_term() {
     assert_eq!(win_back.len(), 1, "{win_back:#?}");
     assert_eq!(win_back[0].as_of, day(545));
 }
+
+/// `fit` uses a model in this job only; `refit` stores the same model for
+/// later runs. The population walk gives the model of per-customer reads.
+#[test]
+fn fit_uses_a_model_and_only_refit_stores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    population(&store, 120);
+    let mut scoring = job(&store);
+    let fitted = scoring.fit(day(300)).unwrap().expect("a model");
+    assert!(scoring.model.bg_nbd.is_some());
+    assert!(job(&store).model.bg_nbd.is_none(), "fit stores nothing");
+    // The same population read customer by customer, as of the same day.
+    let states: Vec<_> = store
+        .customers()
+        .unwrap()
+        .into_iter()
+        .map(|c| scoring.projector().state_as_of(c, day(300)).unwrap())
+        .collect();
+    let direct = clientele_churn::backtest::fit_population(&states, day(300)).unwrap();
+    assert_eq!(fitted, [direct.r(), direct.alpha(), direct.a(), direct.b()]);
+
+    let mut warning = job(&store);
+    assert_eq!(warning.refit(day(300)).unwrap(), Some(fitted));
+    let stored = job(&store).model.bg_nbd.expect("refit stores the model");
+    assert_eq!([stored.r(), stored.alpha(), stored.a(), stored.b()], fitted);
+    // Fitting another moment leaves the stored model alone.
+    scoring.fit(day(120)).unwrap().expect("a model");
+    let still = job(&store).model.bg_nbd.expect("stored model");
+    assert_eq!([still.r(), still.alpha(), still.a(), still.b()], fitted);
+}

@@ -733,6 +733,25 @@ fn stats_as_known_at_a_recorded_time() {
     }
     assert_eq!(everything, now);
 
+    // churn-scores too: one row per customer known then.
+    let rows = |extra: &[&str]| {
+        let mut args = vec![
+            "--db",
+            db.as_str(),
+            "churn-scores",
+            "--as-of",
+            "2024-06-30",
+            "--format",
+            "csv",
+        ];
+        args.extend_from_slice(extra);
+        let o = s.run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).lines().count() - 1
+    };
+    assert_eq!(rows(&["--known-at", &known_at]), 1);
+    assert_eq!(rows(&[]), 2);
+
     // model fit reads the same population.
     let fit = |extra: &[&str]| {
         let mut args = vec!["--db", db.as_str(), "model", "fit", "--as-of", "2024-06-30"];

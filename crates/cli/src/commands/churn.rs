@@ -8,7 +8,7 @@ use clientele_churn::{
     backtest, BacktestReport, JsonlSink, ModelContext, RiskPolicy, RunReport, Severity, Warning,
     WarningJob, WarningKind, WarningPolicy, WarningSink,
 };
-use clientele_core::projection::Projector;
+use clientele_core::projection::{AsOf, Projector};
 use clientele_core::Store;
 use serde::Serialize;
 
@@ -96,13 +96,15 @@ const SCORES_EXAMPLES: &str = "\
 Examples:
   clientele churn-scores --as-of 1997-09-30 --format csv > scores.csv
   clientele churn-scores --as-of 2025-06-30 --horizon 13w --format jsonl
+  clientele churn-scores --as-of 2025-06-30 --known-at 2025-07-01 --format csv
 
 One row per customer with events by the as-of time, riskiest first (equal risks in
 customer-id order). CSV columns: customer_id,external_id,risk_score, then
 days_since_last_purchase (whole days, or one decimal when fractional), transactions,
 p_alive, expected_purchases, top_reason. Risk is in [0, 1], higher = more likely to
 leave within the horizon (default 13 weeks). The population model (BG/NBD) is fitted
-on everyone as of the same time.";
+on everyone as of the same time, for this run only (the model `warn` uses is not changed).
+--known-at R scores the customers the log knew at R from the events recorded by then.";
 
 /// Arguments of `clientele churn-scores`.
 #[derive(Debug, Clone, clap::Args)]
@@ -111,6 +113,10 @@ pub struct ScoresArgs {
     /// Score as of this time (RFC 3339 or a date = end of that day; default: now).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Only events recorded by R: the scores the log's data at R gave
+    /// (customers first recorded later are left out).
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
     /// What "churn" is measured over: 39w, 273d, 6m.
     #[arg(long, default_value = "13w")]
     pub horizon: String,
@@ -157,6 +163,10 @@ pub struct ScoreRow {
 pub struct ScoresOutput {
     /// As-of.
     pub as_of: String,
+    /// The recorded time the scores are as known at (absent: everything
+    /// recorded so far).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<String>,
     /// Horizon in days.
     pub horizon_days: i64,
     /// Customers scored.
@@ -172,9 +182,13 @@ impl Render for ScoresOutput {
     fn render(&self, out: &mut String) {
         if let Some(path) = &self.out {
             out.push_str(&format!(
-                "scored {} customers as of {} → {path}\n",
+                "scored {} customers as of {}{} → {path}\n",
                 thousands(self.customers as u64),
-                self.as_of
+                self.as_of,
+                self.known_at
+                    .as_ref()
+                    .map(|k| format!(", as known at {k}"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -204,16 +218,26 @@ impl From<clientele_core::Error> for WalkError {
 /// Scores every customer as of a time.
 pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
+    let at = AsOf {
+        occurred: as_of,
+        known_at,
+    };
     let horizon = parse_horizon(&args.horizon)
         .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     let (store, mut job) = open_job(ctx, horizon)?;
-    job.refit(as_of)
+    // Fitted for this moment only: the model `warn` runs with is left alone.
+    job.fit(at)
         .map_err(churn_error("fitting the population model"))?;
     let index = external_ids(&store)?;
     // One state at a time: only the rows are held (they must be sorted).
     let mut rows = Vec::new();
     job.projector()
-        .for_each_state_as_of(as_of, |customer, state| {
+        .for_each_state_in(at, |customer, state| {
             if state.first_seen.is_none() {
                 return Ok::<_, WalkError>(());
             }
@@ -283,6 +307,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     }
     let customers = rows.len();
     let as_of_text = timestamp(as_of);
+    let known_at_text = known_at.map(timestamp);
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {
@@ -293,6 +318,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
             })?;
             Ok(CommandOutput::new(&ScoresOutput {
                 as_of: as_of_text,
+                known_at: known_at_text.clone(),
                 horizon_days: horizon,
                 customers,
                 out: Some(path.display().to_string()),
@@ -301,6 +327,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
         }
         None if ctx.output.json => Ok(CommandOutput::new(&ScoresOutput {
             as_of: as_of_text,
+            known_at: known_at_text,
             horizon_days: horizon,
             customers,
             out: None,
@@ -309,6 +336,7 @@ pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
         None => {
             let mut output = CommandOutput::new(&ScoresOutput {
                 as_of: as_of_text,
+                known_at: known_at_text.clone(),
                 horizon_days: horizon,
                 customers,
                 out: None,
