@@ -353,6 +353,17 @@ proptest! {
             }
         }
         prop_assert_eq!(&got, &each);
+        // Several times at once (given out of order), one read of the log.
+        let times = [as_of, as_of - Duration::minutes(500), as_of + Duration::minutes(700)];
+        let mut at_times = vec![Vec::new(); times.len()];
+        p.for_each_state_at_known_at(&times, known_at, |c, i, state| {
+            at_times[i].push((c, state.clone()));
+            Ok::<_, clientele_core::Error>(())
+        })
+        .unwrap();
+        for (t, states) in times.iter().zip(&at_times) {
+            prop_assert_eq!(states, &then.states_as_of(*t).unwrap());
+        }
         let known_events: usize = batches.iter().take(known_batches).map(|(b, _)| b.len()).sum();
         prop_assert_eq!(store.known_position(known_at).unwrap(), known_events as u64);
         prop_assert_eq!(store.all_known_at(known_at).unwrap(), known_batches == batches.len());

@@ -272,6 +272,31 @@ impl Lifecycle {
         Ok(out)
     }
 
+    /// [`Lifecycle::stage_distributions`] as the log knew it at recorded time
+    /// `known_at`: at each of `times`, over the customers it knew then, from
+    /// one read of the log as it stood
+    /// (`Projector::for_each_state_at_known_at`). Each distribution equals
+    /// [`Lifecycle::stage_distribution_known_at`] at its time.
+    pub fn stage_distributions_known_at(
+        &self,
+        times: &[DateTime<Utc>],
+        known_at: DateTime<Utc>,
+    ) -> Result<Vec<StageDistribution>> {
+        let mut out: Vec<StageDistribution> =
+            times.iter().map(|_| StageDistribution::empty()).collect();
+        self.projector
+            .for_each_state_at_known_at(times, known_at, |customer, i, state| {
+                if let (Some(view), Some(dist)) = (
+                    self.projection().view(state, customer, times[i]),
+                    out.get_mut(i),
+                ) {
+                    dist.add(&view);
+                }
+                Ok::<_, LifecycleError>(())
+            })?;
+        Ok(out)
+    }
+
     /// [`Lifecycle::stage_distribution`] as the log knew it at recorded time
     /// `known_at`: over the customers it knew then, each as
     /// [`Lifecycle::view_known_at`] sees it, from one read of the log as it

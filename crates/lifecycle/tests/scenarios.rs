@@ -711,6 +711,25 @@ fn known_at_ignores_events_recorded_later() {
         .unwrap();
     assert_eq!(known.count(Stage::Growth), 1);
     assert_eq!(known.count(Stage::Exit), 0);
+    // A stage flow as known then: at each time, what the one-time call says.
+    let times = [as_of, t + days(20), t - days(1)];
+    let flow = lifecycle
+        .stage_distributions_known_at(&times, before_late)
+        .unwrap();
+    for (time, dist) in times.iter().zip(&flow) {
+        assert_eq!(
+            dist,
+            &lifecycle
+                .stage_distribution_known_at(*time, before_late)
+                .unwrap()
+        );
+    }
+    assert_eq!(flow[0].count(Stage::Growth), 1);
+    assert_eq!(flow[2].total, 0);
+    assert_eq!(
+        lifecycle.stage_distributions(&times).unwrap()[0].count(Stage::Exit),
+        1
+    );
 }
 
 #[test]
