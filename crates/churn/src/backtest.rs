@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use clientele_core::projection::Projector;
+use clientele_core::projection::{AsOf, Projector};
 use clientele_core::CustomerId;
 use clientele_value::{BgNbd, FitOptions, Observation};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ use crate::Result;
 pub struct BacktestReport {
     /// The frozen time.
     pub as_of: DateTime<Utc>,
+    /// The recorded time the backtest was run as of, if not now: only
+    /// events recorded by then were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<DateTime<Utc>>,
     /// Horizon in days.
     pub horizon_days: i64,
     /// Customers scored (those with events by `as_of`).
@@ -118,28 +122,59 @@ pub fn churned_in(full: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) ->
     explicit || !full.purchased_between(from, to)
 }
 
-/// Runs a backtest over every customer of the projector's store.
+/// Runs a backtest over every customer of the projector's store, frozen at
+/// `at`'s business time.
+///
+/// With a recorded time (`AsOf { occurred, known_at: Some(r) }`) it is the
+/// backtest as it could have been run at `r`: the frozen states and the
+/// outcomes both come from the events recorded by `r`, and customers first
+/// recorded after `r` are left out. A `DateTime` means everything known now.
 pub fn backtest(
     projector: &Projector<ChurnProjection>,
     policy: &RiskPolicy,
-    as_of: DateTime<Utc>,
+    at: impl Into<AsOf>,
     horizon_days: i64,
 ) -> Result<BacktestReport> {
+    let at = at.into();
+    let as_of = at.occurred;
     let mut frozen = Vec::new();
     let mut outcomes = Vec::new();
     let mut data_end: Option<i64> = None;
-    for (customer, state) in projector.states_as_of(as_of)? {
-        let full = full_state(projector, customer)?;
+    let mut consider = |state: ChurnState, full: &ChurnState| {
         if let Some(last) = full.last_seen {
             data_end = Some(data_end.map_or(last, |end| end.max(last)));
         }
-        if state.first_seen.is_none() {
-            continue;
+        if state.first_seen.is_some() {
+            outcomes.push(churned_in(full, as_of, horizon_days));
+            frozen.push(state);
         }
-        outcomes.push(churned_in(&full, as_of, horizon_days));
-        frozen.push(state);
+    };
+    match at.known_at {
+        None => {
+            for (customer, state) in projector.states_as_of(as_of)? {
+                consider(state, &full_state(projector, customer)?);
+            }
+        }
+        Some(known_at) => {
+            // One read of the log as it stood: each customer's state at the
+            // frozen time, then with everything known at `known_at`.
+            let mut at_freeze: Option<ChurnState> = None;
+            projector.for_each_state_at_known_at(
+                &[as_of, DateTime::<Utc>::MAX_UTC],
+                known_at,
+                |_, i, state| {
+                    if i == 0 {
+                        at_freeze = Some(state.clone());
+                    } else if let Some(frozen_state) = at_freeze.take() {
+                        consider(frozen_state, state);
+                    }
+                    Ok::<_, clientele_core::Error>(())
+                },
+            )?;
+        }
     }
     let mut report = evaluate(&frozen, &outcomes, policy, as_of, horizon_days);
+    report.known_at = at.known_at;
     report.data_end = data_end.and_then(DateTime::from_timestamp_micros);
     Ok(report)
 }
@@ -149,7 +184,7 @@ fn full_state(projector: &Projector<ChurnProjection>, customer: CustomerId) -> R
 }
 
 /// Scores frozen states and compares with outcomes (the pure part of
-/// [`backtest`]; `data_end` is left `None`).
+/// [`backtest`]; `known_at` and `data_end` are left `None`).
 pub fn evaluate(
     frozen: &[ChurnState],
     outcomes: &[bool],
@@ -199,6 +234,7 @@ pub fn evaluate(
         lift: metrics::lift_by_decile(&risk, outcomes),
         calibration: metrics::calibration(&risk, outcomes, 10),
         bg_nbd: model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]),
+        known_at: None,
         data_end: None,
     }
 }

@@ -119,3 +119,84 @@ fn calibration_split_reproduces_the_default_weights() {
             .all(|f| f.is_finite())
     }));
 }
+
+/// A backtest known at R is the backtest run at R: events recorded later —
+/// a late purchase in the outcome window, a customer imported afterwards —
+/// change today's backtest but not the one as known at R.
+#[test]
+fn backtest_known_at_is_the_backtest_run_then() {
+    use clientele_core::projection::AsOf;
+    use clientele_core::{event::Purchase, CustomerId, ExpectedVersion, NewEvent};
+    let (_dir, store) = store_with_cdnow();
+    let mut projector = Projector::open(&store, ChurnProjection).unwrap();
+    projector.catch_up().unwrap();
+    let as_of = Utc.with_ymd_and_hms(1997, 9, 30, 23, 59, 59).unwrap();
+    let policy = RiskPolicy::default();
+    let then = backtest(&projector, &policy, as_of, 39 * 7).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let known_at = Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+
+    // Recorded after R: a purchase in the window by one who had "churned",
+    // and a new customer who bought before the freeze.
+    let buy = |y, m, d, order: &str| {
+        NewEvent::new(
+            Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap(),
+            Purchase::new(order, "12.00".parse().unwrap(), "USD".parse().unwrap()),
+        )
+    };
+    let mut churned = None;
+    for c in store.customers().unwrap() {
+        let full = projector.state(c).unwrap().unwrap_or_default();
+        if full.first_seen.is_some() && clientele_churn::backtest::churned_in(&full, as_of, 39 * 7)
+        {
+            churned = Some(c);
+            break;
+        }
+    }
+    let churned = churned.expect("CDNOW has churners");
+    store
+        .append(
+            churned,
+            ExpectedVersion::Any,
+            vec![buy(1998, 1, 15, "late-1")],
+        )
+        .unwrap();
+    store
+        .append(
+            CustomerId::new_random(),
+            ExpectedVersion::Any,
+            vec![buy(1997, 5, 1, "new-1"), buy(1997, 8, 1, "new-2")],
+        )
+        .unwrap();
+    projector.catch_up().unwrap();
+
+    let now = backtest(&projector, &policy, as_of, 39 * 7).unwrap();
+    // One churner fewer (the late purchase), one new churner (no purchase
+    // in the window).
+    assert_eq!(now.customers, then.customers + 1);
+    assert_eq!(now.churned, then.churned);
+    assert_ne!(now.auc, then.auc);
+    let at = AsOf {
+        occurred: as_of,
+        known_at: Some(known_at),
+    };
+    let mut known = backtest(&projector, &policy, at, 39 * 7).unwrap();
+    assert_eq!(known.known_at, Some(known_at));
+    known.known_at = None;
+    assert_eq!(
+        serde_json::to_string(&known).unwrap(),
+        serde_json::to_string(&then).unwrap()
+    );
+    // Known at a time after every append: today's backtest.
+    let later = AsOf {
+        occurred: as_of,
+        known_at: Some(Utc::now() + chrono::Duration::days(1)),
+    };
+    let mut everything = backtest(&projector, &policy, later, 39 * 7).unwrap();
+    everything.known_at = None;
+    assert_eq!(
+        serde_json::to_string(&everything).unwrap(),
+        serde_json::to_string(&now).unwrap()
+    );
+}
