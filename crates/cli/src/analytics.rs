@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{Datelike, Duration};
 use clientele_churn::{ChurnProjection, ChurnState, ModelContext, RiskPolicy};
 use clientele_core::projection::{fold, AsOf, Projector};
 use clientele_core::Store;
@@ -124,8 +124,12 @@ impl Analytics {
         Ok(out)
     }
 
-    /// Fills the report's stage, loyalty, RFM, risk and lift sections.
-    pub fn enrich(&self, as_of: DateTime<Utc>, data: &mut ReportData) -> CliResult<()> {
+    /// Fills the report's stage, loyalty, RFM, risk and lift sections as of
+    /// `at`: its business time and, when it has one, its recorded time (the
+    /// report as it would have been drawn then).
+    pub fn enrich(&self, at: impl Into<AsOf>, data: &mut ReportData) -> CliResult<()> {
+        let at = at.into();
+        let as_of = at.occurred;
         // Stage flow: the distribution at the end of each of the last 12
         // months: the last second of the calendar months 11 to 1 before
         // as-of's, then as-of itself for its own, possibly partial, month.
@@ -143,10 +147,13 @@ impl Analytics {
         flow_times.push(as_of);
         // One pass over the population for the twelve month ends; the last
         // is as-of, which the funnel shows.
-        let dists = self
-            .lifecycle
-            .stage_distributions(&flow_times)
-            .map_err(|e| failed("stage distribution", e))?;
+        let dists = match at.known_at {
+            Some(known_at) => self
+                .lifecycle
+                .stage_distributions_known_at(&flow_times, known_at),
+            None => self.lifecycle.stage_distributions(&flow_times),
+        }
+        .map_err(|e| failed("stage distribution", e))?;
         let dist = dists.last().cloned().unwrap_or_default();
         data.stage_funnel = Stage::ALL
             .iter()
@@ -167,7 +174,7 @@ impl Analytics {
         data.stage_flow = flow;
         let tiers = self
             .loyalty
-            .tier_counts(as_of)
+            .tier_counts(at)
             .map_err(|e| failed("loyalty tiers", e))?;
         // Lowest to highest, as the loyalty policy defines them (not alphabetical).
         data.loyalty_tiers = tiers_in_order(self.loyalty.policy(), &tiers);
@@ -179,7 +186,7 @@ impl Analytics {
             let mut segments: BTreeMap<String, u64> = BTreeMap::new();
             for (_, s) in self
                 .value
-                .rfm(as_of, &currency)
+                .rfm(at, &currency)
                 .map_err(|e| failed("RFM", e))?
             {
                 *segments.entry(json_name(&s.segment)).or_default() += 1;
@@ -187,7 +194,7 @@ impl Analytics {
             data.rfm_segments = segments.into_iter().collect();
         }
         // The population is read once: for the model, then for the scores.
-        let states = self.churn_states(as_of.into())?;
+        let states = self.churn_states(at)?;
         let model = ModelContext::fitted(&states, as_of, RISK_HORIZON_DAYS);
         let policy = RiskPolicy::default();
         let mut risks = Vec::new();
@@ -199,7 +206,11 @@ impl Analytics {
         data.risk_scores = risks;
         // Lift of a backtest that ends at the report's time: frozen 13 weeks earlier.
         let frozen_at = as_of - Duration::days(91);
-        let report = clientele_churn::backtest(&self.churn, &policy, frozen_at, 91)
+        let frozen = AsOf {
+            occurred: frozen_at,
+            known_at: at.known_at,
+        };
+        let report = clientele_churn::backtest(&self.churn, &policy, frozen, 91)
             .map_err(|e| failed("backtest", e))?;
         if let Some(auc) = report.auc {
             data.backtest_lift = report

@@ -780,4 +780,69 @@ fn stats_as_known_at_a_recorded_time() {
         "{text}"
     );
     assert!(text.contains("as known at"), "{text}");
+
+    // The report as it would have been drawn at R.
+    let report = |extra: &[&str]| {
+        let page = s.path(&format!("report-{}.html", extra.len()));
+        let page = page.display().to_string();
+        let mut args = vec![
+            "--db",
+            db.as_str(),
+            "report",
+            "--as-of",
+            "2024-06-30",
+            "--out",
+            &page,
+        ];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let html = std::fs::read_to_string(&page).unwrap();
+        (doc["result"].clone(), html)
+    };
+    let counted = |doc: &serde_json::Value, name: &str| {
+        doc["counts"]
+            .as_array()
+            .and_then(|c| c.iter().find(|pair| pair[0] == name))
+            .map(|pair| pair[1].clone())
+    };
+    let (then, html) = report(&["--known-at", &known_at]);
+    assert_eq!(counted(&then, "customers"), Some(1.into()), "{then}");
+    assert_eq!(counted(&then, "purchases"), Some(1.into()), "{then}");
+    let funnel: u64 = then["stage_funnel"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|pair| pair[1].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(funnel, 1, "{then}");
+    assert!(then["known_at"].is_string(), "{then}");
+    assert!(html.contains("as known at"), "the page says so");
+    let (now, html) = report(&[]);
+    assert_eq!(counted(&now, "customers"), Some(2.into()), "{now}");
+    assert_eq!(counted(&now, "purchases"), Some(3.into()), "{now}");
+    assert!(now.get("known_at").is_none(), "{now}");
+    assert!(!html.contains("as known at"));
+
+    // And the backtest as it could have been run at R: k-1's purchase of
+    // 20 April was not known then, so nobody had bought by the 25th.
+    let backtest = |extra: &[&str]| {
+        let mut args = vec![
+            "--db",
+            db.as_str(),
+            "backtest",
+            "--as-of",
+            "2024-04-25",
+            "--horizon",
+            "4w",
+        ];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let then = backtest(&["--known-at", &known_at]);
+    assert_eq!(then["customers"], 0, "{then}");
+    assert!(then["known_at"].is_string(), "{then}");
+    let now = backtest(&[]);
+    assert_eq!(now["customers"], 1, "{now}");
+    assert_eq!(now["churned"], 0, "{now}");
 }

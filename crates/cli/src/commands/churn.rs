@@ -689,12 +689,14 @@ const BACKTEST_EXAMPLES: &str = "\
 Examples:
   clientele backtest --as-of 1997-09-30 --horizon 39w
   clientele backtest --as-of 2025-03-31 --horizon 13w --json
+  clientele backtest --as-of 2025-03-31 --horizon 13w --known-at 2025-07-01   # as run on 1 July
 
 Freezes the world at --as-of (each customer's events that had occurred by then),
 fits the population model on it, scores everyone, and compares with what happened
 in the horizon after: churned = no purchase in it (or an explicit churn event).
 Prints AUC (and single signals' AUC), precision and recall at k, lift by decile and
-a calibration table.";
+a calibration table. --known-at R runs it on the events recorded by R only: the
+backtest as it could have been run then (late events and later imports left out).";
 
 /// Arguments of `clientele backtest`.
 #[derive(Debug, Clone, clap::Args)]
@@ -706,6 +708,10 @@ pub struct BacktestArgs {
     /// The outcome window after it: 39w, 273d, 6m.
     #[arg(long, default_value = "39w")]
     pub horizon: String,
+    /// Recorded time: only the events recorded by R, frozen states and
+    /// outcomes alike (default: everything recorded so far).
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
 }
 
 /// A backtest and what to know about it.
@@ -739,8 +745,11 @@ impl Render for BacktestOutput {
         }
         let r = &self.report;
         out.push_str(&format!(
-            "backtest as of {} over {}: {}, {} churned ({:.1} %)\n",
+            "backtest as of {}{} over {}: {}, {} churned ({:.1} %)\n",
             r.as_of.format("%Y-%m-%d"),
+            r.known_at
+                .map(|k| format!(", as known at {}", crate::output::timestamp(k)))
+                .unwrap_or_default(),
             count(r.horizon_days, "day"),
             count(r.customers, "customer"),
             thousands(r.churned),
@@ -790,6 +799,11 @@ impl Render for BacktestOutput {
 /// warning (customers count as churned for lack of data).
 pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", Some(&args.as_of))?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
     let horizon = parse_horizon(&args.horizon)
         .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     if !ctx.store_exists() {
@@ -801,8 +815,17 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
     projector
         .catch_up()
         .map_err(|e| CliError::from_core(e, "the churn projection"))?;
-    let report = backtest(&projector, &RiskPolicy::default(), as_of, horizon)
+    let at = AsOf {
+        occurred: as_of,
+        known_at,
+    };
+    let report = backtest(&projector, &RiskPolicy::default(), at, horizon)
         .map_err(churn_error("the backtest"))?;
+    // Where the events came from: the store, or the log as it stood at R.
+    let held = match known_at {
+        Some(r) => format!("known at {}", crate::output::timestamp(r)),
+        None => "in the store".to_owned(),
+    };
     let day = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
     let last = report.data_end.map(day);
     let suggestion = match latest_complete_as_of(&report) {
@@ -815,19 +838,22 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
     if !report.outcomes_observed() {
         let message = match &last {
             Some(last) => format!(
-                "--horizon {} after --as-of {} ({} … {}) lies after the last event in the store ({last}): there are no outcomes to compare with",
+                "--horizon {} after --as-of {} ({} … {}) lies after the last event {held} ({last}): there are no outcomes to compare with",
                 args.horizon.trim(),
                 day(as_of),
                 day(as_of + chrono::Duration::days(1)),
                 day(report.horizon_end())
             ),
+            None if known_at.is_some() => {
+                format!("no events were {held}: there is nothing to backtest")
+            }
             None => "the store holds no events: there is nothing to backtest".to_owned(),
         };
         return Err(CliError::usage(message, suggestion));
     }
     if !report.outcomes_complete() {
         warnings.push(format!(
-            "the horizon runs to {}, past the last event in the store ({}): customers with no purchase after {} count as churned, so churn is overstated; {suggestion}",
+            "the horizon runs to {}, past the last event {held} ({}): customers with no purchase after {} count as churned, so churn is overstated; {suggestion}",
             day(report.horizon_end()),
             last.as_deref().unwrap_or("none"),
             last.as_deref().unwrap_or("then")

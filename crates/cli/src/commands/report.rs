@@ -1,9 +1,10 @@
-//! `clientele report --out DIR|FILE.html [--as-of T] [--title TEXT]`: a
+//! `clientele report --out DIR|FILE.html [--as-of T] [--known-at R] [--title TEXT]`: a
 //! static HTML page (`DIR/index.html`, or the file named) with charts of the
 //! customer base.
 
 use std::path::PathBuf;
 
+use clientele_core::projection::AsOf;
 use clientele_core::{Store, StoreOptions};
 
 use crate::analytics::Analytics;
@@ -17,6 +18,7 @@ Examples:
   clientele report --out /tmp/report && xdg-open /tmp/report/index.html
   clientele report --out q2-2025.html               # a file named *.html is written as it is
   clientele --db /tmp/cdnow report --out cdnow-report --as-of 1998-06-30
+  clientele report --out q2-as-printed.html --as-of 2025-06-30 --known-at 2025-07-01   # late events left out
   clientele report --out site --title \"Customer base, Q2 2025\" --json   # the data as JSON too
 
 The page is one self-contained file: inline CSS and SVG charts, no scripts, nothing loaded from
@@ -36,6 +38,11 @@ pub struct Args {
     /// Business time of the report: events that occurred at or before T (default: now).
     #[arg(long, value_name = "T")]
     pub as_of: Option<String>,
+
+    /// Recorded time: draw the report from the events recorded by R only,
+    /// as it would have been drawn then (default: everything recorded so far).
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
 
     /// The page title.
     #[arg(long, value_name = "TEXT")]
@@ -68,11 +75,15 @@ impl Render for Written {
         ];
         let charts = sections.iter().filter(|s| **s).count();
         out.push_str(&format!(
-            "wrote {} ({}, {} not available yet), as of {}\n",
+            "wrote {} ({}, {} not available yet), as of {}{}\n",
             self.page.display(),
             crate::output::count(charts, "chart"),
             crate::output::count(sections.len() - charts, "section"),
-            d.as_of
+            d.as_of,
+            d.known_at
+                .as_deref()
+                .map(|k| format!(", as known at {k}"))
+                .unwrap_or_default()
         ));
         for (name, n) in &d.counts {
             out.push_str(&format!("  {name}: {}\n", crate::output::thousands(*n)));
@@ -84,6 +95,15 @@ impl Render for Written {
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     // A plain date means the end of that day, as in every command.
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
+    let known_at = args
+        .known_at
+        .as_deref()
+        .map(|t| time_arg("known-at", Some(t)))
+        .transpose()?;
+    let at = AsOf {
+        occurred: as_of,
+        known_at,
+    };
     let page = page_path(&args.out);
     if page == args.out && args.out.is_dir() {
         return Err(CliError::usage(
@@ -116,9 +136,9 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         ),
     };
     let mut data =
-        report::gather(&store, as_of).map_err(|e| CliError::from_core(e, "reading the log"))?;
+        report::gather(&store, at).map_err(|e| CliError::from_core(e, "reading the log"))?;
     if writable {
-        Analytics::open(&store)?.enrich(as_of, &mut data)?;
+        Analytics::open(&store)?.enrich(at, &mut data)?;
     } else {
         let why = "the store was in use by another process, so the projections behind the stage, loyalty, RFM, risk and lift charts could not be brought up to date: they are left out";
         ctx.output.notice(why);

@@ -13,6 +13,10 @@ pub struct ReportData {
     pub title: String,
     /// The business time of the report (RFC 3339).
     pub as_of: String,
+    /// The recorded time the report was drawn as of (RFC 3339), when not
+    /// now: only events recorded by then were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<String>,
     /// Headline counts shown under the title, e.g. `("customers", 2357)`.
     pub counts: Vec<(String, u64)>,
     /// Customers per lifecycle stage, in stage order (acquisition first).

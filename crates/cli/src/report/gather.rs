@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Utc};
+use clientele_core::projection::AsOf;
 use clientele_core::{CustomerId, EventPayload, Store};
 
 use super::data::ReportData;
@@ -73,17 +74,28 @@ pub fn cohort_table(
     (rows, sizes)
 }
 
-/// Reads the whole log once and fills what the core log alone can give:
-/// counts and cohort retention, for events that occurred at or before `as_of`.
-/// Stage, loyalty, RFM, risk and lift sections stay empty (with a note).
-pub fn gather(store: &Store, as_of: DateTime<Utc>) -> clientele_core::Result<ReportData> {
+/// Reads the log once and fills what the core log alone can give: counts
+/// and cohort retention, for events that occurred at or before `at`'s
+/// business time and, when `at` has a recorded time, were recorded by then
+/// (the log as it stood). Stage, loyalty, RFM, risk and lift sections stay
+/// empty (with a note).
+pub fn gather(store: &Store, at: impl Into<AsOf>) -> clientele_core::Result<ReportData> {
+    let at = at.into();
+    let as_of = at.occurred;
     let mut data = ReportData::new(DEFAULT_TITLE, timestamp(as_of));
+    let to = match at.known_at {
+        Some(known_at) => {
+            data.known_at = Some(timestamp(known_at));
+            Some(store.known_position(known_at)?)
+        }
+        None => None,
+    };
     let mut customers: HashSet<CustomerId> = HashSet::new();
     let mut purchase_months: HashMap<CustomerId, BTreeSet<i64>> = HashMap::new();
     let mut events = 0u64;
     let mut purchases = 0u64;
     let mut erased: HashSet<CustomerId> = HashSet::new();
-    for event in store.read_all(1)? {
+    for event in store.read_range(1, to)? {
         let event = event?;
         if event.occurred_at > as_of {
             continue;

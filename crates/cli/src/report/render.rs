@@ -938,8 +938,12 @@ pub fn render(data: &ReportData) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n\
-         <p class=\"asof\">As of <time datetime=\"{asof}\">{asof}</time></p>\n",
-        asof = escape(&data.as_of)
+         <p class=\"asof\">As of <time datetime=\"{asof}\">{asof}</time>{known}</p>\n",
+        asof = escape(&data.as_of),
+        known = data.known_at.as_deref().map_or_else(String::new, |k| {
+            let k = escape(k);
+            format!(", as known at <time datetime=\"{k}\">{k}</time> (events recorded later are left out)")
+        })
     );
     if !data.counts.is_empty() {
         page.push_str("<dl class=\"counts\">");
