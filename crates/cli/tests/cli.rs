@@ -829,20 +829,63 @@ fn stats_as_known_at_a_recorded_time() {
             "--db",
             db.as_str(),
             "backtest",
-            "--as-of",
-            "2024-04-25",
             "--horizon",
             "4w",
+            "--as-of",
         ];
         args.extend_from_slice(extra);
         let (code, doc, stderr) = s.json(&args);
         assert_eq!(code, 0, "{stderr}");
         doc["result"].clone()
     };
-    let then = backtest(&["--known-at", &known_at]);
-    assert_eq!(then["customers"], 0, "{then}");
-    assert!(then["known_at"].is_string(), "{then}");
-    let now = backtest(&[]);
+    let now = backtest(&["2024-04-25"]);
     assert_eq!(now["customers"], 1, "{now}");
     assert_eq!(now["churned"], 0, "{now}");
+    assert!(now.get("known_at").is_none(), "{now}");
+    let (code, doc, _) = s.json(&[
+        "--db",
+        &db,
+        "backtest",
+        "--as-of",
+        "2024-04-25",
+        "--horizon",
+        "4w",
+        "--known-at",
+        &known_at,
+    ]);
+    assert_eq!(code, 2, "{doc}");
+    let message = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("no customer known at") && message.contains("2024-04-25"),
+        "{doc}"
+    );
+    // Known at a time after both imports: today's backtest.
+    let mut later = backtest(&["2024-04-25", "--known-at", "2100-01-01"]);
+    assert!(later["known_at"].is_string(), "{later}");
+    let mut now = now;
+    for doc in [&mut later, &mut now] {
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("known_at");
+            o.remove("warnings"); // which say where the events came from
+        }
+    }
+    assert_eq!(later, now);
+    let text = s.run(&[
+        "--db",
+        &db,
+        "backtest",
+        "--as-of",
+        "2024-04-25",
+        "--horizon",
+        "4w",
+        "--known-at",
+        "2100-01-01",
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "backtest as of 2024-04-25 over 28 days, as known at 2100-01-01T23:59:59.999999Z: 1 customer"
+        )),
+        "{text}"
+    );
 }

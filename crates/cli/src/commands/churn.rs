@@ -745,12 +745,12 @@ impl Render for BacktestOutput {
         }
         let r = &self.report;
         out.push_str(&format!(
-            "backtest as of {}{} over {}: {}, {} churned ({:.1} %)\n",
+            "backtest as of {} over {}{}: {}, {} churned ({:.1} %)\n",
             r.as_of.format("%Y-%m-%d"),
+            count(r.horizon_days, "day"),
             r.known_at
                 .map(|k| format!(", as known at {}", crate::output::timestamp(k)))
                 .unwrap_or_default(),
-            count(r.horizon_days, "day"),
             count(r.customers, "customer"),
             thousands(r.churned),
             100.0 * r.churn_rate
@@ -835,6 +835,18 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
         None => "use an earlier --as-of or a shorter --horizon".to_owned(),
     };
     let mut warnings = Vec::new();
+    if report.customers == 0 && report.data_end.is_some() {
+        return Err(CliError::usage(
+            format!(
+                "no customer {held} had an event by --as-of {}: there is nobody to score",
+                day(as_of)
+            ),
+            format!(
+                "use a later --as-of (the last event {held} is of {})",
+                last.as_deref().unwrap_or("-")
+            ),
+        ));
+    }
     if !report.outcomes_observed() {
         let message = match &last {
             Some(last) => format!(
