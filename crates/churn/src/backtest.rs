@@ -111,15 +111,30 @@ pub fn fit_observations(data: &[Observation]) -> Option<BgNbd> {
         .map(|f| f.params)
 }
 
-/// Whether `full` (everything known now) shows churn in `(as_of, as_of + horizon]`:
-/// no purchase in the horizon, or an explicit churn in it not undone since.
-pub fn churned_in(full: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) -> bool {
-    let (from, to) = (day_of(as_of), day_of(as_of + Duration::days(horizon_days)));
-    let explicit = full.churned_at.is_some_and(|t| {
-        t > as_of.timestamp_micros()
-            && t <= (as_of + Duration::days(horizon_days)).timestamp_micros()
-    });
-    explicit || !full.purchased_between(from, to)
+/// Whether a customer churned in `(as_of, as_of + horizon]`, from `at_end`,
+/// their state as of the horizon's end: an explicit churn in the window that
+/// still stood at its end, or no purchase in the window while no cover ran
+/// to its end. A policyholder whose cover (bought by then, not cancelled)
+/// lasts past the window has not left by staying silent: a covered customer
+/// leaves by not renewing (docs/churn.md, "Cover").
+///
+/// A later state (everything known now) gives the same answer when no
+/// cover, churn or win-back follows the window.
+pub fn churned_in(at_end: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) -> bool {
+    let end = horizon_end(as_of, horizon_days);
+    let (from, to) = (day_of(as_of), day_of(end));
+    let explicit = at_end
+        .churned_at
+        .is_some_and(|t| t > as_of.timestamp_micros() && t <= end.timestamp_micros());
+    let covered = at_end.renewal_due.is_some_and(|due| due >= to);
+    explicit || (!at_end.purchased_between(from, to) && !covered)
+}
+
+/// `as_of + horizon_days`, or the latest time there is.
+fn horizon_end(as_of: DateTime<Utc>, horizon_days: i64) -> DateTime<Utc> {
+    as_of
+        .checked_add_signed(Duration::days(horizon_days))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Runs a backtest over every customer of the projector's store, frozen at
@@ -140,47 +155,41 @@ pub fn backtest(
     let mut frozen = Vec::new();
     let mut outcomes = Vec::new();
     let mut data_end: Option<i64> = None;
-    let mut consider = |state: ChurnState, full: &ChurnState| {
-        if let Some(last) = full.last_seen {
+    // Each customer's state at the freeze, at the horizon's end (the
+    // outcome) and with everything known (the data's end), from one walk.
+    let times = [
+        as_of,
+        horizon_end(as_of, horizon_days),
+        DateTime::<Utc>::MAX_UTC,
+    ];
+    let mut seen: [Option<ChurnState>; 2] = [None, None];
+    let mut consider = |i: usize, state: &ChurnState| {
+        if let Some(slot) = seen.get_mut(i) {
+            *slot = Some(state.clone());
+            return;
+        }
+        if let Some(last) = state.last_seen {
             data_end = Some(data_end.map_or(last, |end| end.max(last)));
         }
-        if state.first_seen.is_some() {
-            outcomes.push(churned_in(full, as_of, horizon_days));
-            frozen.push(state);
-        }
-    };
-    match at.known_at {
-        None => {
-            for (customer, state) in projector.states_as_of(as_of)? {
-                consider(state, &full_state(projector, customer)?);
+        if let [Some(frozen_state), Some(at_end)] = std::mem::take(&mut seen) {
+            if frozen_state.first_seen.is_some() {
+                outcomes.push(churned_in(&at_end, as_of, horizon_days));
+                frozen.push(frozen_state);
             }
         }
-        Some(known_at) => {
-            // One read of the log as it stood: each customer's state at the
-            // frozen time, then with everything known at `known_at`.
-            let mut at_freeze: Option<ChurnState> = None;
-            projector.for_each_state_at_known_at(
-                &[as_of, DateTime::<Utc>::MAX_UTC],
-                known_at,
-                |_, i, state| {
-                    if i == 0 {
-                        at_freeze = Some(state.clone());
-                    } else if let Some(frozen_state) = at_freeze.take() {
-                        consider(frozen_state, state);
-                    }
-                    Ok::<_, clientele_core::Error>(())
-                },
-            )?;
-        }
+    };
+    let mut each = |_: CustomerId, i: usize, state: &ChurnState| {
+        consider(i, state);
+        Ok::<_, clientele_core::Error>(())
+    };
+    match at.known_at {
+        None => projector.for_each_state_at(&times, &mut each)?,
+        Some(known_at) => projector.for_each_state_at_known_at(&times, known_at, &mut each)?,
     }
     let mut report = evaluate(&frozen, &outcomes, policy, as_of, horizon_days);
     report.known_at = at.known_at;
     report.data_end = data_end.and_then(DateTime::from_timestamp_micros);
     Ok(report)
-}
-
-fn full_state(projector: &Projector<ChurnProjection>, customer: CustomerId) -> Result<ChurnState> {
-    Ok(projector.state(customer)?.unwrap_or_default())
 }
 
 /// Scores frozen states and compares with outcomes (the pure part of
@@ -236,5 +245,61 @@ pub fn evaluate(
         bg_nbd: model.bg_nbd.map(|m| [m.r(), m.alpha(), m.a(), m.b()]),
         known_at: None,
         data_end: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn as_of() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 31, 23, 59, 59).unwrap()
+    }
+
+    /// A customer who bought on `bought` (days after as-of, negative before),
+    /// with a cover to `cover` (days after as-of) if any.
+    fn state(bought: &[i32], cover: Option<i32>) -> ChurnState {
+        let day = day_of(as_of());
+        ChurnState {
+            first_seen: Some(as_of().timestamp_micros() - 400 * 86_400_000_000),
+            purchase_days: bought.iter().map(|d| (day + d, 100)).collect(),
+            renewal_due: cover.map(|c| day + c),
+            ..ChurnState::default()
+        }
+    }
+
+    #[test]
+    fn silence_is_churn_unless_a_cover_runs_past_the_window() {
+        // 91-day window: days 1..=91 after as-of.
+        assert!(churned_in(&state(&[-200], None), as_of(), 91));
+        assert!(!churned_in(&state(&[-200, 30], None), as_of(), 91));
+        assert!(!churned_in(&state(&[91], None), as_of(), 91));
+        assert!(
+            churned_in(&state(&[0], None), as_of(), 91),
+            "as-of day is before"
+        );
+        // Insured to after the window: silent, not gone.
+        assert!(!churned_in(&state(&[-200], Some(165)), as_of(), 91));
+        assert!(!churned_in(&state(&[-200], Some(91)), as_of(), 91));
+        // The cover ended in the window and was not renewed in it.
+        assert!(churned_in(&state(&[-200], Some(60)), as_of(), 91));
+        // Renewed in the window.
+        assert!(!churned_in(&state(&[-200, 55], Some(420)), as_of(), 91));
+    }
+
+    #[test]
+    fn an_explicit_churn_in_the_window_counts_even_when_covered() {
+        let t = |days: i64| (as_of() + Duration::days(days)).timestamp_micros();
+        let mut s = state(&[-200], Some(165));
+        s.churned_at = Some(t(20));
+        assert!(churned_in(&s, as_of(), 91));
+        s.churned_at = Some(t(-20));
+        assert!(
+            !churned_in(&s, as_of(), 91),
+            "before the window: not this window's churn"
+        );
+        s.churned_at = Some(t(100));
+        assert!(!churned_in(&s, as_of(), 91), "after the window");
     }
 }

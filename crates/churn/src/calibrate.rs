@@ -103,10 +103,12 @@ pub struct Calibration {
     pub weights: Vec<f64>,
 }
 
-/// Fits the behavioural weights on `full` states (all that is known) split at
-/// `cutoff`: features from the states frozen at `cutoff`, outcome = churn in
-/// `(cutoff, cutoff + horizon_days]`. `frozen` are the states as of `cutoff`
-/// (a bitemporal replay), in the same order as `full`.
+/// Fits the behavioural weights split at `cutoff`: features from the states
+/// frozen at `cutoff`, outcome = churn in `(cutoff, cutoff + horizon_days]`
+/// ([`churned_in`]). `frozen` are the states as of `cutoff` (a bitemporal
+/// replay); `full` the same customers' states as of the window's end, in the
+/// same order (everything known will do when no cover, churn or win-back
+/// follows the window, as in CDNOW).
 pub fn calibrate(
     frozen: &[ChurnState],
     full: &[ChurnState],

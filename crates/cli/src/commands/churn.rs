@@ -693,7 +693,8 @@ Examples:
 
 Freezes the world at --as-of (each customer's events that had occurred by then),
 fits the population model on it, scores everyone, and compares with what happened
-in the horizon after: churned = no purchase in it (or an explicit churn event).
+in the horizon after: churned = no purchase in it while no cover (a policy or
+contract) runs to its end, or an explicit churn event in it.
 Prints AUC (and single signals' AUC), precision and recall at k, lift by decile and
 a calibration table. --known-at R runs it on the events recorded by R only: the
 backtest as it could have been run then (late events and later imports left out).";
