@@ -193,6 +193,12 @@ pub struct LifecyclePolicy {
     /// in the Voit story, 000 L276). Default `false`: a purchase records money
     /// paid (see `docs/events.md`).
     pub orders_require_payment: bool,
+    /// Whether a `payment` (a monthly bill, a premium, an instalment) keeps
+    /// the relationship active: the inactivity rules then count from the
+    /// latest purchase, payment or win-back. Default `true`: a subscriber
+    /// who bought a plan once and pays every month is not inactive (the
+    /// telecom customer, 000 L330). A payment made in exit is not a win-back.
+    pub payments_are_activity: bool,
     /// When a buying customer is mature. Default: see [`MaturityRule`].
     pub maturity: MaturityRule,
     /// How cover bought with the last purchase replaces the inactivity rules;
@@ -216,6 +222,7 @@ impl Default for LifecyclePolicy {
             complaint_reply_hours: Some(24),
             complaint_settled_step: ComplaintStep::Archived,
             orders_require_payment: false,
+            payments_are_activity: true,
             maturity: MaturityRule::default(),
             cover: Some(CoverRule::default()),
         }

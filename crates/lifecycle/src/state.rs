@@ -495,7 +495,8 @@ pub(crate) struct Relationship {
     pub(crate) last_purchase_at: Option<i64>,
     /// The typical gap in seconds (None: fewer than two purchases).
     pub(crate) typical_gap: Option<i64>,
-    /// The last purchase or reactivation: inactivity is counted from here.
+    /// The last purchase, payment (see `payments_are_activity`) or
+    /// reactivation: inactivity is counted from here.
     pub(crate) activity: Option<(i64, EventId)>,
     /// The cover bought with the last purchase (None: it bought none).
     /// Boxed: rare, and the relationship is read on every event.
@@ -641,6 +642,14 @@ impl LifecycleState {
                     if let Ok(money) = p.money() {
                         self.update_order(policy, &p.reference, |o| o.add(money, |o| &mut o.paid));
                     }
+                }
+                // A paying customer is active (a subscriber's bills); in
+                // exit a payment settles what is owed but wins nobody back.
+                if policy.payments_are_activity
+                    && self.ever_purchased
+                    && self.stage != Some(Stage::Exit)
+                {
+                    self.relationship.activity = Some((t, event.event_id));
                 }
             }
             EventPayload::Contact(c) => {

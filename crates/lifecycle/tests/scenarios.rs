@@ -347,6 +347,75 @@ fn lapsed_customer_declines_then_exits_as_time_passes() {
     );
 }
 
+/// A subscriber buys a plan once and pays a bill every month: while they
+/// pay they are not inactive; once the bills stop, the inactivity rules
+/// count from the last payment. A payment made in exit wins nobody back.
+#[test]
+fn a_paying_subscriber_is_not_inactive() {
+    let f = Fixture::new();
+    let c = CustomerId::new_random();
+    let t = at(2023, 2, 20);
+    f.one(c, t, purchase("SIM-1", "100.00"));
+    let bill = |month: i64| Payment {
+        reference: format!("BILL-{month}"),
+        amount: "58.00".parse().unwrap(),
+        currency: "CNY".parse().unwrap(),
+        due_date: Some((t + days(30 * month)).date_naive()),
+        late: false,
+    };
+    let mut last = None;
+    for month in 1..=22 {
+        last = Some(f.one(c, t + days(30 * month), bill(month)));
+    }
+    let last = last.unwrap();
+    let last_at = t + days(30 * 22);
+    let lifecycle = f.lifecycle();
+    let stage = |at| lifecycle.view(c, at).unwrap().unwrap().stage;
+    // Paying for 22 months after one purchase: never inactive meanwhile.
+    for d in [100, 200, 400, 600] {
+        assert_eq!(stage(t + days(d)), Stage::Growth, "day {d}");
+    }
+    assert!(lifecycle
+        .explain(c, last_at)
+        .unwrap()
+        .iter()
+        .all(|change| change.to == Stage::Acquisition || change.to == Stage::Growth));
+    // The bills stop: a one-time buyer's thresholds, from the last payment.
+    assert_eq!(stage(last_at + days(179)), Stage::Growth);
+    let v = lifecycle.view(c, last_at + days(180)).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Decline);
+    assert!(matches!(
+        &v.reasons[..],
+        [Reason::Inactive { reference, .. }] if *reference == last
+    ));
+    assert_eq!(stage(last_at + days(365)), Stage::Exit);
+    // In exit, a payment (an old bill settled) is not a win-back.
+    f.one(c, last_at + days(400), bill(23));
+    let lifecycle = f.lifecycle();
+    assert_eq!(
+        lifecycle
+            .view(c, last_at + days(401))
+            .unwrap()
+            .unwrap()
+            .stage,
+        Stage::Exit
+    );
+
+    // The policy can ignore payments: then the plan purchase is the last activity.
+    let strict = f.lifecycle_with(LifecyclePolicy {
+        payments_are_activity: false,
+        ..LifecyclePolicy::default()
+    });
+    assert_eq!(
+        strict.view(c, t + days(180)).unwrap().unwrap().stage,
+        Stage::Decline
+    );
+    assert_eq!(
+        strict.view(c, t + days(365)).unwrap().unwrap().stage,
+        Stage::Exit
+    );
+}
+
 /// Win-back (000 L332): a reactivation or a new purchase leads out of exit.
 #[test]
 fn win_back_leads_out_of_exit() {
