@@ -113,8 +113,8 @@ pub fn fit_observations(data: &[Observation]) -> Option<BgNbd> {
 
 /// Whether a customer churned in `(as_of, as_of + horizon]`, from `at_end`,
 /// their state as of the horizon's end: an explicit churn in the window that
-/// still stood at its end, or no purchase in the window while no cover ran
-/// to its end. A policyholder whose cover (bought by then, not cancelled)
+/// still stood at its end, or no purchase and no payment in the window while
+/// no cover ran to its end (a subscriber paying their bills has not left). A policyholder whose cover (bought by then, not cancelled)
 /// lasts past the window has not left by staying silent: a covered customer
 /// leaves by not renewing (docs/churn.md, "Cover").
 ///
@@ -127,7 +127,8 @@ pub fn churned_in(at_end: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) 
         .churned_at
         .is_some_and(|t| t > as_of.timestamp_micros() && t <= end.timestamp_micros());
     let covered = at_end.renewal_due.is_some_and(|due| due >= to);
-    explicit || (!at_end.purchased_between(from, to) && !covered)
+    let active = at_end.purchased_between(from, to) || at_end.paid_between(from, to);
+    explicit || (!active && !covered)
 }
 
 /// `as_of + horizon_days`, or the latest time there is.

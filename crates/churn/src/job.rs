@@ -745,17 +745,20 @@ fn win_back_day(
         return None;
     }
     let rhythm = state.rhythm_until(day_of(as_of), min_gap)?;
-    if let Some(due) = state.cover_after(rhythm.last) {
-        // Cover later than the last purchase: the horizon counts from the
-        // day after its last day (as `WinBackRule::silent` reads it).
-        if !rule.after_lapse_days.is_finite() {
-            return None;
-        }
-        return Some(i64::from(due) + 1 + rule.after_lapse_days.ceil() as i64);
-    }
     let horizon = rule.horizon_days(rhythm.purchases, Some(rhythm.typical_gap))?;
     if !horizon.is_finite() {
         return None;
     }
-    Some(i64::from(rhythm.last) + horizon.ceil() as i64)
+    let silent_day = match state.cover_after(rhythm.last) {
+        // Cover later than the last purchase: the horizon counts from the
+        // day after its last day (as `WinBackRule::silent` reads it).
+        Some(_) if !rule.after_lapse_days.is_finite() => return None,
+        Some(due) => i64::from(due) + 1 + rule.after_lapse_days.ceil() as i64,
+        None => i64::from(rhythm.last) + horizon.ceil() as i64,
+    };
+    // Silent only once the last payment is a horizon old too.
+    Some(match state.last_payment_until(day_of(as_of)) {
+        Some(paid) => silent_day.max(i64::from(paid) + horizon.ceil() as i64),
+        None => silent_day,
+    })
 }

@@ -11,15 +11,15 @@
 //! A small fixed binary layout (little-endian), exact for floats; anything
 //! that does not decode is ignored and the job falls back to lookups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use clientele_core::event::RenewalIntent;
 
 use crate::state::{ChurnState, ComplaintTrack};
 use crate::warning::{Episodes, Severity, WarningKind};
 
-/// Layout version (first byte).
-const FORMAT: u8 = 2;
+/// Layout version (first byte). 3: payment days after purchase days.
+const FORMAT: u8 = 3;
 
 /// A decoded due entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +62,7 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
     let ChurnState {
         first_seen,
         purchase_days,
+        payment_days,
         complaints,
         ratings,
         renewal_due,
@@ -78,6 +79,10 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
     for (day, amount) in purchase_days {
         w.extend_from_slice(&day.to_le_bytes());
         put_i64(w, *amount);
+    }
+    put_len(w, payment_days.len());
+    for day in payment_days {
+        w.extend_from_slice(&day.to_le_bytes());
     }
     put_len(w, complaints.len());
     for (id, c) in complaints {
@@ -169,6 +174,10 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
         let day = r.i32()?;
         purchase_days.insert(day, r.i64()?);
     }
+    let mut payment_days = BTreeSet::new();
+    for _ in 0..r.len()? {
+        payment_days.insert(r.i32()?);
+    }
     let mut complaints = BTreeMap::new();
     for _ in 0..r.len()? {
         let n = r.len()?;
@@ -229,6 +238,7 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
     Some(ChurnState {
         first_seen,
         purchase_days,
+        payment_days,
         complaints,
         ratings,
         renewal_due,
@@ -354,7 +364,10 @@ mod tests {
     fn state() -> impl Strategy<Value = ChurnState> {
         (
             proptest::option::of(any::<i64>()),
-            proptest::collection::btree_map(any::<i32>(), any::<i64>(), 0..8),
+            (
+                proptest::collection::btree_map(any::<i32>(), any::<i64>(), 0..8),
+                proptest::collection::btree_set(any::<i32>(), 0..8),
+            ),
             proptest::collection::btree_map(
                 "[a-z0-9é-]{0,12}",
                 (
@@ -380,11 +393,13 @@ mod tests {
             ),
         )
             .prop_map(
-                |(first_seen, purchase_days, complaints, ratings, cover, intent, rest)| {
+                |(first_seen, days, complaints, ratings, cover, intent, rest)| {
                     let (renewal_due, cover_order, cover_cancelled) = cover;
+                    let (purchase_days, payment_days) = days;
                     ChurnState {
                         first_seen,
                         purchase_days,
+                        payment_days,
                         complaints: complaints
                             .into_iter()
                             .map(|(id, (received_at, answered_at, archived, feedback))| {

@@ -50,6 +50,12 @@ pub struct RiskPolicy {
     pub renewal_lead_days: i64,
     /// Purchases compared for the spend trend (recent vs earlier, each this many).
     pub spend_window: usize,
+    /// A customer who paid (a bill, a premium, an instalment) within this
+    /// many days is **paying** ([`Signals::paying`]): like a running cover,
+    /// the purchase-rhythm terms then do not count and the intercept is
+    /// `covered_bias` — a subscriber buys their plan once and then pays.
+    /// Default 60: a monthly bill and a month's grace.
+    pub paying_within_days: f64,
 }
 
 impl Default for RiskPolicy {
@@ -77,6 +83,7 @@ impl Default for RiskPolicy {
             reply_sla_hours: 24,
             renewal_lead_days: 60,
             spend_window: 3,
+            paying_within_days: 60.0,
         }
     }
 }
@@ -151,14 +158,22 @@ pub struct Signals {
     /// `cover_until` is the day before the cancellation).
     #[serde(default)]
     pub cover_cancelled: bool,
+    /// Whole days since the last payment (a bill, a premium, an instalment).
+    #[serde(default)]
+    pub days_since_last_payment: Option<f64>,
+    /// Whether that payment is within `RiskPolicy::paying_within_days`: the
+    /// customer pays, so their silence in purchases is not lapsing.
+    #[serde(default)]
+    pub paying: bool,
 }
 
 impl Signals {
-    /// Whether a cover bought after the last purchase still runs: the
-    /// purchase-rhythm terms (model, expected purchases, recency) then do not
-    /// count — a policyholder buys once a term.
+    /// Whether a cover bought after the last purchase still runs, or the
+    /// customer is paying ([`Signals::paying`]): the purchase-rhythm terms
+    /// (model, expected purchases, recency) then do not count — a
+    /// policyholder buys once a term, a subscriber pays every month.
     pub fn covered(&self) -> bool {
-        self.cover_until.is_some() && self.days_since_cover_ended.is_none()
+        (self.cover_until.is_some() && self.days_since_cover_ended.is_none()) || self.paying
     }
 }
 
@@ -304,6 +319,11 @@ impl RiskPolicy {
                 let intent = state.intent.filter(|(_, t)| *t <= now).map(|(i, _)| i);
                 s.renewal_due = Some((days, intent));
             }
+        }
+        if let Some(paid) = state.last_payment_until(as_of_day) {
+            let days = f64::from(as_of_day - paid);
+            s.days_since_last_payment = Some(days);
+            s.paying = days <= self.paying_within_days;
         }
         s.churned = state.churned_at.is_some_and(|t| t <= now);
         s

@@ -1,7 +1,7 @@
 //! The churn fold: what each customer's events say about the risk of losing
 //! them, kept small and deterministic (plain structs and `BTreeMap`s).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::event::{ComplaintStep, EventPayload, RenewalIntent};
@@ -45,6 +45,10 @@ pub struct ChurnState {
     pub first_seen: Option<i64>,
     /// Spend per purchase day (minor units; same-day purchases are one transaction).
     pub purchase_days: BTreeMap<i32, i64>,
+    /// Days with a payment (a bill, a premium, an instalment): a customer
+    /// who pays is in a live relationship, purchases or not.
+    #[serde(default)]
+    pub payment_days: BTreeSet<i32>,
     /// Complaints by id.
     pub complaints: BTreeMap<String, ComplaintTrack>,
     /// Satisfaction observations on the 1–5 scale (time µs, value), oldest first.
@@ -135,6 +139,9 @@ impl ChurnState {
                     self.cover_cancelled = true;
                 }
             }
+            EventPayload::Payment(_) => {
+                self.payment_days.insert(day_of(event.occurred_at));
+            }
             EventPayload::Churn(_) => self.churned_at = Some(at),
             EventPayload::Reactivation(_) => {
                 self.reactivated_at = Some(at);
@@ -184,7 +191,18 @@ impl ChurnState {
 
     /// Whether the customer purchased in `(from, to]` (day numbers).
     pub fn purchased_between(&self, from: i32, to: i32) -> bool {
-        self.purchase_days.range(from + 1..=to).next().is_some()
+        // An empty window (`to <= from`): a reversed range would panic.
+        from < to && self.purchase_days.range(from + 1..=to).next().is_some()
+    }
+
+    /// Whether the customer paid in `(from, to]` (day numbers).
+    pub fn paid_between(&self, from: i32, to: i32) -> bool {
+        from < to && self.payment_days.range(from + 1..=to).next().is_some()
+    }
+
+    /// The day of the last payment on or before `day`.
+    pub fn last_payment_until(&self, day: i32) -> Option<i32> {
+        self.payment_days.range(..=day).next_back().copied()
     }
 }
 
@@ -213,7 +231,8 @@ impl Projection for ChurnProjection {
     }
 
     fn version(&self) -> u64 {
-        3
+        // 4: payment days.
+        4
     }
 
     fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {

@@ -174,6 +174,15 @@ impl WinBackRule {
         if s.churned || s.covered() {
             return false;
         }
+        // A payment within the horizon is activity (as in the lifecycle).
+        if let (Some(horizon), Some(paid)) = (
+            self.horizon_days(s.transactions, s.typical_gap_days),
+            s.days_since_last_payment,
+        ) {
+            if paid < horizon {
+                return false;
+            }
+        }
         if let Some(days) = s.days_since_cover_ended {
             return days >= self.after_lapse_days;
         }

@@ -1,10 +1,10 @@
-//! Backtest outcomes of policyholders: a cover that runs past the window is
-//! not churn, one that ends in it without a renewal in it is, even when the
-//! customer renews later.
+//! Backtest outcomes of policyholders and subscribers: a cover that runs past
+//! the window is not churn, one that ends in it without a renewal in it is,
+//! even when the customer renews later; a bill paid in the window is activity.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clientele_churn::{backtest, ChurnProjection, RiskPolicy};
-use clientele_core::event::Purchase;
+use clientele_core::event::{Payment, Purchase};
 use clientele_core::projection::Projector;
 use clientele_core::{Currency, CustomerId, ExpectedVersion, NewEvent, Store};
 
@@ -52,10 +52,34 @@ fn covered_customers_are_not_counted_as_churned_for_their_silence() {
     append("renewed", vec![policy("P4", -100), policy("P4", 260)]); // renewed in it
     append("shopper", vec![buy("s-1", 150), buy("s-2", 180)]); // silent, no cover
     append("regular", vec![buy("r-1", 150), buy("r-2", 250)]);
+    // A subscriber pays bills; one stops before the window.
+    let bills = |name: &str, last: i64| {
+        let mut events = vec![buy(&format!("{name}-sim"), -100)];
+        events.extend(
+            (1..)
+                .map(|m| m * 30 - 100)
+                .take_while(|d| *d <= last)
+                .map(|d| {
+                    NewEvent::new(
+                        day(d),
+                        Payment {
+                            reference: format!("{name}-{d}"),
+                            amount: "58.00".parse().unwrap(),
+                            currency: Currency::CNY,
+                            due_date: Some(day(d).date_naive()),
+                            late: false,
+                        },
+                    )
+                }),
+        );
+        events
+    };
+    append("subscriber", bills("sub", 290));
+    append("stopped", bills("stop", 190));
     let mut projector = Projector::open(&store, ChurnProjection).unwrap();
     projector.catch_up().unwrap();
     let report = backtest(&projector, &RiskPolicy::default(), day(200), 91).unwrap();
-    assert_eq!(report.customers, 6);
-    // lapsed, late-renewal (its cover ended in the window) and shopper.
-    assert_eq!(report.churned, 3, "{report:?}");
+    assert_eq!(report.customers, 8);
+    // lapsed, late-renewal (its cover ended in the window), shopper and stopped.
+    assert_eq!(report.churned, 4, "{report:?}");
 }

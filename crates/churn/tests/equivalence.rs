@@ -117,6 +117,18 @@ fn reference_signals(
             s.renewal_due = Some((days, intent));
         }
     }
+    // The last payment on or before the day (added with the payments rule).
+    if let Some(paid) = state
+        .payment_days
+        .iter()
+        .copied()
+        .filter(|d| *d <= as_of_day)
+        .max()
+    {
+        let days = f64::from(as_of_day - paid);
+        s.days_since_last_payment = Some(days);
+        s.paying = days <= policy.paying_within_days;
+    }
     s.churned = state.churned_at.is_some_and(|t| t <= now);
     s
 }
@@ -138,7 +150,10 @@ fn reference_score(
             });
         }
     };
-    let covered = signals.cover_until.is_some() && signals.days_since_cover_ended.is_none();
+    // A running cover, or a payment within `paying_within_days` (added with
+    // the payments rule).
+    let covered = (signals.cover_until.is_some() && signals.days_since_cover_ended.is_none())
+        || signals.paying;
     if let Some(p) = signals.p_no_purchase.filter(|_| !covered) {
         let p = p.clamp(1e-6, 1.0 - 1e-6);
         let chance = format!(
@@ -368,8 +383,12 @@ prop_compose! {
         renewal in proptest::option::of(0i32..700),
         intent in proptest::option::of((0u8..3, 0i64..500)),
         churned in proptest::option::of(0i64..500),
+        payments in proptest::collection::btree_set(0i32..600, 0..4),
     ) -> ChurnState {
-        let mut s = ChurnState::default();
+        let mut s = ChurnState {
+            payment_days: payments.into_iter().map(|d| START as i32 + d).collect(),
+            ..ChurnState::default()
+        };
         for (d, a) in purchases {
             s.purchase_days.insert(START as i32 + d, a);
         }

@@ -10,7 +10,7 @@ use clientele_churn::{
     CallbackSink, JsonlSink, ModelContext, RiskPolicy, Warning, WarningJob, WarningKind,
     WarningPolicy,
 };
-use clientele_core::event::{Purchase, Refund};
+use clientele_core::event::{Payment, Purchase, Refund};
 use clientele_core::{
     Currency, CustomerId, Durability, EventId, ExpectedVersion, NewEvent, Store, StoreOptions,
 };
@@ -658,6 +658,74 @@ fn a_policyholder_is_warned_when_the_cover_lapses_not_mid_term() {
     let win_back = mine(&seen, WarningKind::WinBack);
     assert_eq!(win_back.len(), 1, "{win_back:#?}");
     assert_eq!(win_back[0].as_of, day(545));
+}
+
+/// A subscriber (the mobile operator's customer) buys a plan once and pays
+/// a bill every month: while the bills are paid they are neither high risk
+/// nor on the win-back list, however long since the purchase. When the bills
+/// stop, the rhythm counts again 60 days after the last one (high risk), and
+/// the win-back list follows a year after it, as the lifecycle's exit.
+#[test]
+fn a_paying_subscriber_is_not_warned_until_the_bills_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let mut events = vec![NewEvent::new(
+        day(0),
+        Purchase::new("SIM-1", "100.00".parse().unwrap(), Currency::CNY),
+    )];
+    for month in 1..=20 {
+        let bill = Payment {
+            reference: format!("BILL-{month}"),
+            amount: "58.00".parse().unwrap(),
+            currency: Currency::CNY,
+            due_date: Some(day(30 * month).date_naive()),
+            late: false,
+        };
+        events.push(NewEvent::new(day(30 * month), bill));
+    }
+    store.append(c, ExpectedVersion::Any, events).unwrap();
+    population(&store, 100);
+    let mine = |seen: &Seen, kind: WarningKind| warned(seen, c, kind);
+
+    let mut job = job(&store);
+    job.refit(day(300)).unwrap().expect("a model");
+    let (mut sink, seen) = collect();
+    for d in [300, 450, 600] {
+        job.run(day(d), &mut sink).unwrap();
+    }
+    assert!(
+        seen.lock().unwrap().iter().all(|w| w.customer_id != c),
+        "while paying: {:#?}",
+        mine(&seen, WarningKind::HighRisk)
+    );
+    let state = job.projector().state_as_of(c, day(600)).unwrap();
+    let score = job.risk.score(&state, day(600), &job.model);
+    assert!(score.signals.paying && score.signals.covered());
+    assert_eq!(score.signals.days_since_last_payment, Some(0.0));
+    // The last bill is paid on day 600; 60 days later the rhythm is back.
+    let lapsed = job.risk.score(&state, day(661), &job.model);
+    assert!(!lapsed.signals.paying);
+    assert!(lapsed.risk > 0.75, "{}", lapsed.risk);
+    // The job is due then (to the hour of its search), and warns.
+    let due = job
+        .next_due(&state, day(600))
+        .expect("due when the bills stop");
+    assert!(
+        due >= day(661) && due <= day(661) + Duration::hours(1),
+        "{due}"
+    );
+    job.run(due, &mut sink).unwrap();
+    assert_eq!(mine(&seen, WarningKind::HighRisk).len(), 1);
+    // A year after the last payment (one purchase: the 365-day floor).
+    let state = job.projector().state_as_of(c, day(700)).unwrap();
+    assert!(job.next_due(&state, day(700)) <= Some(day(965)));
+    job.run(day(964), &mut sink).unwrap();
+    assert!(mine(&seen, WarningKind::WinBack).is_empty(), "364 days");
+    job.run(day(965), &mut sink).unwrap();
+    let win_back = mine(&seen, WarningKind::WinBack);
+    assert_eq!(win_back.len(), 1, "{win_back:#?}");
+    assert_eq!(win_back[0].as_of, day(965));
 }
 
 /// `fit` uses a model in this job only; `refit` stores the same model for

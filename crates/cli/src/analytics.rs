@@ -382,6 +382,13 @@ impl CustomerSection for ValueRiskSection {
             lines.push(format!(
                 "  covered until {until}: time since the last purchase does not count"
             ));
+        } else if let (true, Some(days)) =
+            (risk.signals.paying, risk.signals.days_since_last_payment)
+        {
+            lines.push(format!(
+                "  paying (last payment {} ago): time since the last purchase does not count",
+                crate::output::count(days as i64, "day")
+            ));
         }
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
