@@ -290,6 +290,15 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_or_reversed_window_is_no_panic() {
+        let mut s = state(&[-200, 0], None);
+        s.payment_days.insert(day_of(as_of()));
+        for horizon in [0, -5] {
+            assert!(churned_in(&s, as_of(), horizon), "{horizon}");
+        }
+    }
+
+    #[test]
     fn an_explicit_churn_in_the_window_counts_even_when_covered() {
         let t = |days: i64| (as_of() + Duration::days(days)).timestamp_micros();
         let mut s = state(&[-200], Some(165));
