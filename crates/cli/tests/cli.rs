@@ -156,6 +156,28 @@ fn demo_summarises_and_is_idempotent() {
     assert!(doc["result"]["events_in_view"].as_u64() <= report["events_in_view"].as_u64());
     let (code, _, _) = s.json(&["--db", &db, "customer", "D-999999"]);
     assert_eq!(code, 3);
+
+    // A subscriber: bills paid show in the view, and ten days after one the
+    // churn risk says the customer is paying.
+    let subscriber = (1..=150).map(|i| format!("D-{i:06}")).find_map(|external| {
+        let (_, doc, _) = s.json(&["--db", &db, "customer", &external]);
+        let report = doc["result"].clone();
+        (report["profile"]["segment"]["segment"] == "telecom"
+            && report["purchases"]["payments"].as_u64() > Some(3))
+        .then_some((external, report))
+    });
+    let (external, report) = subscriber.expect("a telecom customer among 150");
+    let paid = report["purchases"]["paid"]["CNY"].as_str().unwrap_or("");
+    assert!(paid.parse::<f64>().is_ok_and(|p| p > 0.0), "{report}");
+    let last = report["purchases"]["last_payment"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("last payment");
+    let view_at = (last + chrono::Duration::days(10)).to_rfc3339();
+    let o = s.run(&["--db", &db, "customer", &external, "--as-of", &view_at]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("paying (last payment 10 days ago)"), "{text}");
+    assert!(text.contains(" CNY paid ("), "{text}");
 }
 
 #[test]

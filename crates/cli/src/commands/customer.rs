@@ -250,6 +250,12 @@ pub struct PurchaseTotals {
     pub payments: u64,
     /// Late payments.
     pub late_payments: u64,
+    /// Sum of payments (bills, premiums, instalments) per currency (exact).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub paid: BTreeMap<String, String>,
+    /// Last payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_payment: Option<String>,
 }
 
 /// The current profile (fields replaced by later profile events; lists merged).
@@ -464,6 +470,7 @@ pub fn build_report(
     let mut profile = ProfileView::default();
     let mut totals: BTreeMap<String, (u64, Money, u64, Money)> = BTreeMap::new();
     let mut purchase_days = std::collections::BTreeSet::new();
+    let mut paid: BTreeMap<String, Money> = BTreeMap::new();
     let mut purchases = PurchaseTotals::default();
     let overflow = || {
         CliError::runtime(
@@ -553,11 +560,28 @@ pub fn build_report(
                 if p.late {
                     purchases.late_payments += 1;
                 }
+                let m = p.money().map_err(|e| {
+                    CliError::runtime(
+                        format!("stored amount unreadable: {e}"),
+                        "run `clientele verify`",
+                    )
+                })?;
+                let sum = paid
+                    .entry(p.currency.to_string())
+                    .or_insert(Money::from_minor(0, p.currency));
+                *sum = Money::from_minor(
+                    sum.minor_units()
+                        .checked_add(m.minor_units())
+                        .ok_or_else(overflow)?,
+                    p.currency,
+                );
+                purchases.last_payment = Some(timestamp(e.occurred_at));
             }
             _ => {}
         }
     }
     purchases.purchase_days = purchase_days.len() as u64;
+    purchases.paid = paid.iter().map(|(c, m)| (c.clone(), money(m))).collect();
     for (currency, (n, bought, r, refunded)) in totals {
         let net = Money::from_minor(
             bought.minor_units() - refunded.minor_units(),
@@ -733,11 +757,23 @@ impl Render for CustomerReport {
             );
         }
         if self.purchases.payments > 0 {
+            let paid: Vec<String> = self
+                .purchases
+                .paid
+                .iter()
+                .map(|(currency, amount)| format!("{} {currency}", group_decimal(amount)))
+                .collect();
             let _ = writeln!(
                 out,
-                "  payments: {} ({} late)",
+                "  payments: {}, {} paid ({} late){}",
                 thousands(self.purchases.payments),
-                thousands(self.purchases.late_payments)
+                paid.join(" + "),
+                thousands(self.purchases.late_payments),
+                self.purchases
+                    .last_payment
+                    .as_ref()
+                    .map(|t| format!(", last {t}"))
+                    .unwrap_or_default()
             );
         }
         for (_, title, section) in &self.sections {
