@@ -881,6 +881,24 @@ fn stats_as_known_at_a_recorded_time() {
         message.contains("no customer known at") && message.contains("2024-04-25"),
         "{doc}"
     );
+    // Known at a time before anything was recorded: nothing to backtest,
+    // and the hint says which flag to change.
+    let (code, doc, _) = s.json(&[
+        "--db",
+        &db,
+        "backtest",
+        "--as-of",
+        "2024-04-25",
+        "--known-at",
+        "2000-01-01",
+    ]);
+    assert_eq!(code, 2, "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("later --known-at")),
+        "{doc}"
+    );
     // Known at a time after both imports: today's backtest.
     let mut later = backtest(&["2024-04-25", "--known-at", "2100-01-01"]);
     assert!(later["known_at"].is_string(), "{later}");

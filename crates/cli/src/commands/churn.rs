@@ -858,9 +858,17 @@ pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutp
                 day(report.horizon_end())
             ),
             None if known_at.is_some() => {
-                format!("no events were {held}: there is nothing to backtest")
+                return Err(CliError::usage(
+                    format!("no events were {held}: there is nothing to backtest"),
+                    "use a later --known-at (nothing had been recorded by then)",
+                ));
             }
-            None => "the store holds no events: there is nothing to backtest".to_owned(),
+            None => {
+                return Err(CliError::usage(
+                    "the store holds no events: there is nothing to backtest",
+                    "import events first (clientele import FILE), or try `clientele demo`",
+                ));
+            }
         };
         return Err(CliError::usage(message, suggestion));
     }
