@@ -199,6 +199,15 @@ pub struct LifecyclePolicy {
     /// who bought a plan once and pays every month is not inactive (the
     /// telecom customer, 000 L330). A payment made in exit is not a win-back.
     pub payments_are_activity: bool,
+    /// When the last activity is a **bill** paid (a payment with a due
+    /// date: a monthly bill, a premium), decline this many days after it,
+    /// or earlier if the purchase rhythm says so: a subscriber billed every
+    /// month who has paid nothing for three months is lapsing, where a
+    /// one-time buyer's threshold would wait 180 days. `null` leaves the
+    /// purchase rhythm's thresholds alone. Needs `payments_are_activity`.
+    /// Default `90` (three monthly bills).
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub bill_lapse_decline_days: Option<u32>,
     /// When a buying customer is mature. Default: see [`MaturityRule`].
     pub maturity: MaturityRule,
     /// How cover bought with the last purchase replaces the inactivity rules;
@@ -223,6 +232,7 @@ impl Default for LifecyclePolicy {
             complaint_settled_step: ComplaintStep::Archived,
             orders_require_payment: false,
             payments_are_activity: true,
+            bill_lapse_decline_days: Some(90),
             maturity: MaturityRule::default(),
             cover: Some(CoverRule::default()),
         }
@@ -288,6 +298,9 @@ impl LifecyclePolicy {
         if self.exit_cap_days < self.exit_floor_days {
             return bad("exit_cap_days", "must be at least exit_floor_days");
         }
+        if self.bill_lapse_decline_days == Some(0) {
+            return bad("bill_lapse_decline_days", "must be at least 1 (or null)");
+        }
         if self.complaint_reply_hours == Some(0) {
             return bad("complaint_reply_hours", "must be at least 1 (or null)");
         }
@@ -339,6 +352,17 @@ impl LifecyclePolicy {
         match typical_gap {
             Some(gap) => scale(gap.max(self.min_gap_secs()), self.decline_gap_multiple),
             None => i64::from(self.one_time_decline_after_days) * DAY_SECS,
+        }
+    }
+
+    /// Seconds of inactivity after which the customer declines when the
+    /// last activity is a bill paid: the rhythm's, or the bill rule's if
+    /// shorter.
+    pub(crate) fn bill_decline_after_secs(&self, typical_gap: Option<i64>) -> i64 {
+        let rhythm = self.decline_after_secs(typical_gap);
+        match self.bill_lapse_decline_days {
+            Some(days) => rhythm.min(i64::from(days) * DAY_SECS),
+            None => rhythm,
         }
     }
 

@@ -491,6 +491,9 @@ pub(crate) struct Relationship {
     pub(crate) referrals: u32,
     /// Consecutive purchases in `spend_currency`.
     pub(crate) spend_count: u32,
+    /// Whether `activity` is a bill paid (a payment with a due date):
+    /// `bill_lapse_decline_days` then applies.
+    pub(crate) activity_is_bill: bool,
     pub(crate) first_purchase_at: Option<i64>,
     pub(crate) last_purchase_at: Option<i64>,
     /// The typical gap in seconds (None: fewer than two purchases).
@@ -615,6 +618,7 @@ impl LifecycleState {
             }
             EventPayload::Reactivation(_) => {
                 self.relationship.activity = Some((t, event.event_id));
+                self.relationship.activity_is_bill = false;
             }
             EventPayload::Referral(_) => {
                 self.referrals = self.referrals.saturating_add(1);
@@ -650,6 +654,7 @@ impl LifecycleState {
                     && self.stage != Some(Stage::Exit)
                 {
                     self.relationship.activity = Some((t, event.event_id));
+                    self.relationship.activity_is_bill = p.due_date.is_some();
                 }
             }
             EventPayload::Contact(c) => {
@@ -699,6 +704,7 @@ impl LifecycleState {
         r.first_purchase_at.get_or_insert(t);
         r.last_purchase_at = Some(t);
         r.activity = Some((t, id));
+        r.activity_is_bill = false;
         r.cover = p.valid_until.and_then(cover_end).map(|end| {
             Box::new(Cover {
                 end,
@@ -996,7 +1002,11 @@ impl LifecycleState {
         if let Some(d) = self.cover_deadline(policy, at, ElapsedRule::CoverLapseDecline, |g| g.0) {
             return Some(d);
         }
-        let secs = policy.decline_after_secs(self.relationship.typical_gap);
+        let secs = if self.relationship.activity_is_bill {
+            policy.bill_decline_after_secs(self.relationship.typical_gap)
+        } else {
+            policy.decline_after_secs(self.relationship.typical_gap)
+        };
         Some(Deadline {
             at: after(at, secs),
             rule: ElapsedRule::InactivityDecline,

@@ -26,7 +26,7 @@
 //! | counters          | `uv` referrals, open_complaints, open_orders                 |
 //! | times             | assessed_at (from 0), since, last_event_at? (from the base)  |
 //! | churn?            | event id, reason, voluntary (0/1)                            |
-//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, reference id, since time, order id, cancelled 0/1); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
+//! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover, activity is a bill); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, reference id, since time, order id, cancelled 0/1); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
 //! | changes           | `uv` count; each: byte `elapsed exit_pending to(3) from(3)` (from: 0 none, 1 + code), time; event: kind code, id, summary; elapsed: rule (0–4), `iv` threshold_secs, reference id |
 //! | orders            | `uv` count; each, ids strictly ascending: id, flags (currency, purchased, cancelled, mixed_currency, same currency), currency? (only where not the same as the last one written, at first the spend currency), `iv` amount, paid, refunded |
 //! | complaints        | `uv` count; each, ids strictly ascending: id, received_at (time), event id, step index |
@@ -80,7 +80,8 @@ const ACTIVITY: u8 = 1 << 3;
 const SPEND_DROP: u8 = 1 << 4;
 const SPEND_CURRENCY: u8 = 1 << 5;
 const COVER: u8 = 1 << 6;
-const RELATIONSHIP_FLAGS: u8 = (1 << 7) - 1;
+const ACTIVITY_IS_BILL: u8 = 1 << 7;
+const RELATIONSHIP_FLAGS: u8 = u8::MAX;
 
 // Stage-change byte: from in bits 0–2, to in bits 3–5.
 const CHANGE_EXIT_PENDING: u8 = 1 << 6;
@@ -289,7 +290,8 @@ fn put_relationship(out: &mut Vec<u8>, r: &Relationship, base: i64) {
         | bit(r.activity.is_some(), ACTIVITY)
         | bit(r.spend_drop.is_some(), SPEND_DROP)
         | bit(r.spend_currency.is_some(), SPEND_CURRENCY)
-        | bit(r.cover.is_some(), COVER);
+        | bit(r.cover.is_some(), COVER)
+        | bit(r.activity_is_bill, ACTIVITY_IS_BILL);
     out.push(flags);
     put_uv(out, u64::from(r.purchases));
     put_uv(out, u64::from(r.referrals));
@@ -721,6 +723,7 @@ fn read_relationship(r: &mut Reader<'_>, base: i64) -> Option<Relationship> {
         purchases,
         referrals,
         spend_count,
+        activity_is_bill: flags & ACTIVITY_IS_BILL != 0,
         first_purchase_at,
         last_purchase_at,
         typical_gap,
@@ -1186,7 +1189,7 @@ mod tests {
 
     fn relationship() -> impl Strategy<Value = Relationship> {
         (
-            (any::<u32>(), any::<u32>(), any::<u32>()),
+            (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>()),
             (
                 proptest::option::of(time()),
                 proptest::option::of(time()),
@@ -1201,7 +1204,7 @@ mod tests {
         )
             .prop_map(
                 |(
-                    (purchases, referrals, spend_count),
+                    (purchases, referrals, spend_count, activity_is_bill),
                     (first_purchase_at, last_purchase_at, typical_gap, activity, cover),
                     drop,
                     spend_currency,
@@ -1211,6 +1214,7 @@ mod tests {
                     purchases,
                     referrals,
                     spend_count,
+                    activity_is_bill,
                     first_purchase_at,
                     last_purchase_at,
                     typical_gap,

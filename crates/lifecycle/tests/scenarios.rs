@@ -348,8 +348,9 @@ fn lapsed_customer_declines_then_exits_as_time_passes() {
 }
 
 /// A subscriber buys a plan once and pays a bill every month: while they
-/// pay they are not inactive; once the bills stop, the inactivity rules
-/// count from the last payment. A payment made in exit wins nobody back.
+/// pay they are not inactive; once the bills stop, they decline 90 days
+/// after the last bill and exit a year after it. A payment made in exit
+/// wins nobody back.
 #[test]
 fn a_paying_subscriber_is_not_inactive() {
     let f = Fixture::new();
@@ -380,15 +381,39 @@ fn a_paying_subscriber_is_not_inactive() {
         .unwrap()
         .iter()
         .all(|change| change.to == Stage::Acquisition || change.to == Stage::Growth));
-    // The bills stop: a one-time buyer's thresholds, from the last payment.
-    assert_eq!(stage(last_at + days(179)), Stage::Growth);
-    let v = lifecycle.view(c, last_at + days(180)).unwrap().unwrap();
+    // The bills stop: decline 90 days after the last one (three monthly
+    // bills unpaid), exit on a one-time buyer's horizon from it.
+    assert_eq!(stage(last_at + days(89)), Stage::Growth);
+    let v = lifecycle.view(c, last_at + days(90)).unwrap().unwrap();
     assert_eq!(v.stage, Stage::Decline);
     assert!(matches!(
         &v.reasons[..],
-        [Reason::Inactive { reference, .. }] if *reference == last
+        [Reason::Inactive { reference, threshold_secs, .. }]
+            if *reference == last && *threshold_secs == 90 * 86_400
     ));
+    assert_eq!(stage(last_at + days(364)), Stage::Decline);
     assert_eq!(stage(last_at + days(365)), Stage::Exit);
+    // Without the bill rule, the one-time buyer's 180 days apply.
+    let rhythm_only = f.lifecycle_with(LifecyclePolicy {
+        bill_lapse_decline_days: None,
+        ..LifecyclePolicy::default()
+    });
+    assert_eq!(
+        rhythm_only
+            .view(c, last_at + days(179))
+            .unwrap()
+            .unwrap()
+            .stage,
+        Stage::Growth
+    );
+    assert_eq!(
+        rhythm_only
+            .view(c, last_at + days(180))
+            .unwrap()
+            .unwrap()
+            .stage,
+        Stage::Decline
+    );
     // In exit, a payment (an old bill settled) is not a win-back.
     f.one(c, last_at + days(400), bill(23));
     let lifecycle = f.lifecycle();
