@@ -319,9 +319,10 @@ pub enum Reason {
         /// Purchases in the current relationship.
         purchases: u32,
     },
-    /// Decline: no purchase or win-back for the decline horizon.
+    /// Decline: no purchase, payment (with `payments_are_activity`) or
+    /// win-back for the decline horizon.
     Inactive {
-        /// The last purchase or win-back.
+        /// The last purchase, payment or win-back.
         #[serde(with = "time_format")]
         last_activity: DateTime<Utc>,
         /// That event.
@@ -358,9 +359,10 @@ pub enum Reason {
         #[serde(with = "time_format")]
         deadline: DateTime<Utc>,
     },
-    /// Exit: no purchase or win-back for the exit horizon.
+    /// Exit: no purchase, payment (with `payments_are_activity`) or win-back
+    /// for the exit horizon.
     InactiveBeyondExitHorizon {
-        /// The last purchase or win-back.
+        /// The last purchase, payment or win-back.
         #[serde(with = "time_format")]
         last_activity: DateTime<Utc>,
         /// That event.

@@ -47,7 +47,7 @@ pub fn describe_reason(reason: &Reason) -> String {
             threshold_secs,
             ..
         } => format!(
-            "no purchase or win-back since {} (decline horizon {})",
+            "no purchase, payment or win-back since {} (decline horizon {})",
             last_activity.format("%Y-%m-%d"),
             days(*threshold_secs)
         ),
@@ -91,7 +91,7 @@ pub fn describe_reason(reason: &Reason) -> String {
             threshold_secs,
             ..
         } => format!(
-            "no purchase or win-back since {} (exit horizon {})",
+            "no purchase, payment or win-back since {} (exit horizon {})",
             last_activity.format("%Y-%m-%d"),
             days(*threshold_secs)
         ),
