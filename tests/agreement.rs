@@ -1,0 +1,73 @@
+//! The lifecycle and the churn-warning job speak of the same customers: the
+//! day the lifecycle puts a silent customer in exit is the day the warning
+//! job puts them on the win-back list. Both count silence from the latest
+//! purchase or payment, with the same exit horizon (6 typical gaps, at least
+//! 365 days, at most 1,095), so for one-time buyers and steady rhythms — with
+//! or without bills paid after the last purchase — they agree to the day.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clientele::churn::warning::WinBackRule;
+use clientele::churn::{ChurnProjection, ModelContext, RiskPolicy};
+use clientele::core::projection::fold;
+use clientele::core::{event::*, Currency, CustomerId, ExpectedVersion, NewEvent, Store};
+use clientele::lifecycle::{Lifecycle, LifecyclePolicy, Stage};
+use proptest::prelude::*;
+
+/// Midnight UTC, `d` days after 2023-01-01: both sides count whole days then.
+fn day(d: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
+}
+
+fn purchase(n: i64) -> Purchase {
+    Purchase::new(format!("O-{n}"), "40.00".parse().unwrap(), Currency::CNY)
+}
+
+fn bill(d: i64) -> Payment {
+    Payment {
+        reference: format!("BILL-{d}"),
+        amount: "58.00".parse().unwrap(),
+        currency: Currency::CNY,
+        due_date: Some(day(d).date_naive()),
+        late: false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn exit_and_the_win_back_list_fall_on_the_same_day(
+        purchases in 1i64..6,
+        gap in 30i64..200,
+        bills in 0i64..14,
+        bill_gap in 20i64..45,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = CustomerId::new_random();
+        let mut events: Vec<NewEvent> =
+            (0..purchases).map(|n| NewEvent::new(day(n * gap), purchase(n))).collect();
+        let last_purchase = (purchases - 1) * gap;
+        let last_bill = (bills > 0).then(|| last_purchase + bills * bill_gap);
+        events.extend((1..=bills).map(|n| {
+            let d = last_purchase + n * bill_gap;
+            NewEvent::new(day(d), bill(d))
+        }));
+        store.append(c, ExpectedVersion::Any, events).unwrap();
+
+        let lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).unwrap();
+        let stream = store.read_stream(c).unwrap();
+        let state = fold(&ChurnProjection, stream.iter());
+        let (risk, rule, model) = (RiskPolicy::default(), WinBackRule::default(), ModelContext::default());
+        // The horizon both sides use: 6 gaps, clamped (one purchase: the floor).
+        let horizon = if purchases == 1 { 365 } else { (6 * gap).clamp(365, 1095) };
+        let last_activity = last_bill.unwrap_or(last_purchase).max(last_purchase);
+        let expected = last_activity + horizon;
+        for d in expected - 3..=expected + 3 {
+            let exit = lifecycle.view(c, day(d)).unwrap().map(|v| v.stage) == Some(Stage::Exit);
+            let silent = rule.silent(&risk.signals(&state, day(d), &model));
+            prop_assert_eq!(exit, silent, "day {} (expected exit on day {})", d, expected);
+            prop_assert_eq!(exit, d >= expected, "day {}", d);
+        }
+    }
+}
