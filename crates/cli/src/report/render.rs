@@ -680,11 +680,13 @@ footer{color:var(--muted);font-size:12px;padding-bottom:28px}
 pub fn render(data: &ReportData) -> String {
     let mut body = String::new();
 
-    // Stage funnel.
-    let first = data.stage_funnel.first().map(|(_, v)| *v).unwrap_or(0);
+    // Stage funnel. Each customer is in one stage at a time, so the shares
+    // are of all customers (a share of the first stage meant nothing when,
+    // as usual, nobody was still in acquisition).
+    let total: u64 = data.stage_funnel.iter().map(|(_, v)| *v).sum();
     let funnel_share = |v: u64| {
-        if first > 0 {
-            percent(v as f64 / first as f64)
+        if total > 0 {
+            percent(v as f64 / total as f64)
         } else {
             "–".into()
         }
@@ -695,9 +697,9 @@ pub fn render(data: &ReportData) -> String {
             id: "stage-funnel",
             title: "Lifecycle stage funnel",
             caption: format!(
-                "Customers per lifecycle stage as of {} ({} customers in {} stages); bar labels give the share of the first stage.",
+                "Customers per lifecycle stage as of {} ({} customers in {} stages); bar labels give each stage's share of all customers.",
                 data.as_of,
-                grouped(data.stage_funnel.iter().map(|(_, v)| *v).sum()),
+                grouped(total),
                 data.stage_funnel.len()
             ),
             missing: "lifecycle stages come from the lifecycle projection, which is not part of this report yet.",
@@ -709,7 +711,7 @@ pub fn render(data: &ReportData) -> String {
             }),
             table: table(
                 "Customers per stage",
-                &["stage", "customers", "share of first stage"],
+                &["stage", "customers", "share of customers"],
                 &data
                     .stage_funnel
                     .iter()
