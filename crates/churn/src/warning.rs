@@ -114,8 +114,9 @@ pub struct WarningPolicy {
     pub win_back: Option<WinBackRule>,
 }
 
-/// When a silent customer belongs on the win-back list: no purchase for the
-/// lifecycle's exit horizon — `gap_multiple` × the customer's typical gap,
+/// When a silent customer belongs on the win-back list: no purchase and no
+/// payment (as the lifecycle's `payments_are_activity`) for the lifecycle's
+/// exit horizon — `gap_multiple` × the customer's typical gap,
 /// clamped to [`floor_days`, `cap_days`] (a one-time buyer: `floor_days`).
 /// The defaults are the lifecycle policy's (`exit_gap_multiple`,
 /// `exit_floor_days`, `exit_cap_days`); the typical gap is the churn score's

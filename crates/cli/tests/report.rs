@@ -320,7 +320,10 @@ fn every_chart_renders_in_headless_chromium() {
     assert_eq!(html.matches("<figure").count(), 7);
     assert!(!html.contains("Not available yet"));
     // Funnel shares are of all 7,740 customers: growth 2,210 is 29 %.
-    assert!(html.contains("2,210 (29%)"), "growth's share of all customers");
+    assert!(
+        html.contains("2,210 (29%)"),
+        "growth's share of all customers"
+    );
     assert!(html.contains("share of customers"));
     keep("full.html", &page);
 
