@@ -54,7 +54,7 @@ pub struct BacktestReport {
 impl BacktestReport {
     /// The end of the outcome window, `as_of + horizon`.
     pub fn horizon_end(&self) -> DateTime<Utc> {
-        self.as_of + Duration::days(self.horizon_days)
+        horizon_end(self.as_of, self.horizon_days)
     }
 
     /// Whether the data covers the outcome window: the latest event falls on
@@ -131,11 +131,16 @@ pub fn churned_in(at_end: &ChurnState, as_of: DateTime<Utc>, horizon_days: i64) 
     explicit || (!active && !covered)
 }
 
-/// `as_of + horizon_days`, or the latest time there is.
+/// `as_of + horizon_days`, or the latest (earliest, for a negative horizon)
+/// time there is: a horizon past chrono's range is no panic.
 fn horizon_end(as_of: DateTime<Utc>, horizon_days: i64) -> DateTime<Utc> {
-    as_of
-        .checked_add_signed(Duration::days(horizon_days))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    Duration::try_days(horizon_days)
+        .and_then(|d| as_of.checked_add_signed(d))
+        .unwrap_or(if horizon_days < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 /// Runs a backtest over every customer of the projector's store, frozen at
@@ -290,12 +295,16 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_or_reversed_window_is_no_panic() {
+    fn an_empty_reversed_or_huge_window_is_no_panic() {
         let mut s = state(&[-200, 0], None);
         s.payment_days.insert(day_of(as_of()));
         for horizon in [0, -5] {
             assert!(churned_in(&s, as_of(), horizon), "{horizon}");
         }
+        // Past chrono's range: the window runs to the end of time.
+        assert!(!churned_in(&state(&[-200, 30], None), as_of(), i64::MAX));
+        assert!(churned_in(&state(&[-200], None), as_of(), i64::MIN));
+        assert_eq!(horizon_end(as_of(), i64::MAX), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]
