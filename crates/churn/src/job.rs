@@ -310,24 +310,36 @@ impl WarningJob {
         now: f64,
     ) -> Option<DateTime<Utc>> {
         let mut candidates: Vec<DateTime<Utc>> = Vec::new();
-        let sla = Duration::hours(self.risk.reply_sla_hours);
+        // Times past chrono's range (a policy with absurd hours or days)
+        // are no candidates rather than a panic.
+        let plus = |t: DateTime<Utc>, d: Option<Duration>| {
+            d.and_then(|d| t.checked_add_signed(d))
+                .and_then(|t| t.checked_add_signed(Duration::seconds(1)))
+        };
+        let sla = Duration::try_hours(self.risk.reply_sla_hours);
         for c in state.complaints.values() {
             let received = DateTime::from_timestamp_micros(c.received_at)?;
             if c.answered_at.is_none() {
-                candidates.push(received + sla + Duration::seconds(1));
+                candidates.extend(plus(received, sla));
             } else if let Some(answered) = c.answered_at.and_then(DateTime::from_timestamp_micros) {
-                candidates.push(answered + Duration::days(90) + Duration::seconds(1));
+                candidates.extend(plus(answered, Duration::try_days(90)));
             }
         }
         if let Some(due) = state.renewal_due {
             let due = DateTime::from_timestamp(i64::from(due) * 86_400, 0)?;
-            candidates.push(due - Duration::days(self.risk.renewal_lead_days));
-            candidates.push(due + Duration::days(1));
+            candidates.extend(
+                Duration::try_days(self.risk.renewal_lead_days)
+                    .and_then(|lead| due.checked_sub_signed(lead)),
+            );
+            candidates.extend(due.checked_add_signed(Duration::days(1)));
         }
         // The day a silent customer passes the exit horizon (win-back list).
         if let Some(rule) = &self.warnings.win_back {
             if let Some(day) = win_back_day(rule, state, as_of, self.risk.min_gap_days) {
-                candidates.extend(DateTime::from_timestamp(day * 86_400, 0));
+                candidates.extend(
+                    day.checked_mul(86_400)
+                        .and_then(|secs| DateTime::from_timestamp(secs, 0)),
+                );
             }
         }
         // Risk-level crossings: the score grows with silence; find when it
@@ -339,7 +351,9 @@ impl WarningJob {
         ];
         if let Some(&target) = levels.iter().find(|&&l| l > now) {
             let mut risk_at = RiskByTime::new(self, state, as_of, now);
-            let far = as_of + Duration::days(HORIZON_DAYS);
+            let far = as_of
+                .checked_add_signed(Duration::days(HORIZON_DAYS))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             if risk_at.get(far) >= target {
                 let (mut lo, mut hi) = (as_of, far);
                 while hi - lo > Duration::hours(1) {
@@ -753,12 +767,13 @@ fn win_back_day(
         // Cover later than the last purchase: the horizon counts from the
         // day after its last day (as `WinBackRule::silent` reads it).
         Some(_) if !rule.after_lapse_days.is_finite() => return None,
-        Some(due) => i64::from(due) + 1 + rule.after_lapse_days.ceil() as i64,
-        None => i64::from(rhythm.last) + horizon.ceil() as i64,
+        // Saturating: a policy's horizon in days may be any float.
+        Some(due) => (i64::from(due) + 1).saturating_add(rule.after_lapse_days.ceil() as i64),
+        None => i64::from(rhythm.last).saturating_add(horizon.ceil() as i64),
     };
     // Silent only once the last payment is a horizon old too.
     Some(match state.last_payment_until(day_of(as_of)) {
-        Some(paid) => silent_day.max(i64::from(paid) + horizon.ceil() as i64),
+        Some(paid) => silent_day.max(i64::from(paid).saturating_add(horizon.ceil() as i64)),
         None => silent_day,
     })
 }

@@ -265,7 +265,7 @@ impl RiskPolicy {
                 s.p_no_purchase = Some((1.0 - alive) + alive * quiet);
             }
         }
-        let sla = self.reply_sla_hours * 3_600_000_000;
+        let sla = self.reply_sla_hours.saturating_mul(3_600_000_000);
         for c in state.complaints.values().filter(|c| c.received_at <= now) {
             let answered = c.answered_at.filter(|&a| a <= now);
             if !c.archived {

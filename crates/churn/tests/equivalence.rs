@@ -477,3 +477,81 @@ fn next_due_matches_the_original() {
     let (n, pure) = found.get();
     assert!(n > 400 && pure > 60, "{n} due times, {pure} crossings");
 }
+
+/// Policies are configuration (built in code or deserialised): absurd
+/// numbers — hours or days past chrono's range, infinite or NaN horizons —
+/// must give some answer, never a panic, in the score and the due time.
+#[test]
+fn absurd_policies_do_not_panic() {
+    use clientele_churn::warning::WinBackRule;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let job = std::cell::RefCell::new(
+        WarningJob::open(
+            &store,
+            RiskPolicy::default(),
+            WarningPolicy::default(),
+            model(true, 90.0),
+        )
+        .unwrap(),
+    );
+    let float = prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(f64::MAX),
+        Just(-1e300),
+        Just(0.0),
+        -1e6f64..1e6,
+    ];
+    let integer = prop_oneof![
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(0i64),
+        -1_000_000i64..1_000_000
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        failure_persistence: None,
+        ..ProptestConfig::with_cases(256)
+    });
+    runner
+        .run(
+            &(
+                state(),
+                (integer.clone(), integer),
+                (
+                    float.clone(),
+                    float.clone(),
+                    float.clone(),
+                    float.clone(),
+                    float,
+                ),
+                0i64..900,
+            ),
+            |(s, (sla, lead), (floor, cap, lapse, paying, gap), day)| {
+                let mut job = job.borrow_mut();
+                job.risk = RiskPolicy {
+                    reply_sla_hours: sla,
+                    renewal_lead_days: lead,
+                    paying_within_days: paying,
+                    min_gap_days: gap,
+                    ..RiskPolicy::default()
+                };
+                job.warnings = WarningPolicy {
+                    win_back: Some(WinBackRule {
+                        gap_multiple: gap,
+                        floor_days: floor,
+                        cap_days: cap,
+                        after_lapse_days: lapse,
+                    }),
+                    ..WarningPolicy::default()
+                };
+                let t = at(day, 0);
+                let score = job.risk.score(&s, t, &job.model);
+                prop_assert!(score.risk.is_nan() || (0.0..=1.0).contains(&score.risk));
+                let _ = job.next_due(&s, t);
+                Ok(())
+            },
+        )
+        .unwrap();
+}
