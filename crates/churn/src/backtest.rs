@@ -156,6 +156,7 @@ pub fn backtest(
     at: impl Into<AsOf>,
     horizon_days: i64,
 ) -> Result<BacktestReport> {
+    policy.validate()?;
     let at = at.into();
     let as_of = at.occurred;
     let mut frozen = Vec::new();

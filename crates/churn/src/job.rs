@@ -195,6 +195,8 @@ impl WarningJob {
         warnings: WarningPolicy,
         mut model: ModelContext,
     ) -> Result<Self> {
+        risk.validate()?;
+        warnings.validate()?;
         let space = store.keyspace("churn-job")?;
         if model.bg_nbd.is_none() {
             if let Some(bytes) = space.get(b"model")? {

@@ -38,6 +38,22 @@ pub enum Error {
     /// Stored job data does not decode.
     #[error("corrupt job data: {0}")]
     Corrupt(String),
+    /// A policy field is out of its range.
+    #[error("invalid policy: {field}: {reason}")]
+    InvalidPolicy {
+        /// The field, e.g. `win_back.cap_days`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// `Err(InvalidPolicy)` for `field` with `reason`.
+pub(crate) fn invalid<T>(field: &'static str, reason: &str) -> Result<T> {
+    Err(Error::InvalidPolicy {
+        field,
+        reason: reason.to_owned(),
+    })
 }
 
 /// Result with [`Error`].

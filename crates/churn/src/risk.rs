@@ -88,6 +88,57 @@ impl Default for RiskPolicy {
     }
 }
 
+impl RiskPolicy {
+    /// Checks every field: weights and intercepts finite, the gap floor
+    /// positive, the reply SLA 1 h to 10 years, the renewal lead 0 to 10
+    /// years, a spend window of at least 1, a paying window ≥ 0.
+    /// [`crate::WarningJob::open`] and [`crate::backtest()`] call it.
+    ///
+    /// ```
+    /// use clientele_churn::RiskPolicy;
+    /// assert!(RiskPolicy::default().validate().is_ok());
+    /// let bad = RiskPolicy { min_gap_days: 0.0, ..RiskPolicy::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("min_gap_days"));
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        let weights = [
+            ("bias", self.bias),
+            ("covered_bias", self.covered_bias),
+            ("w_model", self.w_model),
+            ("w_expected", self.w_expected),
+            ("w_recency", self.w_recency),
+            ("w_frequency", self.w_frequency),
+            ("w_sla_breach", self.w_sla_breach),
+            ("w_open_complaint", self.w_open_complaint),
+            ("w_satisfaction_drop", self.w_satisfaction_drop),
+            ("w_spend_drop", self.w_spend_drop),
+            ("w_renewal", self.w_renewal),
+            ("w_churned", self.w_churned),
+        ];
+        for (field, w) in weights {
+            if !w.is_finite() {
+                return crate::invalid(field, "must be a finite number");
+            }
+        }
+        if !(self.min_gap_days.is_finite() && self.min_gap_days > 0.0) {
+            return crate::invalid("min_gap_days", "must be a positive number of days");
+        }
+        if !(1..=87_600).contains(&self.reply_sla_hours) {
+            return crate::invalid("reply_sla_hours", "must be 1 to 87,600 hours (10 years)");
+        }
+        if !(0..=3_650).contains(&self.renewal_lead_days) {
+            return crate::invalid("renewal_lead_days", "must be 0 to 3,650 days");
+        }
+        if self.spend_window == 0 {
+            return crate::invalid("spend_window", "must be at least 1");
+        }
+        if !(self.paying_within_days.is_finite() && self.paying_within_days >= 0.0) {
+            return crate::invalid("paying_within_days", "must be a number of days ≥ 0");
+        }
+        Ok(())
+    }
+}
+
 /// `n` and the noun in the right number (`1 day`, `2 days`).
 fn count(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

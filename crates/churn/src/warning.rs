@@ -197,6 +197,61 @@ impl WinBackRule {
     }
 }
 
+impl WarningPolicy {
+    /// Checks every field: the risk levels in [0, 1] with `recover_below` ≤
+    /// `raise_at` and `medium_at` ≤ `high_at`, at least one warning per cap
+    /// window of 0 to 3,650 days, and the win-back rule's horizons
+    /// (positive, finite, `cap_days` ≥ `floor_days`).
+    /// [`crate::WarningJob::open`] calls it.
+    ///
+    /// ```
+    /// use clientele_churn::WarningPolicy;
+    /// assert!(WarningPolicy::default().validate().is_ok());
+    /// let bad = WarningPolicy { recover_below: 0.9, ..WarningPolicy::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("recover_below"));
+    /// ```
+    pub fn validate(&self) -> crate::Result<()> {
+        for (field, level) in [
+            ("raise_at", self.raise_at),
+            ("recover_below", self.recover_below),
+            ("high_at", self.high_at),
+            ("medium_at", self.medium_at),
+        ] {
+            if !(0.0..=1.0).contains(&level) {
+                return crate::invalid(field, "must be a risk in [0, 1]");
+            }
+        }
+        if self.recover_below > self.raise_at {
+            return crate::invalid("recover_below", "must not exceed raise_at");
+        }
+        if self.medium_at > self.high_at {
+            return crate::invalid("medium_at", "must not exceed high_at");
+        }
+        if self.max_warnings_per_window == 0 {
+            return crate::invalid("max_warnings_per_window", "must be at least 1");
+        }
+        if !(0..=3_650).contains(&self.cap_window_days) {
+            return crate::invalid("cap_window_days", "must be 0 to 3,650 days");
+        }
+        if let Some(rule) = &self.win_back {
+            let days = |x: f64| x.is_finite() && x > 0.0;
+            if !days(rule.gap_multiple) {
+                return crate::invalid("win_back.gap_multiple", "must be a positive number");
+            }
+            if !days(rule.floor_days) {
+                return crate::invalid("win_back.floor_days", "must be a positive number of days");
+            }
+            if !(rule.cap_days.is_finite() && rule.cap_days >= rule.floor_days) {
+                return crate::invalid("win_back.cap_days", "must be at least floor_days");
+            }
+            if !(rule.after_lapse_days.is_finite() && rule.after_lapse_days >= 0.0) {
+                return crate::invalid("win_back.after_lapse_days", "must be a number of days ≥ 0");
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for WarningPolicy {
     fn default() -> Self {
         Self {

@@ -758,3 +758,43 @@ fn fit_uses_a_model_and_only_refit_stores_it() {
     let still = job(&store).model.bg_nbd.expect("stored model");
     assert_eq!([still.r(), still.alpha(), still.a(), still.b()], fitted);
 }
+
+/// A policy out of range is refused when the job opens (and by a backtest),
+/// naming the field, instead of warning on nonsense.
+#[test]
+fn an_invalid_policy_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let open = |risk: RiskPolicy, warnings: WarningPolicy| {
+        WarningJob::open(&store, risk, warnings, ModelContext::default())
+            .err()
+            .map(|e| e.to_string())
+    };
+    let win_back = WarningPolicy {
+        win_back: Some(clientele_churn::warning::WinBackRule {
+            cap_days: 10.0,
+            ..Default::default()
+        }),
+        ..WarningPolicy::default()
+    };
+    let message = open(RiskPolicy::default(), win_back).expect("refused");
+    assert!(message.contains("win_back.cap_days"), "{message}");
+    let nan = RiskPolicy {
+        w_recency: f64::NAN,
+        ..RiskPolicy::default()
+    };
+    let message = open(nan.clone(), WarningPolicy::default()).expect("refused");
+    assert!(message.contains("w_recency"), "{message}");
+    assert!(open(RiskPolicy::default(), WarningPolicy::default()).is_none());
+    let projector =
+        clientele_core::projection::Projector::open(&store, clientele_churn::ChurnProjection)
+            .unwrap();
+    let refused = clientele_churn::backtest(&projector, &nan, day(10), 91);
+    assert!(matches!(
+        refused,
+        Err(clientele_churn::Error::InvalidPolicy {
+            field: "w_recency",
+            ..
+        })
+    ));
+}
