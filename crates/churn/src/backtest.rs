@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn an_empty_reversed_or_huge_window_is_no_panic() {
         let mut s = state(&[-200, 0], None);
-        s.payment_days.insert(day_of(as_of()));
+        s.payment_days.insert(day_of(as_of()), true);
         for horizon in [0, -5] {
             assert!(churned_in(&s, as_of(), horizon), "{horizon}");
         }

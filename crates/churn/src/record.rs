@@ -11,15 +11,16 @@
 //! A small fixed binary layout (little-endian), exact for floats; anything
 //! that does not decode is ignored and the job falls back to lookups.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use clientele_core::event::RenewalIntent;
 
 use crate::state::{ChurnState, ComplaintTrack};
 use crate::warning::{Episodes, Severity, WarningKind};
 
-/// Layout version (first byte). 3: payment days after purchase days.
-const FORMAT: u8 = 3;
+/// Layout version (first byte). 3: payment days after purchase days; 4:
+/// each with its bill flag.
+const FORMAT: u8 = 4;
 
 /// A decoded due entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +82,9 @@ fn put_state(w: &mut Vec<u8>, state: &ChurnState) {
         put_i64(w, *amount);
     }
     put_len(w, payment_days.len());
-    for day in payment_days {
+    for (day, bill) in payment_days {
         w.extend_from_slice(&day.to_le_bytes());
+        w.push(u8::from(*bill));
     }
     put_len(w, complaints.len());
     for (id, c) in complaints {
@@ -174,9 +176,15 @@ fn read_state(r: &mut Reader<'_>) -> Option<ChurnState> {
         let day = r.i32()?;
         purchase_days.insert(day, r.i64()?);
     }
-    let mut payment_days = BTreeSet::new();
+    let mut payment_days = BTreeMap::new();
     for _ in 0..r.len()? {
-        payment_days.insert(r.i32()?);
+        let day = r.i32()?;
+        let bill = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        payment_days.insert(day, bill);
     }
     let mut complaints = BTreeMap::new();
     for _ in 0..r.len()? {
@@ -366,7 +374,7 @@ mod tests {
             proptest::option::of(any::<i64>()),
             (
                 proptest::collection::btree_map(any::<i32>(), any::<i64>(), 0..8),
-                proptest::collection::btree_set(any::<i32>(), 0..8),
+                proptest::collection::btree_map(any::<i32>(), any::<bool>(), 0..8),
             ),
             proptest::collection::btree_map(
                 "[a-z0-9é-]{0,12}",

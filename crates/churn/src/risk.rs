@@ -50,11 +50,14 @@ pub struct RiskPolicy {
     pub renewal_lead_days: i64,
     /// Purchases compared for the spend trend (recent vs earlier, each this many).
     pub spend_window: usize,
-    /// A customer who paid (a bill, a premium, an instalment) within this
-    /// many days is **paying** ([`Signals::paying`]): like a running cover,
-    /// the purchase-rhythm terms then do not count and the intercept is
-    /// `covered_bias` — a subscriber buys their plan once and then pays.
-    /// Default 60: a monthly bill and a month's grace.
+    /// A customer who paid a **bill** (a payment with a due date: a monthly
+    /// bill, a premium) within this many days is **paying**
+    /// ([`Signals::paying`]): like a running cover, the purchase-rhythm terms
+    /// then do not count and the intercept is `covered_bias` — a subscriber
+    /// buys their plan once and then pays. A payment settling an order
+    /// (no due date) does not make a customer paying: a shop that records
+    /// payments keeps its buyers' rhythm. Default 60: a monthly bill and a
+    /// month's grace.
     pub paying_within_days: f64,
 }
 
@@ -209,10 +212,14 @@ pub struct Signals {
     /// `cover_until` is the day before the cancellation).
     #[serde(default)]
     pub cover_cancelled: bool,
-    /// Whole days since the last payment (a bill, a premium, an instalment).
+    /// Whole days since the last payment of any kind (the win-back list
+    /// counts silence from the latest purchase or payment).
     #[serde(default)]
     pub days_since_last_payment: Option<f64>,
-    /// Whether that payment is within `RiskPolicy::paying_within_days`: the
+    /// Whole days since the last bill paid (a payment with a due date).
+    #[serde(default)]
+    pub days_since_last_bill: Option<f64>,
+    /// Whether that bill is within `RiskPolicy::paying_within_days`: the
     /// customer pays, so their silence in purchases is not lapsing.
     #[serde(default)]
     pub paying: bool,
@@ -372,8 +379,11 @@ impl RiskPolicy {
             }
         }
         if let Some(paid) = state.last_payment_until(as_of_day) {
-            let days = f64::from(as_of_day - paid);
-            s.days_since_last_payment = Some(days);
+            s.days_since_last_payment = Some(f64::from(as_of_day - paid));
+        }
+        if let Some(billed) = state.last_bill_until(as_of_day) {
+            let days = f64::from(as_of_day - billed);
+            s.days_since_last_bill = Some(days);
             s.paying = days <= self.paying_within_days;
         }
         s.churned = state.churned_at.is_some_and(|t| t <= now);
@@ -656,6 +666,34 @@ mod tests {
             detail.ends_with(&format!("(P(alive) {p_alive:.2})")),
             "{detail}"
         );
+    }
+
+    /// A bill paid (with a due date) makes a customer paying; an order
+    /// settled after the purchase (no due date) does not: a shop recording
+    /// payments keeps its buyers' rhythm.
+    #[test]
+    fn bills_make_a_customer_paying_order_payments_do_not() {
+        let policy = RiskPolicy::default();
+        let model = ModelContext::default();
+        let as_of = Utc.with_ymd_and_hms(2022, 12, 24, 12, 0, 0).unwrap(); // day 19_350
+        let mut settled = bought_on(&[19_000, 19_030, 19_060]);
+        settled.payment_days.insert(19_340, false);
+        let score = policy.score(&settled, as_of, &model);
+        assert!(!score.signals.paying && !score.signals.covered());
+        assert_eq!(score.signals.days_since_last_payment, Some(10.0));
+        assert_eq!(score.signals.days_since_last_bill, None);
+        assert!(score.reasons.iter().any(|r| r.signal == "recency"));
+        let mut billed = settled.clone();
+        billed.payment_days.insert(19_320, true);
+        let score = policy.score(&billed, as_of, &model);
+        assert!(score.signals.paying && score.signals.covered());
+        assert_eq!(score.signals.days_since_last_bill, Some(30.0));
+        assert!(score.reasons.iter().all(|r| r.signal != "recency"));
+        // Sixty days is the window.
+        let later = Utc.with_ymd_and_hms(2023, 1, 23, 12, 0, 0).unwrap(); // day 19_380
+        assert!(policy.score(&billed, later, &model).signals.paying);
+        let lapsed = later + chrono::Duration::days(1);
+        assert!(!policy.score(&billed, lapsed, &model).signals.paying);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The churn fold: what each customer's events say about the risk of losing
 //! them, kept small and deterministic (plain structs and `BTreeMap`s).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clientele_core::event::{ComplaintStep, EventPayload, RenewalIntent};
@@ -45,10 +45,12 @@ pub struct ChurnState {
     pub first_seen: Option<i64>,
     /// Spend per purchase day (minor units; same-day purchases are one transaction).
     pub purchase_days: BTreeMap<i32, i64>,
-    /// Days with a payment (a bill, a premium, an instalment): a customer
-    /// who pays is in a live relationship, purchases or not.
+    /// Days with a payment: a customer who pays is in a live relationship,
+    /// purchases or not. The value says whether one of the day's payments
+    /// was a **bill** (it had a due date: a monthly bill, a premium), as
+    /// opposed to an order settled after the purchase.
     #[serde(default)]
-    pub payment_days: BTreeSet<i32>,
+    pub payment_days: BTreeMap<i32, bool>,
     /// Complaints by id.
     pub complaints: BTreeMap<String, ComplaintTrack>,
     /// Satisfaction observations on the 1–5 scale (time µs, value), oldest first.
@@ -139,8 +141,11 @@ impl ChurnState {
                     self.cover_cancelled = true;
                 }
             }
-            EventPayload::Payment(_) => {
-                self.payment_days.insert(day_of(event.occurred_at));
+            EventPayload::Payment(p) => {
+                *self
+                    .payment_days
+                    .entry(day_of(event.occurred_at))
+                    .or_default() |= p.due_date.is_some();
             }
             EventPayload::Churn(_) => self.churned_at = Some(at),
             EventPayload::Reactivation(_) => {
@@ -202,7 +207,17 @@ impl ChurnState {
 
     /// The day of the last payment on or before `day`.
     pub fn last_payment_until(&self, day: i32) -> Option<i32> {
-        self.payment_days.range(..=day).next_back().copied()
+        self.payment_days.range(..=day).next_back().map(|(d, _)| *d)
+    }
+
+    /// The day of the last bill paid (a payment with a due date) on or
+    /// before `day`.
+    pub fn last_bill_until(&self, day: i32) -> Option<i32> {
+        self.payment_days
+            .range(..=day)
+            .rev()
+            .find(|(_, bill)| **bill)
+            .map(|(d, _)| *d)
     }
 }
 
@@ -231,8 +246,8 @@ impl Projection for ChurnProjection {
     }
 
     fn version(&self) -> u64 {
-        // 4: payment days.
-        4
+        // 4: payment days; 5: which of them had a bill.
+        5
     }
 
     fn apply(&self, state: &mut ChurnState, event: &RecordedEvent) {

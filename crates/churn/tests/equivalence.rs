@@ -117,16 +117,22 @@ fn reference_signals(
             s.renewal_due = Some((days, intent));
         }
     }
-    // The last payment on or before the day (added with the payments rule).
-    if let Some(paid) = state
-        .payment_days
-        .iter()
-        .copied()
-        .filter(|d| *d <= as_of_day)
-        .max()
-    {
-        let days = f64::from(as_of_day - paid);
-        s.days_since_last_payment = Some(days);
+    // The last payment and the last bill on or before the day (added with
+    // the payments rule).
+    let paid = |bills_only: bool| {
+        state
+            .payment_days
+            .iter()
+            .filter(|(d, bill)| **d <= as_of_day && (**bill || !bills_only))
+            .map(|(d, _)| *d)
+            .max()
+    };
+    if let Some(paid) = paid(false) {
+        s.days_since_last_payment = Some(f64::from(as_of_day - paid));
+    }
+    if let Some(billed) = paid(true) {
+        let days = f64::from(as_of_day - billed);
+        s.days_since_last_bill = Some(days);
         s.paying = days <= policy.paying_within_days;
     }
     s.churned = state.churned_at.is_some_and(|t| t <= now);
@@ -383,10 +389,10 @@ prop_compose! {
         renewal in proptest::option::of(0i32..700),
         intent in proptest::option::of((0u8..3, 0i64..500)),
         churned in proptest::option::of(0i64..500),
-        payments in proptest::collection::btree_set(0i32..600, 0..4),
+        payments in proptest::collection::btree_map(0i32..600, any::<bool>(), 0..4),
     ) -> ChurnState {
         let mut s = ChurnState {
-            payment_days: payments.into_iter().map(|d| START as i32 + d).collect(),
+            payment_days: payments.into_iter().map(|(d, bill)| (START as i32 + d, bill)).collect(),
             ..ChurnState::default()
         };
         for (d, a) in purchases {

@@ -382,11 +382,10 @@ impl CustomerSection for ValueRiskSection {
             lines.push(format!(
                 "  covered until {until}: time since the last purchase does not count"
             ));
-        } else if let (true, Some(days)) =
-            (risk.signals.paying, risk.signals.days_since_last_payment)
+        } else if let (true, Some(days)) = (risk.signals.paying, risk.signals.days_since_last_bill)
         {
             lines.push(format!(
-                "  paying (last payment {} ago): time since the last purchase does not count",
+                "  paying (last bill {} ago): time since the last purchase does not count",
                 crate::output::count(days as i64, "day")
             ));
         }

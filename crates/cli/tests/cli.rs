@@ -176,7 +176,7 @@ fn demo_summarises_and_is_idempotent() {
     let view_at = (last + chrono::Duration::days(10)).to_rfc3339();
     let o = s.run(&["--db", &db, "customer", &external, "--as-of", &view_at]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("paying (last payment 10 days ago)"), "{text}");
+    assert!(text.contains("paying (last bill 10 days ago)"), "{text}");
     assert!(text.contains(" CNY paid ("), "{text}");
 }
 
