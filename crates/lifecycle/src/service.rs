@@ -257,19 +257,7 @@ impl Lifecycle {
     /// (`Projector::for_each_state_at`): a stage flow over twelve month ends
     /// costs about one pass over the population, not twelve.
     pub fn stage_distributions(&self, times: &[DateTime<Utc>]) -> Result<Vec<StageDistribution>> {
-        let mut out: Vec<StageDistribution> =
-            times.iter().map(|_| StageDistribution::empty()).collect();
-        self.projector
-            .for_each_state_at(times, |customer, i, state| {
-                if let (Some(view), Some(dist)) = (
-                    self.projection().view(state, customer, times[i]),
-                    out.get_mut(i),
-                ) {
-                    dist.add(&view);
-                }
-                Ok::<_, LifecycleError>(())
-            })?;
-        Ok(out)
+        self.distributions_at(times, None)
     }
 
     /// [`Lifecycle::stage_distributions`] as the log knew it at recorded time
@@ -282,18 +270,33 @@ impl Lifecycle {
         times: &[DateTime<Utc>],
         known_at: DateTime<Utc>,
     ) -> Result<Vec<StageDistribution>> {
+        self.distributions_at(times, Some(known_at))
+    }
+
+    /// The distributions at `times`, from the committed log or as known at
+    /// a recorded time: one walk of the population either way.
+    fn distributions_at(
+        &self,
+        times: &[DateTime<Utc>],
+        known_at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StageDistribution>> {
         let mut out: Vec<StageDistribution> =
             times.iter().map(|_| StageDistribution::empty()).collect();
-        self.projector
-            .for_each_state_at_known_at(times, known_at, |customer, i, state| {
-                if let (Some(view), Some(dist)) = (
-                    self.projection().view(state, customer, times[i]),
-                    out.get_mut(i),
-                ) {
-                    dist.add(&view);
-                }
-                Ok::<_, LifecycleError>(())
-            })?;
+        let mut add = |customer: CustomerId, i: usize, state: &LifecycleState| {
+            if let (Some(view), Some(dist)) = (
+                self.projection().view(state, customer, times[i]),
+                out.get_mut(i),
+            ) {
+                dist.add(&view);
+            }
+            Ok::<_, LifecycleError>(())
+        };
+        match known_at {
+            Some(known_at) => self
+                .projector
+                .for_each_state_at_known_at(times, known_at, &mut add)?,
+            None => self.projector.for_each_state_at(times, &mut add)?,
+        }
         Ok(out)
     }
 

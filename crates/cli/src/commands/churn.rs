@@ -12,7 +12,7 @@ use clientele_core::projection::{AsOf, Projector};
 use clientele_core::Store;
 use serde::Serialize;
 
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity::{external_id, external_ids, Identifiers};
 use crate::import::record::parse_time;
@@ -218,11 +218,7 @@ impl From<clientele_core::Error> for WalkError {
 /// Scores every customer as of a time.
 pub fn scores(ctx: &Context, args: &ScoresArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     let at = AsOf {
         occurred: as_of,
         known_at,
@@ -800,11 +796,7 @@ impl Render for BacktestOutput {
 /// warning (customers count as churned for lack of data).
 pub fn run_backtest(ctx: &Context, args: &BacktestArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", Some(&args.as_of))?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     let horizon = parse_horizon(&args.horizon)
         .map_err(|e| CliError::usage(format!("--horizon: {e}"), "e.g. --horizon 39w"))?;
     if !ctx.store_exists() {

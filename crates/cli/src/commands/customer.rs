@@ -19,7 +19,7 @@ use clientele_core::event::ComplaintStep;
 use clientele_core::{CustomerId, EventPayload, Money, RecordedEvent, Store};
 use serde::{Serialize, Serializer};
 
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity;
 use crate::output::{
@@ -803,11 +803,7 @@ impl Render for CustomerReport {
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     // A plain date means the end of that day, as in every command.
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }

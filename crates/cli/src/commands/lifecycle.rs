@@ -11,7 +11,7 @@ use clientele_lifecycle::{
 };
 use serde::Serialize;
 
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity::{external_id, external_ids};
 use crate::output::{count, timestamp, CommandOutput, Render};
@@ -399,11 +399,7 @@ fn references(
 /// Runs `explain`.
 pub fn explain(ctx: &Context, args: &ExplainArgs) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     let (store, lifecycle) = open_lifecycle(ctx)?;
     let customer = crate::identity::resolve(&store, &args.id, args.source.as_deref())?;
     let (view, timeline) = match known_at {

@@ -265,6 +265,13 @@ pub fn shell_quote(text: &str) -> String {
     }
 }
 
+/// `--known-at R`: a recorded time, read as [`time_arg`] reads it (a plain
+/// date is the end of that day); `None` when the flag is absent
+/// (everything recorded so far).
+pub fn known_at_arg(text: Option<&str>) -> CliResult<Option<chrono::DateTime<chrono::Utc>>> {
+    text.map(|t| time_arg("known-at", Some(t))).transpose()
+}
+
 /// Parses a time flag (RFC 3339, or a date = the end of that day); `None` = now.
 ///
 /// A plain date means the whole of that day: its last instant the store can

@@ -4,7 +4,7 @@
 use clientele_value::{ModelFits, TimeUnit, Value};
 use serde::Serialize;
 
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::output::{CommandOutput, Render};
 
@@ -170,11 +170,7 @@ impl Render for FitOutput {
 pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
     let ModelCommand::Fit(args) = command;
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }

@@ -8,7 +8,7 @@ use clientele_core::projection::AsOf;
 use clientele_core::{Store, StoreOptions};
 
 use crate::analytics::Analytics;
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::output::{CommandOutput, Render};
 use crate::report::{self, ReportData};
@@ -95,11 +95,7 @@ impl Render for Written {
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     // A plain date means the end of that day, as in every command.
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     let at = AsOf {
         occurred: as_of,
         known_at,

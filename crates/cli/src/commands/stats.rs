@@ -5,7 +5,7 @@ use clientele_core::projection::AsOf;
 use clientele_lifecycle::Stage;
 
 use crate::analytics::{self, Stats};
-use crate::commands::{time_arg, Context, OpenMode};
+use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::CliResult;
 use crate::output::{count, group_decimal, thousands, CommandOutput, Render};
 
@@ -106,11 +106,7 @@ impl Render for Stats {
 /// Runs `stats`.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
-    let known_at = args
-        .known_at
-        .as_deref()
-        .map(|t| time_arg("known-at", Some(t)))
-        .transpose()?;
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     if !ctx.store_exists() {
         return Err(ctx.no_store());
     }
