@@ -864,17 +864,13 @@ fn stats_as_known_at_a_recorded_time() {
     assert_eq!(now["customers"], 1, "{now}");
     assert_eq!(now["churned"], 0, "{now}");
     assert!(now.get("known_at").is_none(), "{now}");
-    let (code, doc, _) = s.json(&[
-        "--db",
-        &db,
-        "backtest",
-        "--as-of",
-        "2024-04-25",
-        "--horizon",
-        "4w",
-        "--known-at",
-        &known_at,
-    ]);
+    // Frozen on 25 April, 4 weeks, known at `known`.
+    fn known_args<'a>(db: &'a str, known: &'a str) -> Vec<&'a str> {
+        let mut args = vec!["--db", db, "backtest", "--as-of", "2024-04-25"];
+        args.extend(["--horizon", "4w", "--known-at", known]);
+        args
+    }
+    let (code, doc, _) = s.json(&known_args(&db, &known_at));
     assert_eq!(code, 2, "{doc}");
     let message = doc["error"]["message"].as_str().unwrap_or("");
     assert!(
@@ -883,15 +879,7 @@ fn stats_as_known_at_a_recorded_time() {
     );
     // Known at a time before anything was recorded: nothing to backtest,
     // and the hint says which flag to change.
-    let (code, doc, _) = s.json(&[
-        "--db",
-        &db,
-        "backtest",
-        "--as-of",
-        "2024-04-25",
-        "--known-at",
-        "2000-01-01",
-    ]);
+    let (code, doc, _) = s.json(&known_args(&db, "2000-01-01"));
     assert_eq!(code, 2, "{doc}");
     assert!(
         doc["error"]["hint"]
@@ -910,17 +898,7 @@ fn stats_as_known_at_a_recorded_time() {
         }
     }
     assert_eq!(later, now);
-    let text = s.run(&[
-        "--db",
-        &db,
-        "backtest",
-        "--as-of",
-        "2024-04-25",
-        "--horizon",
-        "4w",
-        "--known-at",
-        "2100-01-01",
-    ]);
+    let text = s.run(&known_args(&db, "2100-01-01"));
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.lines().any(|l| l.starts_with(
