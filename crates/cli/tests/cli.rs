@@ -673,6 +673,29 @@ fn explain_lookup_renewals_stats_and_rebuild() {
         "2025-01-01",
     ]);
     assert_eq!(code, 2);
+    // As known after everything was recorded: the same list; before: none.
+    let renewals_known = |known: &str| {
+        let (code, doc, stderr) = s.json(&[
+            "--db",
+            &db,
+            "renewals",
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-12-31",
+            "--known-at",
+            known,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    let later = renewals_known("2100-01-01");
+    assert!(later["known_at"].is_string(), "{later}");
+    assert_eq!(later["due"], doc_due(&s, &db));
+    assert_eq!(
+        renewals_known("2000-01-01")["due"].as_array().map(Vec::len),
+        Some(0)
+    );
 
     // stats, then rebuild everything: identical figures.
     let stats = || {
@@ -906,4 +929,19 @@ fn stats_as_known_at_a_recorded_time() {
         )),
         "{text}"
     );
+}
+
+/// The renewal list of 2025, as known now.
+fn doc_due(s: &Sandbox, db: &str) -> serde_json::Value {
+    let (code, doc, stderr) = s.json(&[
+        "--db",
+        db,
+        "renewals",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    doc["result"]["due"].clone()
 }

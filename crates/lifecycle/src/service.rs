@@ -217,22 +217,36 @@ impl Lifecycle {
             let Some(state) = self.projector.state(customer)? else {
                 continue;
             };
-            for (policy_number, valid_until, intent) in state.renewals(from, to) {
-                out.push(RenewalDue {
-                    customer,
-                    policy_number,
-                    valid_until,
-                    intent,
-                });
-            }
+            add_renewals(&mut out, customer, &state, from, to);
         }
-        out.sort_by(|a, b| {
-            (a.valid_until, a.customer, &a.policy_number).cmp(&(
-                b.valid_until,
-                b.customer,
-                &b.policy_number,
-            ))
-        });
+        sort_renewals(&mut out);
+        Ok(out)
+    }
+
+    /// [`Lifecycle::renewals_due`] as the desk would have listed them at
+    /// recorded time `known_at`: from the events recorded by then (a renewal
+    /// bought, or an intent stated, later is not in it), read from the log
+    /// as it stood in one walk of the population.
+    pub fn renewals_due_known_at(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        known_at: DateTime<Utc>,
+    ) -> Result<Vec<RenewalDue>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        // Every business time: what was recorded by then, whenever it occurred.
+        self.projector.for_each_state_known_at(
+            DateTime::<Utc>::MAX_UTC,
+            known_at,
+            |customer, state| {
+                add_renewals(&mut out, customer, &state, from, to);
+                Ok::<_, LifecycleError>(())
+            },
+        )?;
+        sort_renewals(&mut out);
         Ok(out)
     }
 
@@ -319,6 +333,35 @@ impl Lifecycle {
             })?;
         Ok(dist)
     }
+}
+
+/// Pushes the policies of `state` due in `from..=to`.
+fn add_renewals(
+    out: &mut Vec<RenewalDue>,
+    customer: CustomerId,
+    state: &LifecycleState,
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    for (policy_number, valid_until, intent) in state.renewals(from, to) {
+        out.push(RenewalDue {
+            customer,
+            policy_number,
+            valid_until,
+            intent,
+        });
+    }
+}
+
+/// By date, customer, policy number.
+fn sort_renewals(out: &mut [RenewalDue]) {
+    out.sort_by(|a, b| {
+        (a.valid_until, a.customer, &a.policy_number).cmp(&(
+            b.valid_until,
+            b.customer,
+            &b.policy_number,
+        ))
+    });
 }
 
 fn empty(argument: &'static str) -> LifecycleError {

@@ -760,6 +760,59 @@ fn renewal_due_list_with_intents() {
         .is_empty());
 }
 
+/// The renewal list as the desk printed it at R: a renewal bought and an
+/// intent stated after R are not in it; today's list has them.
+#[test]
+fn renewal_list_as_known_at_a_recorded_time() {
+    let f = Fixture::new();
+    let a = CustomerId::from_external("insurer", "a");
+    let b = CustomerId::from_external("insurer", "b");
+    let policy = |number: &str, until| {
+        let mut p = purchase(&format!("order-{number}-{until}"), "3000.00");
+        p.policy_number = Some(number.into());
+        p.valid_until = Some(until);
+        p
+    };
+    f.one(a, at(2024, 7, 2), policy("P-A", date(2025, 7, 1)));
+    f.one(b, at(2024, 7, 3), policy("P-B", date(2025, 7, 3)));
+    let printed = chrono::Utc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // Recorded after the list was printed: a renewed early, b said no.
+    f.one(a, at(2025, 6, 20), policy("P-A", date(2026, 7, 1)));
+    let mut no = contact(
+        Channel::Phone,
+        Direction::Outbound,
+        Purpose::RenewalReminder,
+    );
+    no.renewal_intent = Some(RenewalIntent::NotRenewing);
+    f.one(b, at(2025, 6, 21), no);
+    let lifecycle = f.lifecycle();
+    let (from, to) = (date(2025, 7, 1), date(2025, 7, 31));
+    let listed = |due: Vec<clientele_lifecycle::RenewalDue>| {
+        due.into_iter()
+            .map(|r| (r.customer, r.policy_number, r.intent))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(lifecycle.renewals_due_known_at(from, to, printed).unwrap()),
+        vec![(a, "P-A".to_owned(), None), (b, "P-B".to_owned(), None)]
+    );
+    assert_eq!(
+        listed(lifecycle.renewals_due(from, to).unwrap()),
+        vec![(b, "P-B".to_owned(), Some(RenewalIntent::NotRenewing))]
+    );
+    // Known at a time after everything: today's list.
+    let later = chrono::Utc::now() + days(1);
+    assert_eq!(
+        lifecycle.renewals_due_known_at(from, to, later).unwrap(),
+        lifecycle.renewals_due(from, to).unwrap()
+    );
+    assert!(lifecycle
+        .renewals_due_known_at(to, from, printed)
+        .unwrap()
+        .is_empty());
+}
+
 /// "What did we know at R?": a late event changes the view, but not the view
 /// as known before it was recorded.
 #[test]

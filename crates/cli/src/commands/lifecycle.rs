@@ -656,6 +656,7 @@ const RENEWALS_EXAMPLES: &str = "\
 Examples:
   clientele renewals --from 2025-07-01 --to 2025-07-31
   clientele renewals --from 2025-07-01 --to 2025-07-01 --json
+  clientele renewals --from 2025-07-01 --to 2025-07-31 --known-at 2025-06-15   # as printed on 15 June
 
 The renewal-due list (001 L5-6): policies whose cover ends between --from and --to,
 with the customer (UUID and external id) and their latest stated intent (continue /
@@ -671,6 +672,10 @@ pub struct RenewalsArgs {
     /// Last day (YYYY-MM-DD, inclusive).
     #[arg(long)]
     pub to: String,
+    /// Recorded time: the list as it stood at R, from the events recorded by
+    /// then (renewals bought and intents stated later are left out).
+    #[arg(long, value_name = "R")]
+    pub known_at: Option<String>,
 }
 
 /// The renewal-due list.
@@ -680,6 +685,9 @@ pub struct RenewalsOutput {
     pub from: NaiveDate,
     /// Last day.
     pub to: NaiveDate,
+    /// The recorded time the list is as known at, when not now (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<String>,
     /// The policies due.
     pub due: Vec<ListedRenewal>,
 }
@@ -707,10 +715,14 @@ fn intent_words(intent: Option<RenewalIntent>) -> &'static str {
 impl Render for RenewalsOutput {
     fn render(&self, out: &mut String) {
         out.push_str(&format!(
-            "{} due {} … {}\n",
+            "{} due {} … {}{}\n",
             count(self.due.len(), "policy"),
             self.from,
-            self.to
+            self.to,
+            self.known_at
+                .as_deref()
+                .map(|k| format!(", as known at {k}"))
+                .unwrap_or_default()
         ));
         let width = self
             .due
@@ -742,10 +754,13 @@ pub fn renewals(ctx: &Context, args: &RenewalsArgs) -> CliResult<CommandOutput> 
     if to < from {
         return Err(CliError::usage("--to is before --from", "swap them"));
     }
+    let known_at = known_at_arg(args.known_at.as_deref())?;
     let (store, lifecycle) = open_lifecycle(ctx)?;
-    let due = lifecycle
-        .renewals_due(from, to)
-        .map_err(lifecycle_error("the renewal list"))?;
+    let due = match known_at {
+        Some(r) => lifecycle.renewals_due_known_at(from, to, r),
+        None => lifecycle.renewals_due(from, to),
+    }
+    .map_err(lifecycle_error("the renewal list"))?;
     let index = external_ids(&store)?;
     let due = due
         .into_iter()
@@ -756,5 +771,10 @@ pub fn renewals(ctx: &Context, args: &RenewalsArgs) -> CliResult<CommandOutput> 
             })
         })
         .collect::<CliResult<_>>()?;
-    Ok(CommandOutput::new(&RenewalsOutput { from, to, due }))
+    Ok(CommandOutput::new(&RenewalsOutput {
+        from,
+        to,
+        known_at: known_at.map(crate::output::timestamp),
+        due,
+    }))
 }
