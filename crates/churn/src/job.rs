@@ -12,6 +12,9 @@
 //! as-of, same customers, the same warnings with the same ids — before its
 //! own. Delivery happens after the commits from the outbox, in batches; a
 //! crash mid-delivery redelivers (same ids) at most the batch in flight.
+//! Warnings a failed or killed delivery did not hand over wait in the outbox
+//! until the next run, or a call to [`WarningJob::deliver`], sends them: a
+//! scheduler that restarts after the last run of its schedule should call it.
 //!
 //! Cost follows the due customers: a customer with nothing new is evaluated
 //! from their projected state (no stream replay) — carried, with their

@@ -279,6 +279,46 @@ fn a_run_broken_off_between_chunks_is_finished_as_if_whole() {
     }
 }
 
+/// A sink that fails mid-run: the run's decisions are committed, and the
+/// warnings not yet delivered wait in the outbox for `deliver` (or the next
+/// run), which delivers each of them once.
+#[test]
+fn warnings_a_failed_sink_did_not_take_wait_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    population(&store, 300);
+    let mut job = job(&store);
+    job.refit(day(210)).unwrap();
+    let mut taken = Vec::new();
+    let mut failing = CallbackSink(|w: &Warning| {
+        if taken.len() == 2 {
+            return Err("the mail server is down".to_owned());
+        }
+        taken.push(w.id);
+        Ok(())
+    });
+    let err = job.run(day(210), &mut failing).unwrap_err();
+    assert!(err.to_string().contains("the mail server is down"), "{err}");
+    assert_eq!(job.meta().unwrap().last_as_of, Some(day(210)));
+    let stored: BTreeSet<_> = job
+        .warnings(day(0), day(1000))
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect();
+    assert!(stored.len() > 2, "{} warnings", stored.len());
+    let (mut sink, seen) = collect();
+    assert_eq!(job.deliver(&mut sink).unwrap(), stored.len() - 2);
+    assert_eq!(job.deliver(&mut sink).unwrap(), 0);
+    let mut delivered: Vec<_> = seen.lock().unwrap().iter().map(|w| w.id).collect();
+    delivered.extend(taken);
+    delivered.sort();
+    assert_eq!(delivered, stored.into_iter().collect::<Vec<_>>());
+    // A rerun of the same as-of raises nothing new and delivers nothing twice.
+    let report = job.run(day(210), &mut sink).unwrap();
+    assert_eq!((report.raised, report.delivered), (0, 0));
+}
+
 /// Due entries carry the customer's episodes and state; runs that must look
 /// them up instead (entries written without them) decide the same.
 #[test]
@@ -391,6 +431,10 @@ fn churn_child() {
         let Some(next) = pending.first() else { break };
         job.run(*next, &mut sink).unwrap();
     }
+    // A kill after the last run's commits but before its delivery leaves
+    // warnings in the outbox and no run to do: a restarted scheduler
+    // delivers them.
+    job.deliver(&mut sink).unwrap();
 }
 
 #[test]
