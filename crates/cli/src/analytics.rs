@@ -367,10 +367,19 @@ impl CustomerSection for ValueRiskSection {
                 .map(|c| c.minor_unit_exponent())
                 .unwrap_or(2),
         ));
+        let over = if history.bills > 0 {
+            format!(
+                "{} and {} ({} {currency} billed)",
+                crate::output::count(history.orders, "order"),
+                crate::output::count(history.bills, "bill"),
+                crate::output::group_decimal(&format!("{:.2}", history.billed as f64 / minor)),
+            )
+        } else {
+            crate::output::count(history.orders, "order")
+        };
         let mut lines = vec![format!(
-            "historic value: {} {currency} net over {}",
+            "historic value: {} {currency} net over {over}",
             crate::output::group_decimal(&format!("{:.2}", history.net as f64 / minor)),
-            crate::output::count(history.orders, "order"),
         )];
         lines.push(format!(
             "churn risk {:.2} over the next {}",

@@ -129,6 +129,34 @@ pub struct Day {
     pub margin: Amounts,
 }
 
+/// One payment, kept until a view decides whether it is revenue of its own
+/// (a bill) or the settlement of a purchase already counted.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PaymentEntry {
+    /// The payment's reference, as [`reference_key`] hashes it.
+    pub reference: u64,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Amount paid, minor units.
+    pub amount: i64,
+}
+
+/// The key a purchase's order id and a payment's reference are matched by: a
+/// 64-bit FNV-1a hash of the text, the same on every platform and in every
+/// build, so that a state keeps no order ids yet knows which payments settle
+/// which purchases.
+///
+/// ```
+/// use clientele_value::history::reference_key;
+/// assert_eq!(reference_key("A-1"), reference_key("A-1"));
+/// assert_ne!(reference_key("A-1"), reference_key("A-2"));
+/// ```
+pub fn reference_key(reference: &str) -> u64 {
+    reference.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// The per-customer value state (deterministic: ordered maps and sorted
 /// vectors only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +167,12 @@ pub struct ValueState {
     pub refunds: BTreeMap<i64, Amounts>,
     /// Spend by category (minor units, per currency), keyed `category\u{1f}currency`.
     pub categories: BTreeMap<i64, Amounts>,
+    /// Each order bought: its [`reference_key`] and the first day it was
+    /// bought, sorted by key.
+    pub orders: Vec<(u64, i64)>,
+    /// Payments by day number, each day's sorted (so that the same payments
+    /// give the same state whatever order they were folded in).
+    pub payments: BTreeMap<i64, Vec<PaymentEntry>>,
 }
 
 impl ValueState {
@@ -159,6 +193,25 @@ impl ValueState {
                     .entry(day)
                     .or_default()
                     .add(&format!("{category}\u{1f}{currency}"), p.amount.units());
+                let key = reference_key(&p.order_id);
+                match self.orders.binary_search_by_key(&key, |(k, _)| *k) {
+                    Ok(i) => self.orders[i].1 = self.orders[i].1.min(day),
+                    Err(i) => {
+                        self.orders.reserve_exact(1);
+                        self.orders.insert(i, (key, day));
+                    }
+                }
+            }
+            EventPayload::Payment(p) => {
+                let entry = PaymentEntry {
+                    reference: reference_key(&p.reference),
+                    currency: p.currency.to_string(),
+                    amount: p.amount.units(),
+                };
+                let payments = self.payments.entry(day).or_default();
+                let at = payments.partition_point(|e| *e <= entry);
+                payments.reserve_exact(1);
+                payments.insert(at, entry);
             }
             EventPayload::Refund(r) => {
                 self.refunds
@@ -168,6 +221,22 @@ impl ValueState {
             }
             _ => {}
         }
+    }
+
+    /// The first day the order with this [`reference_key`] was bought.
+    pub fn order_day(&self, key: u64) -> Option<i64> {
+        self.orders
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()
+            .map(|i| self.orders[i].1)
+    }
+
+    /// Whether a payment is a bill as of day `day`: revenue of its own,
+    /// because no order it references was bought by then. A payment that
+    /// references an order bought by then settles that order, whose amount
+    /// the purchase already counts.
+    pub fn is_bill(&self, payment: &PaymentEntry, day: i64) -> bool {
+        self.order_day(payment.reference).is_none_or(|d| d > day)
     }
 
     /// Purchase history (total spend per day in `currency`) up to `as_of`, for the models.
@@ -208,8 +277,10 @@ impl Projection for ValueProjection {
         "value"
     }
 
+    /// 2: payments are kept, and the orders bought, so that bills count as
+    /// revenue.
     fn version(&self) -> u64 {
-        1
+        2
     }
 
     fn apply(&self, state: &mut ValueState, event: &RecordedEvent) {
@@ -227,8 +298,17 @@ impl Projection for ValueProjection {
 pub struct HistoricValue {
     /// The currency (amounts are in its minor units).
     pub currency: String,
-    /// Gross revenue.
+    /// Gross revenue: purchases, and bills (`billed`).
     pub revenue: i64,
+    /// Bills: payments that settle no purchase known by then (a monthly
+    /// bill, an invoice for a service with no order). Part of `revenue`.
+    pub billed: i64,
+    /// How many bills.
+    pub bills: u32,
+    /// The last day with a bill.
+    pub last_bill: Option<NaiveDate>,
+    /// Days with a purchase or a bill: the frequency of RFM.
+    pub active_days: u32,
     /// Refunded.
     pub refunds: i64,
     /// Revenue − refunds.
@@ -239,7 +319,8 @@ pub struct HistoricValue {
     pub orders: u32,
     /// Transactions (purchase days).
     pub transactions: u32,
-    /// Average order value (minor units, rounded down).
+    /// Average order value: purchase revenue ÷ orders (minor units, rounded
+    /// down; bills are not orders).
     pub average_order_value: i64,
     /// First purchase day.
     pub first_purchase: Option<NaiveDate>,
@@ -247,9 +328,9 @@ pub struct HistoricValue {
     pub last_purchase: Option<NaiveDate>,
     /// Share of revenue by category (0–1), largest first.
     pub category_share: Vec<(String, f64)>,
-    /// Revenue per calendar year.
+    /// Revenue (purchases and bills) per calendar year.
     pub by_year: BTreeMap<i32, i64>,
-    /// Revenue from 1 January to `as_of`'s day of year, this year and last year
+    /// Revenue (purchases and bills) from 1 January to `as_of`'s day of year, this year and last year
     /// (year-on-year same period).
     pub year_to_date: (i64, i64),
 }
@@ -260,6 +341,10 @@ pub fn historic_value(state: &ValueState, currency: &str, as_of: DateTime<Utc>) 
     let mut h = HistoricValue {
         currency: currency.to_owned(),
         revenue: 0,
+        billed: 0,
+        bills: 0,
+        last_bill: None,
+        active_days: 0,
         refunds: 0,
         net: 0,
         margin: None,
@@ -296,12 +381,50 @@ pub fn historic_value(state: &ValueState, currency: &str, as_of: DateTime<Utc>) 
             }
         }
     }
+    let purchased = h.revenue;
+    h.active_days = h.transactions;
+    for (day, payments) in state.payments.range(..=last_day) {
+        let mut billed = 0i64;
+        let mut bills = 0u32;
+        for p in payments
+            .iter()
+            .filter(|p| p.currency == currency && state.is_bill(p, last_day))
+        {
+            billed = billed.saturating_add(p.amount);
+            bills = bills.saturating_add(1);
+        }
+        if bills == 0 {
+            continue;
+        }
+        h.billed = h.billed.saturating_add(billed);
+        h.bills = h.bills.saturating_add(bills);
+        let bought_that_day = state
+            .days
+            .get(day)
+            .is_some_and(|d| d.spend.get(currency).is_some());
+        if !bought_that_day {
+            h.active_days = h.active_days.saturating_add(1);
+        }
+        if let Some(date) = date_of(*day) {
+            h.last_bill = Some(date);
+            let year = h.by_year.entry(date.year()).or_default();
+            *year = year.saturating_add(billed);
+            if date.ordinal() <= today.ordinal() {
+                if date.year() == today.year() {
+                    h.year_to_date.0 = h.year_to_date.0.saturating_add(billed);
+                } else if date.year() == today.year() - 1 {
+                    h.year_to_date.1 = h.year_to_date.1.saturating_add(billed);
+                }
+            }
+        }
+    }
+    h.revenue = purchased.saturating_add(h.billed);
     for (_, r) in state.refunds.range(..=last_day) {
         h.refunds += r.get(currency).unwrap_or(0);
     }
     h.net = h.revenue - h.refunds;
     h.average_order_value = if h.orders > 0 {
-        h.revenue / i64::from(h.orders)
+        purchased / i64::from(h.orders)
     } else {
         0
     };
@@ -434,15 +557,232 @@ mod encoding_tests {
         assert_eq!(amounts.get("USD"), Some(3));
     }
 
+    /// What version 1 stored for [`sample`]: the bytes the `BTreeMap`s wrote
+    /// before `Amounts` replaced them.
+    const VERSION_1: &str = "028eb5020203434e59e8810203555344c413020103434e59c03e9eb5020103434e59f02e010001a4b5020103434e59c865028eb5020209626f6f6b731f434e59e8810211756e63617465676f72697365641f555344c4139eb50201096d757369631f434e59f02e";
+
     #[test]
-    fn the_stored_encoding_is_unchanged() {
+    fn the_stored_encoding_is_fixed() {
         let mut out = Vec::new();
         ValueProjection.encode_state(&sample(), &mut out).unwrap();
-        // The bytes the `BTreeMap`s wrote before `Amounts` replaced them.
+        // Version 2 appends the orders and the payments to version 1's bytes.
         assert_eq!(
             hex(&out),
-            "028eb5020203434e59e8810203555344c413020103434e59c03e9eb5020103434e59f02e010001a4b5020103434e59c865028eb5020209626f6f6b731f434e59e8810211756e63617465676f72697365641f555344c4139eb50201096d757369631f434e59f02e"
+            format!("{VERSION_1}03c0baa9859ac380b8fa019eb502f3bda9859ae380b8fa018eb502a6c1a9859a8381b8fa018eb50200")
         );
         assert_eq!(ValueProjection.decode_state(&out), Some(sample()));
+        // A version 1 state does not decode as version 2: it is rebuilt, not misread.
+        let old: Vec<u8> = (0..VERSION_1.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&VERSION_1[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(ValueProjection.decode_state(&old), None);
+    }
+}
+
+#[cfg(test)]
+mod bill_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use clientele_core::event::{Payment, Purchase};
+    use clientele_core::privacy::PersonalData;
+    use clientele_core::{Currency, CustomerId, EventId, EventPayload, Metadata, RecordedEvent};
+    use proptest::prelude::*;
+
+    fn at(day: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 12, 0, 0).unwrap() + chrono::Duration::days(day)
+    }
+
+    fn event(day: i64, n: u64, payload: EventPayload) -> RecordedEvent {
+        RecordedEvent {
+            event_id: EventId::derived(&n.to_be_bytes()),
+            customer_id: CustomerId::from_external("t", "c"),
+            version: n + 1,
+            position: n + 1,
+            occurred_at: at(day),
+            recorded_at: at(day),
+            schema_version: 1,
+            metadata: Metadata::default(),
+            payload,
+            personal_data: PersonalData::None,
+        }
+    }
+
+    fn purchase(order: &str, cents: i64, currency: Currency) -> EventPayload {
+        Purchase::new(order, rust_decimal(cents), currency).into()
+    }
+
+    fn payment(reference: &str, cents: i64, currency: Currency) -> EventPayload {
+        Payment {
+            reference: reference.into(),
+            amount: rust_decimal(cents),
+            currency,
+            due_date: None,
+            late: false,
+        }
+        .into()
+    }
+
+    fn rust_decimal(cents: i64) -> clientele_core::Decimal {
+        format!("{}.{:02}", cents / 100, cents % 100)
+            .parse()
+            .unwrap()
+    }
+
+    fn fold(events: &[RecordedEvent]) -> ValueState {
+        let mut state = ValueState::default();
+        for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// A subscriber: one SIM plan, then a bill a month. The plan's own
+    /// payment settles it; the bills are revenue.
+    #[test]
+    fn bills_count_as_revenue_and_settlements_do_not() {
+        let mut events = vec![
+            event(0, 0, purchase("SIM-1", 10_000, Currency::CNY)),
+            event(1, 1, payment("SIM-1", 10_000, Currency::CNY)),
+        ];
+        for month in 1..=3 {
+            let n = events.len() as u64;
+            let reference = format!("BILL-{month}");
+            events.push(event(
+                30 * month,
+                n,
+                payment(&reference, 5_800, Currency::CNY),
+            ));
+        }
+        let state = fold(&events);
+        let h = historic_value(&state, "CNY", at(200));
+        assert_eq!((h.revenue, h.billed, h.bills), (27_400, 17_400, 3));
+        assert_eq!((h.orders, h.transactions, h.active_days), (1, 1, 4));
+        assert_eq!(h.average_order_value, 10_000, "bills are not orders");
+        assert_eq!(h.last_bill, Some(at(90).date_naive()));
+        assert_eq!(h.last_purchase, Some(at(0).date_naive()));
+        assert_eq!(h.by_year.values().sum::<i64>(), h.revenue);
+        // As of day 45: one bill so far.
+        let then = historic_value(&state, "CNY", at(45));
+        assert_eq!((then.revenue, then.bills), (15_800, 1));
+        // Another currency sees none of it.
+        assert_eq!(historic_value(&state, "USD", at(200)).revenue, 0);
+    }
+
+    /// Paid before the order is bought: the money is revenue until the
+    /// purchase is known, then the purchase counts it, once.
+    #[test]
+    fn a_prepayment_is_revenue_until_its_order_is_bought() {
+        let events = [
+            event(0, 0, payment("O-7", 4_200, Currency::CNY)),
+            event(10, 1, purchase("O-7", 4_200, Currency::CNY)),
+        ];
+        let state = fold(&events);
+        let before = historic_value(&state, "CNY", at(5));
+        assert_eq!(
+            (before.revenue, before.billed, before.orders),
+            (4_200, 4_200, 0)
+        );
+        let after = historic_value(&state, "CNY", at(20));
+        assert_eq!((after.revenue, after.billed, after.orders), (4_200, 0, 1));
+        // Folded the other way round, the same state.
+        let mut reversed = events.clone();
+        reversed.reverse();
+        assert_eq!(fold(&reversed), state);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Act {
+        Buy {
+            order: u8,
+            cents: i64,
+            usd: bool,
+        },
+        Pay {
+            reference: u8,
+            cents: i64,
+            usd: bool,
+        },
+    }
+
+    fn act() -> impl Strategy<Value = (i64, Act)> {
+        (
+            0i64..60,
+            prop_oneof![
+                (0u8..6, 1i64..100_000, any::<bool>()).prop_map(|(order, cents, usd)| Act::Buy {
+                    order,
+                    cents,
+                    usd
+                }),
+                (0u8..12, 1i64..100_000, any::<bool>()).prop_map(|(reference, cents, usd)| {
+                    Act::Pay {
+                        reference,
+                        cents,
+                        usd,
+                    }
+                }),
+            ],
+        )
+    }
+
+    proptest! {
+        /// Revenue is the purchases plus the payments whose reference no
+        /// order bought by then carries, in every currency and at every
+        /// as-of; and the state does not depend on the order the events
+        /// were folded in.
+        #[test]
+        fn revenue_is_purchases_plus_bills(
+            acts in proptest::collection::vec(act(), 0..30),
+            as_of in 0i64..70,
+            seed in any::<u64>(),
+        ) {
+            let currency = |usd: bool| if usd { Currency::USD } else { Currency::CNY };
+            let events: Vec<RecordedEvent> = acts
+                .iter()
+                .enumerate()
+                .map(|(n, (day, a))| match a {
+                    Act::Buy { order, cents, usd } => {
+                        event(*day, n as u64, purchase(&format!("O-{order}"), *cents, currency(*usd)))
+                    }
+                    Act::Pay { reference, cents, usd } => {
+                        event(*day, n as u64, payment(&format!("O-{reference}"), *cents, currency(*usd)))
+                    }
+                })
+                .collect();
+            let state = fold(&events);
+            let mut shuffled = events.clone();
+            let mut rng = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                shuffled.swap(i, (rng % (i as u64 + 1)) as usize);
+            }
+            prop_assert_eq!(&fold(&shuffled), &state);
+            for usd in [false, true] {
+                let code = currency(usd).to_string();
+                let bought = |order: u8| {
+                    acts.iter().any(|(d, a)| {
+                        matches!(a, Act::Buy { order: o, .. } if *o == order) && *d <= as_of
+                    })
+                };
+                let mut purchases = 0;
+                let mut billed = 0;
+                for (_, a) in acts.iter().filter(|(d, _)| *d <= as_of) {
+                    match a {
+                        Act::Buy { cents, usd: u, .. } if *u == usd => purchases += cents,
+                        Act::Pay { reference, cents, usd: u } if *u == usd && !bought(*reference) => {
+                            billed += cents
+                        }
+                        _ => {}
+                    }
+                }
+                let h = historic_value(&state, &code, at(as_of));
+                prop_assert_eq!(h.billed, billed);
+                prop_assert_eq!(h.revenue, purchases + billed);
+                prop_assert_eq!(h.by_year.values().sum::<i64>(), h.revenue);
+                prop_assert!(h.active_days >= h.transactions);
+            }
+        }
     }
 }

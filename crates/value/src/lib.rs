@@ -52,7 +52,10 @@ pub mod service;
 pub mod stats;
 
 pub use error::{Result, ValueError};
-pub use history::{historic_value, Amounts, Day, HistoricValue, ValueProjection, ValueState};
+pub use history::{
+    historic_value, reference_key, Amounts, Day, HistoricValue, PaymentEntry, ValueProjection,
+    ValueState,
+};
 pub use model::{
     BgNbd, Fit, FitOptions, GammaGamma, MbgNbd, Observation, ParetoNbd, SpendObservation,
     TransactionModel,

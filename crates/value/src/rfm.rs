@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 /// One customer's raw RFM inputs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RfmInput {
-    /// Days since the last purchase.
+    /// Days since the last purchase or bill.
     pub recency_days: i64,
-    /// Transactions (purchase days).
+    /// Days with a purchase or a bill (purchase days are the papers'
+    /// transactions).
     pub frequency: u32,
     /// Net spend (minor units).
     pub monetary: i64,

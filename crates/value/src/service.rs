@@ -127,16 +127,26 @@ impl Value {
         self.projector.for_each_state_in(at, f)
     }
 
-    /// The currency with the most revenue over the population (None: no purchases).
+    /// The currency with the most revenue (purchases and bills) over the
+    /// population (None: no purchase and no bill).
     pub fn dominant_currency(&self) -> Result<Option<String>, ServiceError> {
         let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+        let mut add = |currency: &str, amount: i64| {
+            let total = totals.entry(currency.to_owned()).or_default();
+            *total = total
+                .checked_add(amount)
+                .ok_or(crate::ValueError::Overflow("population revenue"))?;
+            Ok::<_, ServiceError>(())
+        };
         self.projector.for_each_state(|_, s| {
             for d in s.days.values() {
                 for (c, a) in d.spend.iter() {
-                    let total = totals.entry(c.to_owned()).or_default();
-                    *total = total
-                        .checked_add(a)
-                        .ok_or(crate::ValueError::Overflow("population revenue"))?;
+                    add(c, a)?;
+                }
+            }
+            for p in s.payments.values().flatten() {
+                if s.is_bill(p, i64::MAX) {
+                    add(&p.currency, p.amount)?;
                 }
             }
             Ok::<_, ServiceError>(())
@@ -165,8 +175,7 @@ impl Value {
         let mut customers = Vec::new();
         let mut inputs = Vec::new();
         self.for_each_state_as_of(at, |customer, state| {
-            let currencies: std::collections::BTreeSet<&str> =
-                state.days.values().flat_map(|d| d.spend.keys()).collect();
+            let currencies = currencies(&state, today);
             for currency in currencies {
                 let total = revenue.entry(currency.to_owned()).or_default();
                 *total = total
@@ -275,9 +284,25 @@ pub struct ValueOverview {
     pub rfm: Vec<(CustomerId, RfmScore)>,
 }
 
-/// The RFM input of one customer's historic value (None: no purchase).
+/// The currencies of a customer's purchases and bills by day `today`.
+fn currencies(state: &ValueState, today: i64) -> std::collections::BTreeSet<&str> {
+    let mut currencies: std::collections::BTreeSet<&str> = state
+        .days
+        .range(..=today)
+        .flat_map(|(_, d)| d.spend.keys())
+        .collect();
+    for p in state.payments.range(..=today).flat_map(|(_, p)| p) {
+        if state.is_bill(p, today) {
+            currencies.insert(&p.currency);
+        }
+    }
+    currencies
+}
+
+/// The RFM input of one customer's historic value (None: no purchase and no
+/// bill). Recency counts from the last purchase or bill.
 fn rfm_input(h: &HistoricValue, today: i64, as_of: DateTime<Utc>) -> Option<RfmInput> {
-    let last = h.last_purchase?;
+    let last = h.last_purchase.max(h.last_bill)?;
     let last_day = day_number(
         last.and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc())
@@ -285,7 +310,7 @@ fn rfm_input(h: &HistoricValue, today: i64, as_of: DateTime<Utc>) -> Option<RfmI
     );
     Some(RfmInput {
         recency_days: today - last_day,
-        frequency: h.transactions,
+        frequency: h.active_days,
         monetary: h.net,
     })
 }
