@@ -98,6 +98,8 @@ impl Default for CoverRule {
 ///
 /// Mature = steady repeat buying: at least `min_purchases` purchases spread
 /// over at least `min_span_days` between the first and the latest purchase;
+/// **or** steady paying: at least `min_bills` bills paid over at least
+/// `min_span_days` (a subscriber who bought a plan once and pays every month);
 /// **or** word of mouth plus repeat buying: at least one referral and at least
 /// `referral_min_purchases` purchases (the Voit customer became loyal and then
 /// recommended the shop, 000 L290–292). Counted within the current relationship
@@ -107,9 +109,14 @@ impl Default for CoverRule {
 pub struct MaturityRule {
     /// Purchases needed for steady repeat buying. Default `3`.
     pub min_purchases: u32,
-    /// Days between the first and the latest purchase needed for steady repeat
-    /// buying. Default `60`.
+    /// Days between the first and the latest purchase (or bill) needed for
+    /// steady repeat buying (or paying). Default `60`.
     pub min_span_days: u32,
+    /// Bills paid (payments with a due date, made after a first purchase and
+    /// counted while `payments_are_activity` is on) needed for steady
+    /// paying. Default `6`: half a year of monthly bills. `0` disables the
+    /// bill path.
+    pub min_bills: u32,
     /// Purchases needed, together with at least one referral, for maturity.
     /// Default `2` (a repeat purchase). `0` disables the referral path.
     pub referral_min_purchases: u32,
@@ -120,6 +127,7 @@ impl Default for MaturityRule {
         Self {
             min_purchases: 3,
             min_span_days: 60,
+            min_bills: 6,
             referral_min_purchases: 2,
         }
     }

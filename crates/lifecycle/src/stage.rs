@@ -312,6 +312,13 @@ pub enum Reason {
         /// Days between the first and the latest of them.
         span_days: i64,
     },
+    /// Maturity: steady paying (a subscriber's bills).
+    SteadyPaying {
+        /// Bills paid in the current relationship.
+        bills: u32,
+        /// Days between the first and the latest of them.
+        span_days: i64,
+    },
     /// Maturity: repeat buying plus word of mouth.
     ReferralAndRepeat {
         /// Referrals in the current relationship.

@@ -458,6 +458,18 @@ pub(crate) struct Cover {
     pub(crate) cancelled: bool,
 }
 
+/// The bills paid in the current relationship (see
+/// [`crate::MaturityRule::min_bills`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Billing {
+    /// How many.
+    pub(crate) bills: u32,
+    /// The first one's business time (µs).
+    pub(crate) first_at: i64,
+    /// The latest one's business time (µs).
+    pub(crate) last_at: i64,
+}
+
 /// The latest stated renewal intent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct IntentMark {
@@ -506,6 +518,8 @@ pub(crate) struct Relationship {
     pub(crate) cover: Option<Box<Cover>>,
     /// Boxed: rare, and the relationship is read on every event.
     pub(crate) spend_drop: Option<Box<SpendDropMark>>,
+    /// The bills paid. Boxed: only subscribers and policyholders pay bills.
+    pub(crate) billing: Option<Box<Billing>>,
     /// The currency of `spend`.
     pub(crate) spend_currency: Option<Currency>,
     /// The most recent inter-purchase gaps, in seconds (≤ `rhythm_window`).
@@ -653,8 +667,25 @@ impl LifecycleState {
                     && self.ever_purchased
                     && self.stage != Some(Stage::Exit)
                 {
-                    self.relationship.activity = Some((t, event.event_id));
-                    self.relationship.activity_is_bill = p.due_date.is_some();
+                    let r = &mut self.relationship;
+                    r.activity = Some((t, event.event_id));
+                    r.activity_is_bill = p.due_date.is_some();
+                    if r.activity_is_bill {
+                        match &mut r.billing {
+                            Some(b) => {
+                                b.bills = b.bills.saturating_add(1);
+                                b.first_at = b.first_at.min(t);
+                                b.last_at = b.last_at.max(t);
+                            }
+                            None => {
+                                r.billing = Some(Box::new(Billing {
+                                    bills: 1,
+                                    first_at: t,
+                                    last_at: t,
+                                }))
+                            }
+                        }
+                    }
                 }
             }
             EventPayload::Contact(c) => {
@@ -1118,6 +1149,15 @@ impl LifecycleState {
                 purchases: r.purchases,
                 span_days,
             });
+        }
+        if let Some(b) = r.billing.as_deref().filter(|_| m.min_bills > 0) {
+            let span_days = b.last_at.saturating_sub(b.first_at) / MICROS / DAY_SECS;
+            if b.bills >= m.min_bills && span_days >= i64::from(m.min_span_days) {
+                return Some(Reason::SteadyPaying {
+                    bills: b.bills,
+                    span_days,
+                });
+            }
         }
         if m.referral_min_purchases > 0
             && r.referrals >= 1

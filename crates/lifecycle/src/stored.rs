@@ -22,11 +22,12 @@
 //! |-------------------|--------------------------------------------------------------|
 //! | format tag        | `1`                                                          |
 //! | stage             | 0 none, 1 + stage code (acquisition 0 … exit 4)              |
-//! | flags             | exit_pending, ever_purchased, last_event_at, churn, renewal_intent, identity (bits 0–5) |
+//! | flags             | exit_pending, ever_purchased, last_event_at, churn, renewal_intent, identity, billing (bits 0–6) |
 //! | counters          | `uv` referrals, open_complaints, open_orders                 |
 //! | times             | assessed_at (from 0), since, last_event_at? (from the base)  |
 //! | churn?            | event id, reason, voluntary (0/1)                            |
 //! | relationship      | flags (first, last, typical_gap, activity, spend_drop, spend_currency, cover, activity is a bill); `uv` purchases, referrals, spend_count; first?, last? (times); `iv` typical_gap?; activity? (time, id); cover? (end time, reference id, since time, order id, cancelled 0/1); spend_drop? (`iv` minor + currency, twice); spend_currency?; gaps and spend (`uv` count, `iv` each) |
+//! | billing?          | `uv` bills; first, last (times)                              |
 //! | changes           | `uv` count; each: byte `elapsed exit_pending to(3) from(3)` (from: 0 none, 1 + code), time; event: kind code, id, summary; elapsed: rule (0–4), `iv` threshold_secs, reference id |
 //! | orders            | `uv` count; each, ids strictly ascending: id, flags (currency, purchased, cancelled, mixed_currency, same currency), currency? (only where not the same as the last one written, at first the spend currency), `iv` amount, paid, refunded |
 //! | complaints        | `uv` count; each, ids strictly ascending: id, received_at (time), event id, step index |
@@ -53,7 +54,7 @@ use clientele_core::{Currency, EventId, Money};
 use crate::identity::{Identity, Tagged};
 use crate::stage::{Cause, ElapsedRule, Stage, StageChange};
 use crate::state::{
-    id_hash, ChurnMark, ComplaintTrack, Complaints, Cover, IdentitySlot, IntentMark,
+    id_hash, Billing, ChurnMark, ComplaintTrack, Complaints, Cover, IdentitySlot, IntentMark,
     LifecycleState, OrderTally, Orders, PolicyTerm, Relationship, SpendDropMark,
 };
 
@@ -70,7 +71,10 @@ const LAST_EVENT_AT: u8 = 1 << 2;
 const CHURN: u8 = 1 << 3;
 const RENEWAL_INTENT: u8 = 1 << 4;
 const IDENTITY: u8 = 1 << 5;
-const TOP_FLAGS: u8 = (1 << 6) - 1;
+/// The relationship's bills (bit 6 came with state format 6; earlier
+/// states never set it).
+const BILLING: u8 = 1 << 6;
+const TOP_FLAGS: u8 = (1 << 7) - 1;
 
 // Relationship flags.
 const FIRST_PURCHASE: u8 = 1;
@@ -240,7 +244,8 @@ pub(crate) fn encode(state: &LifecycleState, out: &mut Vec<u8>) {
         | bit(state.last_event_at.is_some(), LAST_EVENT_AT)
         | bit(state.churn.is_some(), CHURN)
         | bit(state.renewal_intent.is_some(), RENEWAL_INTENT)
-        | bit(has_identity, IDENTITY);
+        | bit(has_identity, IDENTITY)
+        | bit(state.relationship.billing.is_some(), BILLING);
     out.push(flags);
     put_uv(out, u64::from(state.referrals));
     put_uv(out, u64::from(state.open_complaints));
@@ -257,6 +262,11 @@ pub(crate) fn encode(state: &LifecycleState, out: &mut Vec<u8>) {
         out.push(u8::from(churn.voluntary));
     }
     put_relationship(out, &state.relationship, base);
+    if let Some(b) = &state.relationship.billing {
+        put_uv(out, u64::from(b.bills));
+        put_time(out, b.first_at.wrapping_sub(base));
+        put_time(out, b.last_at.wrapping_sub(base));
+    }
     put_changes(out, &state.changes, base);
     put_orders(out, &state.orders, state.relationship.spend_currency);
     put_len(out, state.complaints.0.len());
@@ -615,7 +625,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<LifecycleState> {
             voluntary: r.bool()?,
         })),
     };
-    let relationship = read_relationship(&mut r, base)?;
+    let mut relationship = read_relationship(&mut r, base)?;
+    if flags & BILLING != 0 {
+        relationship.billing = Some(Box::new(Billing {
+            bills: r.u32()?,
+            first_at: r.time(base)?,
+            last_at: r.time(base)?,
+        }));
+    }
     let changes = read_changes(&mut r, base)?;
     let orders = read_orders(&mut r, relationship.spend_currency)?;
     let complaints = read_complaints(&mut r, base)?;
@@ -730,6 +747,7 @@ fn read_relationship(r: &mut Reader<'_>, base: i64) -> Option<Relationship> {
         activity,
         cover,
         spend_drop,
+        billing: None,
         spend_currency,
         gaps,
         spend,
@@ -1197,7 +1215,10 @@ mod tests {
                 proptest::option::of((time(), event_id())),
                 proptest::option::of((time(), event_id(), time(), text(), any::<bool>())),
             ),
-            proptest::option::of((money(), money())),
+            (
+                proptest::option::of((money(), money())),
+                proptest::option::of((any::<u32>(), time(), time())),
+            ),
             proptest::option::of(currency()),
             proptest::collection::vec(any::<i64>(), 0..6),
             proptest::collection::vec(any::<i64>(), 0..6),
@@ -1206,7 +1227,7 @@ mod tests {
                 |(
                     (purchases, referrals, spend_count, activity_is_bill),
                     (first_purchase_at, last_purchase_at, typical_gap, activity, cover),
-                    drop,
+                    (drop, billing),
                     spend_currency,
                     gaps,
                     spend,
@@ -1232,6 +1253,13 @@ mod tests {
                         Box::new(SpendDropMark {
                             recent_average,
                             earlier_average,
+                        })
+                    }),
+                    billing: billing.map(|(bills, first_at, last_at)| {
+                        Box::new(Billing {
+                            bills,
+                            first_at,
+                            last_at,
                         })
                     }),
                     spend_currency,

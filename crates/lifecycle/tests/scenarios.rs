@@ -5,7 +5,7 @@ mod common;
 use clientele_core::event::*;
 use clientele_core::{CustomerId, EventKind};
 use clientele_lifecycle::{
-    Cause, ElapsedRule, IdentifierKind, LifecyclePolicy, OpenMatter, Reason, Stage,
+    Cause, ElapsedRule, IdentifierKind, LifecyclePolicy, MaturityRule, OpenMatter, Reason, Stage,
 };
 use common::*;
 
@@ -348,9 +348,9 @@ fn lapsed_customer_declines_then_exits_as_time_passes() {
 }
 
 /// A subscriber buys a plan once and pays a bill every month: while they
-/// pay they are not inactive; once the bills stop, they decline 90 days
-/// after the last bill and exit a year after it. A payment made in exit
-/// wins nobody back.
+/// pay they are not inactive, and six bills make them mature; once the
+/// bills stop, they decline 90 days after the last bill and exit a year
+/// after it. A payment made in exit wins nobody back.
 #[test]
 fn a_paying_subscriber_is_not_inactive() {
     let f = Fixture::new();
@@ -372,18 +372,45 @@ fn a_paying_subscriber_is_not_inactive() {
     let last_at = t + days(30 * 22);
     let lifecycle = f.lifecycle();
     let stage = |at| lifecycle.view(c, at).unwrap().unwrap().stage;
-    // Paying for 22 months after one purchase: never inactive meanwhile.
-    for d in [100, 200, 400, 600] {
+    // Paying for 22 months after one purchase: never inactive meanwhile,
+    // and mature from the sixth bill (day 180, 150 days after the first).
+    for d in [100, 179] {
         assert_eq!(stage(t + days(d)), Stage::Growth, "day {d}");
     }
-    assert!(lifecycle
+    let v = lifecycle.view(c, t + days(180)).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Maturity);
+    assert_eq!(
+        v.reasons,
+        [Reason::SteadyPaying {
+            bills: 6,
+            span_days: 150
+        }]
+    );
+    for d in [200, 400, 600] {
+        assert_eq!(stage(t + days(d)), Stage::Maturity, "day {d}");
+    }
+    let stages: Vec<Stage> = lifecycle
         .explain(c, last_at)
         .unwrap()
         .iter()
-        .all(|change| change.to == Stage::Acquisition || change.to == Stage::Growth));
+        .map(|change| change.to)
+        .collect();
+    assert_eq!(stages, [Stage::Growth, Stage::Maturity]);
+    // Without the bill path of maturity, growth throughout.
+    let purchases_only = f.lifecycle_with(LifecyclePolicy {
+        maturity: MaturityRule {
+            min_bills: 0,
+            ..MaturityRule::default()
+        },
+        ..LifecyclePolicy::default()
+    });
+    assert_eq!(
+        purchases_only.view(c, last_at).unwrap().unwrap().stage,
+        Stage::Growth
+    );
     // The bills stop: decline 90 days after the last one (three monthly
     // bills unpaid), exit on a one-time buyer's horizon from it.
-    assert_eq!(stage(last_at + days(89)), Stage::Growth);
+    assert_eq!(stage(last_at + days(89)), Stage::Maturity);
     let v = lifecycle.view(c, last_at + days(90)).unwrap().unwrap();
     assert_eq!(v.stage, Stage::Decline);
     assert!(matches!(
@@ -404,7 +431,7 @@ fn a_paying_subscriber_is_not_inactive() {
             .unwrap()
             .unwrap()
             .stage,
-        Stage::Growth
+        Stage::Maturity
     );
     assert_eq!(
         rhythm_only
@@ -438,6 +465,22 @@ fn a_paying_subscriber_is_not_inactive() {
     assert_eq!(
         strict.view(c, t + days(365)).unwrap().unwrap().stage,
         Stage::Exit
+    );
+
+    // A win-back starts a new relationship: the old bills no longer count.
+    let back = last_at + days(420);
+    f.one(c, back, purchase("SIM-2", "100.00"));
+    for month in 1..=5 {
+        f.one(c, back + days(30 * month), bill(100 + month));
+    }
+    let lifecycle = f.lifecycle();
+    let v = lifecycle.view(c, back + days(170)).unwrap().unwrap();
+    assert_eq!(v.stage, Stage::Growth, "{:?}", v.reasons);
+    f.one(c, back + days(180), bill(106));
+    let lifecycle = f.lifecycle();
+    assert_eq!(
+        lifecycle.view(c, back + days(181)).unwrap().unwrap().stage,
+        Stage::Maturity
     );
 }
 

@@ -32,6 +32,13 @@ pub fn describe_reason(reason: &Reason) -> String {
                 count(*span_days, "day")
             )
         }
+        Reason::SteadyPaying { bills, span_days } => {
+            format!(
+                "steady paying: {} over {}",
+                count(*bills, "bill"),
+                count(*span_days, "day")
+            )
+        }
         Reason::ReferralAndRepeat {
             referrals,
             purchases,
