@@ -3,7 +3,9 @@
 //! job puts them on the win-back list. Both count silence from the latest
 //! purchase or payment, with the same exit horizon (6 typical gaps, at least
 //! 365 days, at most 1,095), so for one-time buyers and steady rhythms — with
-//! or without bills paid after the last purchase — they agree to the day.
+//! or without bills paid after the last purchase — they agree to the day. A
+//! payment made after that day (an old bill settled) brings the customer back
+//! on neither side.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clientele::churn::warning::WinBackRule;
@@ -13,9 +15,10 @@ use clientele::core::{event::*, Currency, CustomerId, ExpectedVersion, NewEvent,
 use clientele::lifecycle::{Lifecycle, LifecyclePolicy, Stage};
 use proptest::prelude::*;
 
-/// Midnight UTC, `d` days after 2023-01-01: both sides count whole days then.
+/// Midnight UTC, `d` days after 2015-01-01 (early enough for the latest day
+/// a case reaches to lie in the past): both sides count whole days then.
 fn day(d: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
+    Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
 }
 
 fn purchase(n: i64) -> Purchase {
@@ -41,6 +44,7 @@ proptest! {
         gap in 30i64..200,
         bills in 0i64..14,
         bill_gap in 20i64..45,
+        late in proptest::option::of(1i64..400),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -53,17 +57,23 @@ proptest! {
             let d = last_purchase + n * bill_gap;
             NewEvent::new(day(d), bill(d))
         }));
+        // The horizon both sides use: 6 gaps, clamped (one purchase: the floor).
+        let horizon = if purchases == 1 { 365 } else { (6 * gap).clamp(365, 1095) };
+        let last_activity = last_bill.unwrap_or(last_purchase).max(last_purchase);
+        let expected = last_activity + horizon;
+        // A payment after the exit day, if any.
+        if let Some(late) = late {
+            let d = expected + late;
+            events.push(NewEvent::new(day(d), bill(d)));
+        }
         store.append(c, ExpectedVersion::Any, events).unwrap();
 
         let lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).unwrap();
         let stream = store.read_stream(c).unwrap();
         let state = fold(&ChurnProjection, stream.iter());
         let (risk, rule, model) = (RiskPolicy::default(), WinBackRule::default(), ModelContext::default());
-        // The horizon both sides use: 6 gaps, clamped (one purchase: the floor).
-        let horizon = if purchases == 1 { 365 } else { (6 * gap).clamp(365, 1095) };
-        let last_activity = last_bill.unwrap_or(last_purchase).max(last_purchase);
-        let expected = last_activity + horizon;
-        for d in expected - 3..=expected + 3 {
+        let after_late = late.map(|l| [expected + l, expected + l + 1, expected + l + 90]);
+        for d in (expected - 3..=expected + 3).chain(after_late.into_iter().flatten()) {
             let exit = lifecycle.view(c, day(d)).unwrap().map(|v| v.stage) == Some(Stage::Exit);
             let silent = rule.silent(&risk.signals(&state, day(d), &model));
             prop_assert_eq!(exit, silent, "day {} (expected exit on day {})", d, expected);

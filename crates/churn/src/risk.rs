@@ -219,6 +219,12 @@ pub struct Signals {
     /// Whole days since the last bill paid (a payment with a due date).
     #[serde(default)]
     pub days_since_last_bill: Option<f64>,
+    /// Whole days of the longest silence since the last purchase: the
+    /// longest gap between it, the payments after it and as-of (see
+    /// [`ChurnState::longest_silence_until`](crate::ChurnState::longest_silence_until)).
+    /// The win-back list compares it with its horizon.
+    #[serde(default)]
+    pub longest_silence_days: Option<f64>,
     /// Whether that bill is within `RiskPolicy::paying_within_days`: the
     /// customer pays, so their silence in purchases is not lapsing.
     #[serde(default)]
@@ -381,6 +387,7 @@ impl RiskPolicy {
         if let Some(paid) = state.last_payment_until(as_of_day) {
             s.days_since_last_payment = Some(f64::from(as_of_day - paid));
         }
+        s.longest_silence_days = state.longest_silence_until(as_of_day).map(f64::from);
         if let Some(billed) = state.last_bill_until(as_of_day) {
             let days = f64::from(as_of_day - billed);
             s.days_since_last_bill = Some(days);

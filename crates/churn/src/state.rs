@@ -210,6 +210,31 @@ impl ChurnState {
         self.payment_days.range(..=day).next_back().map(|(d, _)| *d)
     }
 
+    /// The longest silence, in days, from the last purchase on or before
+    /// `day` to `day`: the longest gap between that purchase, the payments
+    /// after it and `day` itself. None before any purchase.
+    ///
+    /// A customer silent for the exit horizon has left; a payment made after
+    /// that settles a debt but does not undo the silence, so the longest gap
+    /// decides, not the last one.
+    pub fn longest_silence_until(&self, day: i32) -> Option<i32> {
+        let last = self
+            .purchase_days
+            .range(..=day)
+            .next_back()
+            .map(|(d, _)| *d)?;
+        let mut previous = last;
+        let mut longest = 0;
+        // `(last, day]`, empty when they are the same day (a reversed range
+        // would panic).
+        let after = (last < day).then(|| self.payment_days.range(last + 1..=day));
+        for (&paid, _) in after.into_iter().flatten() {
+            longest = longest.max(paid - previous);
+            previous = paid;
+        }
+        Some(longest.max(day - previous))
+    }
+
     /// The day of the last bill paid (a payment with a due date) on or
     /// before `day`.
     pub fn last_bill_until(&self, day: i32) -> Option<i32> {

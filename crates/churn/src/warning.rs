@@ -172,15 +172,22 @@ impl WinBackRule {
     /// Whether the signals show a customer silent beyond the horizon (an
     /// explicit churn is the `churned` warning's, not this one's).
     pub fn silent(&self, s: &Signals) -> bool {
-        if s.churned || s.covered() {
+        if s.churned {
             return false;
         }
-        // A payment within the horizon is activity (as in the lifecycle).
-        if let (Some(horizon), Some(paid)) = (
-            self.horizon_days(s.transactions, s.typical_gap_days),
-            s.days_since_last_payment,
-        ) {
-            if paid < horizon {
+        let horizon = self.horizon_days(s.transactions, s.typical_gap_days);
+        // A silence of the horizon since the last purchase: the customer has
+        // left, and a payment after it (an old bill settled) wins nobody back,
+        // as a payment in exit does not in the lifecycle.
+        let broken = horizon.is_some_and(|h| s.longest_silence_days.is_some_and(|l| l >= h));
+        let cover_runs = s.cover_until.is_some() && s.days_since_cover_ended.is_none();
+        if cover_runs || (s.paying && !broken) {
+            return false;
+        }
+        // A payment within the horizon, with no such silence before it, is
+        // activity (as in the lifecycle).
+        if let (Some(h), Some(paid)) = (horizon, s.days_since_last_payment) {
+            if paid < h && !broken {
                 return false;
             }
         }
@@ -188,10 +195,10 @@ impl WinBackRule {
             return days >= self.after_lapse_days;
         }
         match (
-            self.horizon_days(s.transactions, s.typical_gap_days),
-            s.days_since_last_purchase,
+            horizon,
+            s.longest_silence_days.or(s.days_since_last_purchase),
         ) {
-            (Some(horizon), Some(days)) => days >= horizon,
+            (Some(h), Some(days)) => days >= h,
             _ => false,
         }
     }
@@ -512,6 +519,23 @@ mod tests {
             !rule.silent(&signals(900.0, true)),
             "explicit churn: `churned`"
         );
+        // A one-time buyer (horizon 365) who paid a bill 10 days ago: silent
+        // only if a year's silence came before that payment.
+        let paid = |longest: f64| Signals {
+            transactions: 1,
+            days_since_last_purchase: Some(500.0),
+            typical_gap_days: Some(30.0),
+            days_since_last_payment: Some(10.0),
+            days_since_last_bill: Some(10.0),
+            paying: true,
+            longest_silence_days: Some(longest),
+            ..Signals::default()
+        };
+        assert!(
+            !rule.silent(&paid(364.0)),
+            "paying, never silent for a year"
+        );
+        assert!(rule.silent(&paid(365.0)), "an old bill paid after leaving");
     }
 
     #[test]

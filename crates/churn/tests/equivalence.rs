@@ -135,6 +135,28 @@ fn reference_signals(
         s.days_since_last_bill = Some(days);
         s.paying = days <= policy.paying_within_days;
     }
+    // The longest silence since the last purchase (added with the rule that
+    // a payment after leaving wins nobody back): the largest difference
+    // between consecutive days of [last purchase, later payments…, as-of].
+    let last_purchase = state
+        .purchase_days
+        .keys()
+        .copied()
+        .filter(|d| *d <= as_of_day)
+        .max();
+    if let Some(last) = last_purchase {
+        let mut days: Vec<i32> = vec![last];
+        days.extend(
+            state
+                .payment_days
+                .keys()
+                .copied()
+                .filter(|d| *d > last && *d <= as_of_day),
+        );
+        days.push(as_of_day);
+        let longest = days.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        s.longest_silence_days = Some(f64::from(longest));
+    }
     s.churned = state.churned_at.is_some_and(|t| t <= now);
     s
 }
