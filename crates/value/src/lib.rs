@@ -3,7 +3,9 @@
 //! * [`stats`]: per-customer sufficient statistics (frequency, recency, T, mean repeat
 //!   spend) from raw purchases, with explicit time units;
 //! * [`model`]: the BG/NBD, MBG/NBD and Pareto/NBD transaction models and the Gamma-Gamma
-//!   spend model — likelihoods, maximum-likelihood fits, P(alive) and expected purchases;
+//!   spend model — likelihoods, maximum-likelihood fits, P(alive) and expected purchases —
+//!   and the shifted-beta-geometric (sBG) retention model of contract customers, with its
+//!   discounted expected (residual) lifetimes;
 //! * [`clv`]: formula (annuity) CLV and model-based discounted CLV.
 //!
 //! Validated on the CDNOW sample of Fader, Hardie & Lee (2005) (see `tests/cdnow.rs`).
@@ -57,8 +59,8 @@ pub use history::{
     ValueState,
 };
 pub use model::{
-    BgNbd, Fit, FitOptions, GammaGamma, MbgNbd, Observation, ParetoNbd, SpendObservation,
-    TransactionModel,
+    BgNbd, ContractObservation, Fit, FitOptions, GammaGamma, MbgNbd, Observation, ParetoNbd, Sbg,
+    SpendObservation, TransactionModel,
 };
 pub use rfm::{rfm, RfmInput, RfmScore, RfmSegment};
 pub use service::{ModelFits, Value, ValueOverview};

@@ -5,7 +5,10 @@
 //! * [`MbgNbd`]: modified BG/NBD (Batislam, Denizel & Filiztekin 2007; Hoppe & Wagner 2007);
 //! * [`ParetoNbd`]: Pareto/NBD (Schmittlein, Morrison & Colombo 1987; likelihood as in
 //!   Fader & Hardie 2005, *A note on deriving the Pareto/NBD model and related expressions*);
-//! * [`GammaGamma`]: spend per transaction (Fader, Hardie & Lee 2005, *RFM and CLV*).
+//! * [`GammaGamma`]: spend per transaction (Fader, Hardie & Lee 2005, *RFM and CLV*);
+//! * [`Sbg`]: shifted-beta-geometric retention of contract customers, renewing or leaving
+//!   once a period (Fader & Hardie 2007, *How to project customer retention*; DERL from
+//!   Fader & Hardie 2010), on its own input, [`ContractObservation`].
 //!
 //! The transaction models share one input, [`Observation`] — frequency x (repeat
 //! transactions), recency t_x and observation length T, both in one time unit of the
@@ -23,12 +26,14 @@ mod gamma_gamma;
 mod mbg_nbd;
 mod optimize;
 mod pareto_nbd;
+mod sbg;
 pub mod special;
 
 pub use bg_nbd::BgNbd;
 pub use gamma_gamma::{GammaGamma, SpendObservation};
 pub use mbg_nbd::MbgNbd;
 pub use pareto_nbd::ParetoNbd;
+pub use sbg::{ContractObservation, Sbg};
 
 use serde::{Deserialize, Serialize};
 
