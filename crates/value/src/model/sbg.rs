@@ -435,6 +435,26 @@ const LAST_RESORT_TOLERANCE: f64 = 1e-8;
 /// Term budget of the summed series (~20 ms when used up; enough for d ≳ 10⁻⁵).
 const DISCOUNT_TERMS: u64 = 5_000_000;
 
+/// The arguments of ₂F₁(1, b; α + b; 1/(1 + d)) for the crate's evaluator,
+/// with 1 − z = d/(1 + d) exact.
+fn lifetime_hyp2f1_args(alpha: f64, b: f64, d: f64) -> (special::Params, special::Unit) {
+    let c = alpha + b;
+    let unit = special::Unit {
+        z: 1.0 / (1.0 + d),
+        y: d / (1.0 + d),
+        ln_y: d.ln() - d.ln_1p(),
+    };
+    let params = special::Params {
+        a: 1.0,
+        b,
+        c,
+        c_a: c - 1.0,
+        c_b: alpha,
+        d: alpha - 1.0,
+    };
+    (params, unit)
+}
+
 /// F(d) = ₂F₁(1, b; α + b; z) = Σ_{k≥0} z^k (b)_k/(α + b)_k with z = 1/(1 + d), for
 /// α, b > 0 and d ≥ 0.
 ///
@@ -458,19 +478,7 @@ fn discounted_lifetime(alpha: f64, b: f64, d: f64) -> Result<f64> {
             reason: "the expected lifetime is infinite without discounting when alpha <= 1",
         });
     }
-    let unit = special::Unit {
-        z: 1.0 / (1.0 + d),
-        y: d / (1.0 + d),
-        ln_y: d.ln() - d.ln_1p(),
-    };
-    let params = special::Params {
-        a: 1.0,
-        b,
-        c,
-        c_a: c - 1.0,
-        c_b: alpha,
-        d: alpha - 1.0,
-    };
+    let (params, unit) = lifetime_hyp2f1_args(alpha, b, d);
     let mut best = f64::INFINITY;
     let mut fair = None; // a ₂F₁ value within LAST_RESORT_TOLERANCE
     if let Ok(e) = special::hyp2f1_scaled_estimate(params, unit, 0.0) {
@@ -621,7 +629,9 @@ fn ln_gamma_shift(x: f64, a: f64) -> f64 {
     }
     let x = x + f64::from(m);
     let p = x + a;
-    (x - 0.5) * (a / x).ln_1p() + a * (p.ln() - 1.0) + stirling_tail(p) - stirling_tail(x) - below
+    (x - 0.5) * (a / x).ln_1p() + a * (p.ln() - 1.0) + special::stirling_tail(p)
+        - special::stirling_tail(x)
+        - below
 }
 
 /// ψ(x + a) − ψ(x) for x, a > 0, as a difference: for x ≥ 10 from the asymptotic series
@@ -654,23 +664,6 @@ fn digamma_tail(y: f64) -> f64 {
                                 - inv2
                                     * (1.0 / 132.0
                                         - inv2 * (691.0 / 32760.0 - inv2 * (1.0 / 12.0)))))))
-}
-
-/// s(x) = ln Γ(x) − (x − ½) ln x + x − ½ ln 2π for x ≥ 10 (seven terms of Stirling's
-/// series; the next is below 3·10⁻¹⁷).
-fn stirling_tail(x: f64) -> f64 {
-    let inv = 1.0 / x;
-    let inv2 = inv * inv;
-    inv * (1.0 / 12.0
-        - inv2
-            * (1.0 / 360.0
-                - inv2
-                    * (1.0 / 1260.0
-                        - inv2
-                            * (1.0 / 1680.0
-                                - inv2
-                                    * (1.0 / 1188.0
-                                        - inv2 * (691.0 / 360_360.0 - inv2 * (1.0 / 156.0)))))))
 }
 
 /// Total log-likelihood of the rows at θ = (α, β); with `grad`, also its gradient with
@@ -835,20 +828,7 @@ mod tests {
     fn discounted_lifetime_falls_back_to_the_series_where_hyp2f1_is_refused() {
         let (alpha, beta, renewals, d) = (0.9995, 20_000.0, 30_000u32, 1e-3);
         let b = beta + f64::from(renewals) + 1.0;
-        let c = alpha + b;
-        let unit = special::Unit {
-            z: 1.0 / (1.0 + d),
-            y: d / (1.0 + d),
-            ln_y: d.ln() - d.ln_1p(),
-        };
-        let params = special::Params {
-            a: 1.0,
-            b,
-            c,
-            c_a: c - 1.0,
-            c_b: alpha,
-            d: alpha - 1.0,
-        };
+        let (params, unit) = lifetime_hyp2f1_args(alpha, b, d);
         let refused = match special::hyp2f1_scaled_estimate(params, unit, 0.0) {
             Ok(e) => !(e.value >= 1.0 && e.within(DISCOUNT_TOLERANCE)),
             Err(_) => true,

@@ -510,7 +510,7 @@ fn ln_gamma_quotient((p, q, delta): (f64, f64, f64)) -> (f64, f64, f64) {
 
 /// s(x) = ln Γ(x) − (x − ½) ln x + x − ½ ln 2π for x ≥ 10 (seven terms of Stirling's
 /// series; the next is below 3·10⁻¹⁷).
-fn stirling_tail(x: f64) -> f64 {
+pub(crate) fn stirling_tail(x: f64) -> f64 {
     let inv = 1.0 / x;
     let inv2 = inv * inv;
     inv * (1.0 / 12.0
