@@ -293,6 +293,99 @@ impl Projection for ValueProjection {
     }
 }
 
+/// Days without a bill after which a subscriber has lapsed, by default: the
+/// lifecycle's `bill_lapse_decline_days` (three monthly bills unpaid).
+pub const DEFAULT_LAPSE_DAYS: u32 = 90;
+
+/// A customer's bills in one currency as of a time: the contractual side of
+/// their value (see [`ValueState::is_bill`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Bills paid by then.
+    pub bills: u32,
+    /// Their sum (minor units).
+    pub billed: i64,
+    /// The first bill's day.
+    pub first_bill: NaiveDate,
+    /// The last bill's day.
+    pub last_bill: NaiveDate,
+    /// Whether the last bill is more than the lapse (days) before as-of:
+    /// the subscriber has stopped paying.
+    pub lapsed: bool,
+}
+
+impl Subscription {
+    /// The mean bill (minor units, rounded down).
+    pub fn mean_bill(&self) -> i64 {
+        self.billed / i64::from(self.bills.max(1))
+    }
+}
+
+/// The bills of `state` in `currency` as of `as_of`, and whether they
+/// stopped `lapse_days` or more before it (None: no bill by then).
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use clientele_core::event::Payment;
+/// use clientele_core::{projection::fold, Currency, CustomerId, ExpectedVersion, NewEvent, Store};
+/// use clientele_value::{history::subscription, ValueProjection};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = Store::open(dir.path())?;
+/// let c = CustomerId::new_random();
+/// let bill = |month: u32| {
+///     let at = Utc.with_ymd_and_hms(2024, month, 5, 9, 0, 0).unwrap();
+///     let payment = Payment {
+///         reference: format!("BILL-2024{month:02}"),
+///         amount: "58.00".parse().unwrap(),
+///         currency: Currency::CNY,
+///         due_date: None,
+///         late: false,
+///     };
+///     NewEvent::new(at, payment)
+/// };
+/// store.append(c, ExpectedVersion::Any, (1..=6).map(bill).collect())?;
+/// let state = fold(&ValueProjection, store.read_stream(c)?.iter());
+///
+/// let june = Utc.with_ymd_and_hms(2024, 6, 30, 0, 0, 0).unwrap();
+/// let s = subscription(&state, "CNY", june, 90).expect("bills by then");
+/// assert_eq!((s.bills, s.billed, s.mean_bill(), s.lapsed), (6, 34_800, 5_800, false));
+/// let december = Utc.with_ymd_and_hms(2024, 12, 31, 0, 0, 0).unwrap();
+/// assert!(subscription(&state, "CNY", december, 90).unwrap().lapsed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn subscription(
+    state: &ValueState,
+    currency: &str,
+    as_of: DateTime<Utc>,
+    lapse_days: u32,
+) -> Option<Subscription> {
+    let today = day_number(as_of);
+    let mut bills = 0u32;
+    let mut billed = 0i64;
+    let mut first = None;
+    let mut last = None;
+    for (day, payments) in state.payments.range(..=today) {
+        for p in payments
+            .iter()
+            .filter(|p| p.currency == currency && state.is_bill(p, today))
+        {
+            bills = bills.saturating_add(1);
+            billed = billed.saturating_add(p.amount);
+            first.get_or_insert(*day);
+            last = Some(*day);
+        }
+    }
+    let (first, last) = (first?, last?);
+    Some(Subscription {
+        bills,
+        billed,
+        first_bill: date_of(first)?,
+        last_bill: date_of(last)?,
+        lapsed: today.saturating_sub(last) >= i64::from(lapse_days),
+    })
+}
+
 /// Historic value of one customer in one currency, as of a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoricValue {

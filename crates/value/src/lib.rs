@@ -55,13 +55,13 @@ pub mod stats;
 
 pub use error::{Result, ValueError};
 pub use history::{
-    historic_value, reference_key, Amounts, Day, HistoricValue, PaymentEntry, ValueProjection,
-    ValueState,
+    historic_value, reference_key, subscription, Amounts, Day, HistoricValue, PaymentEntry,
+    Subscription, ValueProjection, ValueState, DEFAULT_LAPSE_DAYS,
 };
 pub use model::{
     BgNbd, ContractObservation, Fit, FitOptions, GammaGamma, MbgNbd, Observation, ParetoNbd, Sbg,
     SpendObservation, TransactionModel,
 };
 pub use rfm::{rfm, RfmInput, RfmScore, RfmSegment};
-pub use service::{ModelFits, Value, ValueOverview};
+pub use service::{ModelFits, SubscriptionFits, Value, ValueOverview};
 pub use stats::{CustomerSummary, DayNumber, PurchaseHistory, TimeUnit};

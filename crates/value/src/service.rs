@@ -8,8 +8,13 @@ use clientele_core::projection::{AsOf, Projector};
 use clientele_core::{CustomerId, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::history::{day_number, historic_value, HistoricValue, ValueProjection, ValueState};
-use crate::model::{BgNbd, Fit, FitOptions, GammaGamma, MbgNbd, ParetoNbd};
+use crate::history::{
+    day_number, historic_value, subscription, HistoricValue, Subscription, ValueProjection,
+    ValueState,
+};
+use crate::model::{
+    BgNbd, ContractObservation, Fit, FitOptions, GammaGamma, MbgNbd, ParetoNbd, Sbg,
+};
 use crate::rfm::{rfm, RfmInput, RfmScore};
 use crate::stats::{CustomerSummary, TimeUnit};
 
@@ -49,6 +54,33 @@ pub struct ModelFits {
     pub pareto_nbd: Result<Fit<ParetoNbd>, String>,
     /// Gamma-Gamma spend (Fader, Hardie & Lee 2005b), in major currency units.
     pub gamma_gamma: Result<Fit<GammaGamma>, String>,
+}
+
+/// The subscribers' contractual model as of one time ([`Value::fit_subscriptions`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionFits {
+    /// The calibration end.
+    pub as_of: DateTime<Utc>,
+    /// The recorded time the population was read as known at (None: every
+    /// event recorded so far).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_at: Option<DateTime<Utc>>,
+    /// Currency of the bills.
+    pub currency: String,
+    /// Days without a bill after which a subscriber has lapsed.
+    pub lapse_days: u32,
+    /// Customers with a bill by `as_of`.
+    pub subscribers: usize,
+    /// Of which lapsed (churned, for the model).
+    pub lapsed: usize,
+    /// The mean bill over every bill of every subscriber (minor units;
+    /// None without subscribers).
+    pub mean_bill: Option<i64>,
+    /// sBG (Fader & Hardie 2007) with one period per bill, or why it
+    /// failed. A bill pays for a period: a lapsed subscriber with `n` bills
+    /// churned at the end of period `n`; an active one is in period `n`,
+    /// having renewed `n − 1` times (with one bill, nothing is known yet).
+    pub sbg: Result<Fit<Sbg>, String>,
 }
 
 /// The value projection and its population jobs.
@@ -250,6 +282,61 @@ impl Value {
             mbg_nbd: MbgNbd::fit(&observations, &options).map_err(text),
             pareto_nbd: ParetoNbd::fit(&observations, &options).map_err(text),
             gamma_gamma: GammaGamma::fit(&spends, &options).map_err(text),
+        })
+    }
+
+    /// Every customer with a bill in `currency` by `at`, with their
+    /// [`Subscription`] (lapsed: no bill for `lapse_days`), in customer-id
+    /// order.
+    pub fn subscriptions(
+        &self,
+        at: impl Into<AsOf>,
+        currency: &str,
+        lapse_days: u32,
+    ) -> Result<Vec<(CustomerId, Subscription)>, ServiceError> {
+        let at = at.into();
+        let as_of = at.occurred;
+        let mut out = Vec::new();
+        self.for_each_state_as_of(at, |customer, state| {
+            if let Some(s) = subscription(&state, currency, as_of, lapse_days) {
+                out.push((customer, s));
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Fits the shifted-beta-geometric retention model on the subscribers
+    /// of `currency` as of `at` (see [`SubscriptionFits`]): one period per
+    /// bill, churned = lapsed for `lapse_days`. For stores whose subscribers
+    /// are billed on one rhythm (monthly bills: periods are months).
+    pub fn fit_subscriptions(
+        &self,
+        at: impl Into<AsOf>,
+        currency: &str,
+        lapse_days: u32,
+    ) -> Result<SubscriptionFits, ServiceError> {
+        let at = at.into();
+        let subscriptions = self.subscriptions(at, currency, lapse_days)?;
+        let mut data = Vec::with_capacity(subscriptions.len());
+        let (mut bills, mut billed) = (0i64, 0i64);
+        for (_, s) in &subscriptions {
+            let periods = if s.lapsed { s.bills } else { s.bills - 1 };
+            if periods > 0 {
+                data.push(ContractObservation::new(periods, s.lapsed)?);
+            }
+            bills = bills.saturating_add(i64::from(s.bills));
+            billed = billed.saturating_add(s.billed);
+        }
+        Ok(SubscriptionFits {
+            as_of: at.occurred,
+            known_at: at.known_at,
+            currency: currency.to_owned(),
+            lapse_days,
+            subscribers: subscriptions.len(),
+            lapsed: subscriptions.iter().filter(|(_, s)| s.lapsed).count(),
+            mean_bill: (bills > 0).then(|| billed / bills),
+            sbg: Sbg::fit(&data, &FitOptions::default()).map_err(|e| e.to_string()),
         })
     }
 

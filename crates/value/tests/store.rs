@@ -150,3 +150,74 @@ fn population_value_as_known_at_a_recorded_time() {
         value.overview(as_of, Some("EUR")).unwrap()
     );
 }
+
+/// Subscribers through the event log: Fader & Hardie's (2007) "regular"
+/// cohort of 1,000 — 631, 468, 382, 326, 289, 262 and 241 still renewing at
+/// the start of periods 1 to 7 — as monthly bills, one per period. Read
+/// back through `Value::fit_subscriptions`, the sBG fit is the published
+/// one, and the subscriptions are what the bills say.
+#[test]
+fn subscribers_through_the_event_log_fit_the_published_sbg() {
+    use clientele_core::event::Payment;
+    use clientele_core::{Currency, ExpectedVersion, NewEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let start = Utc.with_ymd_and_hms(2020, 1, 1, 9, 0, 0).unwrap();
+    let survivors = [1000u32, 631, 468, 382, 326, 289, 262, 241];
+    let mut customer = 0;
+    let mut batch = Vec::new();
+    for (t, pair) in survivors.windows(2).enumerate() {
+        // Churned at the end of period t + 1: paid t + 1 bills.
+        batch.push((pair[0] - pair[1], t as u32 + 1));
+    }
+    // Still renewing after period 7: the eighth bill paid.
+    batch.push((241, 8));
+    for (count, bills) in batch {
+        for _ in 0..count {
+            customer += 1;
+            let c = CustomerId::from_external("subscribers", &customer.to_string());
+            let events: Vec<NewEvent> = (0..bills)
+                .map(|k| {
+                    let payment = Payment {
+                        reference: format!("BILL-{customer}-{k}"),
+                        amount: "58.00".parse().unwrap(),
+                        currency: Currency::CNY,
+                        due_date: None,
+                        late: false,
+                    };
+                    NewEvent::new(start + chrono::Duration::days(30 * i64::from(k)), payment)
+                })
+                .collect();
+            store.append(c, ExpectedVersion::Any, events).unwrap();
+        }
+    }
+    let mut value = Value::open(&store).unwrap();
+    value.catch_up().unwrap();
+    // Day 225: the eighth bill (day 210) is 15 days old; every churner's last
+    // bill (day 180 at the latest) is 45 days old or more. Lapsed after 29.
+    let as_of = start + chrono::Duration::days(225);
+    let fits = value.fit_subscriptions(as_of, "CNY", 29).unwrap();
+    assert_eq!((fits.subscribers, fits.lapsed), (1000, 759));
+    assert_eq!(fits.mean_bill, Some(5_800));
+    let sbg = fits.sbg.unwrap().params;
+    assert!((sbg.alpha() - 0.704).abs() < 0.002, "alpha {}", sbg.alpha());
+    assert!((sbg.beta() - 1.182).abs() < 0.002, "beta {}", sbg.beta());
+
+    let subscriptions = value.subscriptions(as_of, "CNY", 29).unwrap();
+    let bills: BTreeMap<u32, usize> =
+        subscriptions.iter().fold(BTreeMap::new(), |mut m, (_, s)| {
+            *m.entry(s.bills).or_default() += 1;
+            m
+        });
+    assert_eq!(bills[&1], 369);
+    assert_eq!(bills[&8], 241);
+    assert!(subscriptions
+        .iter()
+        .all(|(_, s)| s.lapsed == (s.bills < 8) && s.billed == 5_800 * i64::from(s.bills)));
+    // A day earlier than the last churners' lapse, they count as active.
+    let early = value
+        .fit_subscriptions(start + chrono::Duration::days(200), "CNY", 29)
+        .unwrap();
+    assert!(early.lapsed < fits.lapsed);
+}
