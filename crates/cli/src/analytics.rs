@@ -336,6 +336,47 @@ impl CustomerSection for LoyaltySection {
 /// the view folded afresh; the population model fitted as of the view's time.
 pub struct ValueRiskSection;
 
+impl ValueRiskSection {
+    /// The customer's subscription in `currency` as of the view, with the
+    /// sBG's view of it (None: no bill by then). The model is fitted on the
+    /// population only for a subscriber still paying.
+    fn subscriber(
+        &self,
+        analytics: &Analytics,
+        input: &SectionInput<'_>,
+        state: &clientele_value::ValueState,
+        currency: &str,
+    ) -> CliResult<Option<SubscriberView>> {
+        let lapse = clientele_value::DEFAULT_LAPSE_DAYS;
+        let Some(subscription) = clientele_value::subscription(state, currency, input.as_of, lapse)
+        else {
+            return Ok(None);
+        };
+        let mut view = SubscriberView {
+            subscription,
+            renewal: None,
+            residual_value: None,
+            discount_per_period: DISCOUNT_PER_PERIOD,
+        };
+        if !subscription.lapsed {
+            let fits = analytics
+                .value
+                .fit_subscriptions(input.at(), currency, lapse)
+                .map_err(|e| failed("the subscribers' model", e))?;
+            if let Ok(fit) = &fits.sbg {
+                let bills = subscription.bills;
+                view.renewal = fit.params.retention_rate(bills).ok();
+                view.residual_value = fit
+                    .params
+                    .derl(DISCOUNT_PER_PERIOD, bills.saturating_sub(1))
+                    .ok()
+                    .map(|periods| periods * subscription.mean_bill() as f64);
+            }
+        }
+        Ok(Some(view))
+    }
+}
+
 impl CustomerSection for ValueRiskSection {
     fn key(&self) -> &'static str {
         "value"
@@ -401,10 +442,16 @@ impl CustomerSection for ValueRiskSection {
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
         }
+        let subscriber = self.subscriber(analytics, input, &state, &currency)?;
+        if let Some(s) = &subscriber {
+            // Beside the historic value, before the risk.
+            lines.insert(1, s.line(&currency, minor));
+        }
         let data = serde_json::json!({
             "history": to_json(&history)?,
             "model_statistics": to_json(&summary)?,
             "risk": to_json(&risk)?,
+            "subscription": to_json(&subscriber)?,
         });
         Ok(Some(SectionOutput { data, lines }))
     }
@@ -412,6 +459,50 @@ impl CustomerSection for ValueRiskSection {
 
 /// The horizon of the churn risk shown by `customer` and the report (13 weeks).
 pub const RISK_HORIZON_DAYS: i64 = 91;
+
+/// The discount rate per billing period of a subscriber's expected residual
+/// value (1 % a month is about 12.7 % a year).
+pub const DISCOUNT_PER_PERIOD: f64 = 0.01;
+
+/// A subscriber in the customer view: their bills and, from the sBG fitted
+/// on every subscriber as of the view, the chance they renew and the
+/// discounted value of the bills still to come.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriberView {
+    /// The customer's bills.
+    pub subscription: clientele_value::Subscription,
+    /// The chance to pay the next bill (the sBG retention rate after this
+    /// many bills); None if the fit failed or the subscriber lapsed.
+    pub renewal: Option<f64>,
+    /// Expected residual value: the mean bill × DERL at
+    /// [`DISCOUNT_PER_PERIOD`], in minor units; None as for `renewal`.
+    pub residual_value: Option<f64>,
+    /// The discount rate per period used.
+    pub discount_per_period: f64,
+}
+
+impl SubscriberView {
+    fn line(&self, currency: &str, minor: f64) -> String {
+        let s = &self.subscription;
+        let money = |m: f64| crate::output::group_decimal(&format!("{:.2}", m / minor));
+        let mut line = format!(
+            "subscriber: {}, mean {} {currency}",
+            crate::output::count(s.bills, "bill"),
+            money(s.mean_bill() as f64)
+        );
+        if s.lapsed {
+            line.push_str(&format!(", lapsed (the last on {})", s.last_bill));
+        } else if let (Some(r), Some(v)) = (self.renewal, self.residual_value) {
+            line.push_str(&format!(
+                "; renews with {:.1} % chance, expected residual value {} {currency} (sBG, {:.0} % a bill)",
+                100.0 * r,
+                money(v),
+                100.0 * self.discount_per_period
+            ));
+        }
+        line
+    }
+}
 
 /// Population statistics for `stats`.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -37,6 +37,8 @@ fn cdnow_import_model_fit_backtest_and_warnings() {
         "{r}"
     );
     assert!(close(&r["bg_nbd"]["log_likelihood"], -9582.4, 0.1), "{r}");
+    // CDNOW has no bills: no subscribers' model.
+    assert!(r.get("subscribers").is_none(), "{r}");
     assert!(
         close(&r["pareto_nbd"]["s"], 0.606, 0.001) && close(&r["pareto_nbd"]["beta"], 11.669, 0.01),
         "{r}"

@@ -945,3 +945,72 @@ fn doc_due(s: &Sandbox, db: &str) -> serde_json::Value {
     assert_eq!(code, 0, "{stderr}");
     doc["result"]["due"].clone()
 }
+
+/// The demo's telecom subscribers: `model fit` fits the sBG on them, and the
+/// customer view of one still paying gives their bills, the chance they
+/// renew and the value of the bills to come.
+#[test]
+fn subscribers_get_a_retention_model_and_a_residual_value() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let o = s.run(&["--db", &db, "demo", "--customers", "200", "--seed", "11"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let (code, doc, stderr) = s.json(&["--db", &db, "model", "fit", "--as-of", "2025-06-30"]);
+    assert_eq!(code, 0, "{stderr}");
+    let subs = &doc["result"]["subscribers"];
+    let count = subs["subscribers"].as_u64().expect("subscribers");
+    assert!(
+        count > 0 && subs["lapsed"].as_u64().unwrap() <= count,
+        "{subs}"
+    );
+    assert_eq!(subs["lapse_days"], 90);
+    let alpha = subs["sbg"]["alpha"].as_f64().expect("alpha");
+    assert!(alpha > 0.0 && subs["sbg"]["beta"].as_f64().unwrap() > 0.0);
+    let (first, twelfth) = (
+        subs["renewal"][0].as_f64().unwrap(),
+        subs["renewal"][1].as_f64().unwrap(),
+    );
+    assert!(0.0 < first && first <= twelfth && twelfth < 1.0, "{subs}");
+    let text = String::from_utf8_lossy(
+        &s.run(&["--db", &db, "model", "fit", "--as-of", "2025-06-30"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        text.contains(" subscribers (") && text.contains("sBG"),
+        "{text}"
+    );
+
+    // A subscriber: the first customer with a bill, viewed a day after it.
+    let export = export(&s, &db, "all.jsonl");
+    let bill: Value = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| {
+            e["reference"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("BILL-"))
+        })
+        .expect("a bill");
+    let customer = bill["customer"].as_str().unwrap().to_owned();
+    let day = &bill["occurred_at"].as_str().unwrap()[..10];
+    let next = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap() + chrono::Days::new(1);
+    let view = |as_of: &str| {
+        let (code, doc, stderr) = s.json(&["--db", &db, "customer", &customer, "--as-of", as_of]);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"]["sections"]["value"]["subscription"].clone()
+    };
+    let paying = view(&next.to_string());
+    assert!(
+        paying["subscription"]["bills"].as_u64().unwrap() >= 1,
+        "{paying}"
+    );
+    assert_eq!(paying["subscription"]["lapsed"], false);
+    let renewal = paying["renewal"].as_f64().expect("renewal");
+    assert!(0.0 < renewal && renewal < 1.0, "{paying}");
+    assert!(paying["residual_value"].as_f64().unwrap() > 0.0, "{paying}");
+    assert_eq!(paying["discount_per_period"], 0.01);
+    // Before the first bill, no subscription.
+    assert!(view("2020-01-01").is_null());
+}

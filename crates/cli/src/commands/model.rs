@@ -19,7 +19,12 @@ Fits BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007), Pareto/N
 every customer's purchases up to --as-of (the calibration end). Same-day purchases
 are one transaction; frequency = repeat transactions, recency = first to last
 purchase, T = first purchase to --as-of, in --unit. Spend is in the currency with the
-most revenue unless --currency is given.";
+most revenue unless --currency is given.
+
+Where customers pay bills (payments that settle no order: a subscriber's monthly
+bill), it also fits the shifted-beta-geometric retention model (Fader & Hardie
+2007) with one period per bill: a subscriber with no bill for --lapse-days has
+churned.";
 
 /// `clientele model …`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -41,9 +46,12 @@ pub struct FitArgs {
     /// Time unit of recency and T.
     #[arg(long, value_enum, default_value = "weeks")]
     pub unit: Unit,
-    /// Currency of the spend model (ISO 4217).
+    /// Currency of the spend model and the bills (ISO 4217).
     #[arg(long)]
     pub currency: Option<String>,
+    /// Days without a bill after which a subscriber has churned (sBG).
+    #[arg(long, default_value_t = clientele_value::DEFAULT_LAPSE_DAYS)]
+    pub lapse_days: u32,
 }
 
 /// Time units.
@@ -95,6 +103,28 @@ pub struct FitOutput {
     pub pareto_nbd: FittedModel,
     /// Gamma-Gamma: p, q, gamma.
     pub gamma_gamma: FittedModel,
+    /// sBG on the subscribers (absent: no customer pays bills).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribers: Option<SubscriberModel>,
+}
+
+/// The subscribers' retention model in the `model fit` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriberModel {
+    /// Customers with a bill by as-of.
+    pub subscribers: usize,
+    /// Of which lapsed: no bill for `lapse_days`.
+    pub lapsed: usize,
+    /// The lapse, in days.
+    pub lapse_days: u32,
+    /// The mean bill, an exact decimal string in the currency.
+    pub mean_bill: Option<String>,
+    /// sBG: alpha, beta (one period per bill).
+    pub sbg: FittedModel,
+    /// The chance to renew after the first bill, and after the twelfth
+    /// (the model's retention rates r(1) and r(12)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<(f64, f64)>,
 }
 
 fn fitted<P>(
@@ -163,6 +193,49 @@ impl Render for FitOutput {
                 }
             }
         }
+        if let Some(s) = &self.subscribers {
+            out.push_str(&format!(
+                "\n{} ({} lapsed: no bill for {}), one period per bill{}\n",
+                crate::output::count(s.subscribers, "subscriber"),
+                crate::output::thousands(s.lapsed),
+                crate::output::count(s.lapse_days, "day"),
+                s.mean_bill
+                    .as_ref()
+                    .map(|m| format!(", mean bill {m} {}", self.currency))
+                    .unwrap_or_default()
+            ));
+            match (&s.sbg.error, s.renewal) {
+                (Some(e), _) => out.push_str(&format!("{:<12} failed: {e}\n", "sBG")),
+                (None, renewal) => {
+                    let param = |k: &str| {
+                        s.sbg
+                            .params
+                            .get(k)
+                            .and_then(serde_json::Value::as_f64)
+                            .unwrap_or(f64::NAN)
+                    };
+                    out.push_str(&format!(
+                        "{:<12} alpha {:.4}  beta {:.4}   LL {:.2}{}\n",
+                        "sBG",
+                        param("alpha"),
+                        param("beta"),
+                        s.sbg.log_likelihood.unwrap_or(f64::NAN),
+                        if s.sbg.converged == Some(false) {
+                            " (not converged)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    if let Some((first, twelfth)) = renewal {
+                        out.push_str(&format!(
+                            "             renews {:.1} % after the first bill, {:.1} % after the twelfth\n",
+                            100.0 * first,
+                            100.0 * twelfth
+                        ));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -217,6 +290,33 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
             minor,
         )
         .map_err(error("fitting the models"))?;
+    let at = clientele_core::projection::AsOf {
+        occurred: as_of,
+        known_at,
+    };
+    let subs = value
+        .fit_subscriptions(at, &currency, args.lapse_days)
+        .map_err(error("fitting the subscribers' model"))?;
+    let subscribers = (subs.subscribers > 0).then(|| SubscriberModel {
+        subscribers: subs.subscribers,
+        lapsed: subs.lapsed,
+        lapse_days: subs.lapse_days,
+        mean_bill: subs.mean_bill.and_then(|minor| {
+            let c = currency.parse::<clientele_core::Currency>().ok()?;
+            Some(
+                clientele_core::Money::from_minor(minor, c)
+                    .amount()
+                    .to_string(),
+            )
+        }),
+        sbg: fitted(&subs.sbg, &["alpha", "beta"], |p| p.to_array().to_vec()),
+        renewal: subs.sbg.as_ref().ok().and_then(|f| {
+            Some((
+                f.params.retention_rate(1).ok()?,
+                f.params.retention_rate(12).ok()?,
+            ))
+        }),
+    });
     Ok(CommandOutput::new(&FitOutput {
         as_of: crate::output::timestamp(as_of),
         known_at: known_at.map(crate::output::timestamp),
@@ -236,5 +336,6 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
         gamma_gamma: fitted(&fits.gamma_gamma, &["p", "q", "gamma"], |p| {
             p.to_array().to_vec()
         }),
+        subscribers,
     }))
 }
