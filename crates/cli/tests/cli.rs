@@ -946,9 +946,10 @@ fn doc_due(s: &Sandbox, db: &str) -> serde_json::Value {
     doc["result"]["due"].clone()
 }
 
-/// The demo's telecom subscribers: `model fit` fits the sBG on them, and the
-/// customer view of one still paying gives their bills, the chance they
-/// renew and the value of the bills to come.
+/// The demo's telecom subscribers: `model fit` fits the sBG on them (and
+/// refuses a Pareto/NBD with no finite maximum), and the customer view of
+/// one still paying gives their bills, the chance they renew and the value
+/// of the bills to come.
 #[test]
 fn subscribers_get_a_retention_model_and_a_residual_value() {
     let s = Sandbox::new();
@@ -958,6 +959,11 @@ fn subscribers_get_a_retention_model_and_a_residual_value() {
 
     let (code, doc, stderr) = s.json(&["--db", &db, "model", "fit", "--as-of", "2025-06-30"]);
     assert_eq!(code, 0, "{stderr}");
+    // The demo's dropout rates are one rate for everyone: Pareto/NBD says it
+    // has no finite fit rather than reporting estimates out at s, beta ~ 1e7.
+    let pareto = doc["result"]["pareto_nbd"]["error"].as_str().unwrap_or("");
+    assert!(pareto.contains("no finite maximum"), "{pareto}");
+    assert!(doc["result"]["bg_nbd"]["error"].is_null());
     let subs = &doc["result"]["subscribers"];
     let count = subs["subscribers"].as_u64().expect("subscribers");
     assert!(

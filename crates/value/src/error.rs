@@ -74,6 +74,17 @@ pub enum ValueError {
         relative_error: f64,
     },
 
+    /// The likelihood has no finite maximum: it keeps rising towards a
+    /// boundary of the parameter space (e.g. Pareto/NBD on data whose
+    /// dropout rates look the same for everyone).
+    #[error("{model} has no finite maximum-likelihood fit on this data: {reason}")]
+    NoFiniteMaximum {
+        /// The model.
+        model: &'static str,
+        /// Which boundary, and what it means.
+        reason: String,
+    },
+
     /// Maximum-likelihood estimation did not reach the convergence criterion.
     #[error(
         "fit did not converge after {iterations} iterations \
