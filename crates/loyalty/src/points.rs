@@ -386,7 +386,7 @@ pub(crate) fn ledger(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::PaymentMark;
+    use crate::state::{fnv1a, PaymentMark};
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -399,6 +399,7 @@ mod tests {
             units: yuan * 100,
             scale: 2,
             late,
+            reference: fnv1a(format!("{y}-{m}").as_bytes()),
         }
     }
 

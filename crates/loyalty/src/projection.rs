@@ -15,7 +15,7 @@ pub const PROJECTION_NAME: &str = "loyalty";
 
 /// Bumped whenever the fold or the state's shape changes: together with the
 /// policy's version it forms the projection version, so either change rebuilds.
-const STATE_FORMAT: &[u8] = b"clientele-loyalty/state/1";
+const STATE_FORMAT: &[u8] = b"clientele-loyalty/state/2";
 
 /// The loyalty projection: a pure fold of one customer's events into a
 /// [`LoyaltyState`]; scores and points are evaluated from the state as of a

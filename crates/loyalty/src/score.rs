@@ -306,27 +306,42 @@ pub(crate) fn compute(
     let w = &policy.weights;
     let mut parts = Vec::with_capacity(6);
 
-    // Repeat purchase (003 L90; 002 L40).
+    // Repeat purchase (003 L90; 002 L40): "loyalty is continuing
+    // transactions", so with `recency.count_payments` a bill paid counts as
+    // a transaction too (a subscriber who bought a plan once and pays every
+    // month); a payment that settles an order does not.
     let purchases = state.purchases_at(t).count();
-    let repeats = purchases.saturating_sub(1) as f64;
+    let bills = if policy.recency.count_payments {
+        state.bills_at(t).count()
+    } else {
+        0
+    };
+    let transactions = purchases + bills;
+    let repeats = transactions.saturating_sub(1) as f64;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     parts.push(Part {
         name: Factor::RepeatPurchase,
-        value: purchases as f64,
-        normalised: if purchases == 0 {
+        value: transactions as f64,
+        normalised: if transactions == 0 {
             0.0
         } else {
             saturate(repeats, policy.repeat_purchase_scale)
         },
         raw_weight: w.repeat_purchase,
         applies: true,
-        detail: format!(
-            "{purchases} {}, {repeats} repeat",
-            if purchases == 1 {
-                "purchase"
-            } else {
-                "purchases"
-            }
-        ),
+        detail: if bills == 0 {
+            format!(
+                "{}, {repeats} repeat",
+                plural(purchases, "purchase", "purchases")
+            )
+        } else {
+            format!(
+                "{} and {}, {repeats} repeat",
+                plural(purchases, "purchase", "purchases"),
+                plural(bills, "bill", "bills")
+            )
+        },
     });
 
     // Tenure (002 L31; 000 L358–360).

@@ -94,6 +94,10 @@ pub struct PaymentMark {
     pub scale: u8,
     /// `payment.late`: paid after the due date.
     pub late: bool,
+    /// FNV-1a hash of `payment.reference`: a payment whose reference is an
+    /// order bought settles it, any other is a bill (see
+    /// [`LoyaltyState::bills_at`]).
+    pub reference: u64,
 }
 
 /// One satisfaction measurement from a `contact`.
@@ -205,6 +209,7 @@ impl LoyaltyState {
                 units: p.amount.units(),
                 scale: p.amount.scale(),
                 late: p.late,
+                reference: fnv1a(p.reference.as_bytes()),
             }),
             EventPayload::Contact(c) => {
                 let ratio = c.satisfaction().filter(|r| r.is_finite() && *r >= 0.0);
@@ -269,6 +274,19 @@ impl LoyaltyState {
         let mut times: Vec<i64> = self.purchases_at(t).map(|p| p.at).collect();
         times.sort_unstable();
         times
+    }
+
+    /// The bills paid by `t`: payments whose reference is no order bought by
+    /// then (a monthly bill; a payment that settles an order is part of that
+    /// purchase). The value crate draws the same line.
+    pub fn bills_at(&self, t: i64) -> impl Iterator<Item = &PaymentMark> {
+        self.payments.iter().filter(move |p| {
+            p.at <= t
+                && !self
+                    .purchases
+                    .iter()
+                    .any(|o| o.order == p.reference && o.at <= t)
+        })
     }
 
     /// Times (µs, ascending) of the customer's transactions by `t`: counted

@@ -292,9 +292,12 @@ fn late_events_give_the_same_state_as_events_in_order() {
         in_order.score(customer, as_of).unwrap(),
         shuffled.score(customer, as_of).unwrap()
     );
-    // The cancelled order does not count.
+    // The cancelled order does not count; the bill (its reference is no
+    // order) does: one purchase and one bill.
     let score = in_order.score(customer, as_of).unwrap().unwrap();
-    assert_eq!(score.component(Factor::RepeatPurchase).unwrap().value, 1.0);
+    let repeat = score.component(Factor::RepeatPurchase).unwrap();
+    assert_eq!(repeat.value, 2.0);
+    assert_eq!(repeat.detail, "1 purchase and 1 bill, 1 repeat");
 }
 
 #[test]
@@ -372,4 +375,50 @@ fn population_scores_as_known_at_a_recorded_time_leave_out_what_came_later() {
     assert_eq!(loyalty.scores(everything).unwrap(), now);
     let tiers = loyalty.tier_counts(at_r).unwrap();
     assert_eq!(tiers.values().sum::<u64>(), 1);
+}
+
+/// Loyalty is continuing transactions (002 L40): a subscriber who bought a
+/// plan once and paid eleven monthly bills has eleven repeats, as a buyer of
+/// twelve orders would; a shop's payment that settles an order is part of
+/// that purchase, not a second transaction; and without
+/// `recency.count_payments` bills count for nothing here either.
+#[test]
+fn bills_are_repeat_transactions_and_settlements_are_not() {
+    let f = Fixture::new();
+    let subscriber = CustomerId::from_external("telecom", "13900000000");
+    let shopper = CustomerId::from_external("shop", "s-1");
+    let mut events = vec![(at(2024, 1, 1), purchase("SIM-1", "100.00").into())];
+    events.extend((2..=12).map(|m| {
+        (
+            at(2024, m, 1),
+            payment(&format!("BILL-2024{m:02}"), "58.00", false).into(),
+        )
+    }));
+    f.append(subscriber, events);
+    f.append(
+        shopper,
+        vec![
+            (at(2024, 1, 1), purchase("O-1", "80.00").into()),
+            (at(2024, 1, 2), payment("O-1", "80.00", false).into()),
+        ],
+    );
+    let as_of = at(2024, 12, 15);
+    let repeat = |policy: LoyaltyPolicy, c: CustomerId| {
+        let mut loyalty = Loyalty::open(&f.store, policy).unwrap();
+        loyalty.catch_up().unwrap();
+        let score = loyalty.score(c, as_of).unwrap().unwrap();
+        let part = score.component(Factor::RepeatPurchase).unwrap().clone();
+        (part.value, part.detail)
+    };
+    assert_eq!(
+        repeat(LoyaltyPolicy::default(), subscriber),
+        (12.0, "1 purchase and 11 bills, 11 repeat".to_owned())
+    );
+    assert_eq!(
+        repeat(LoyaltyPolicy::default(), shopper),
+        (1.0, "1 purchase, 0 repeat".to_owned())
+    );
+    let mut purchases_only = LoyaltyPolicy::default();
+    purchases_only.recency.count_payments = false;
+    assert_eq!(repeat(purchases_only, subscriber).0, 1.0);
 }
