@@ -81,3 +81,42 @@ proptest! {
         }
     }
 }
+
+/// A win-back by a reactivation (a campaign the customer answered, no
+/// purchase yet) leads out of exit in the lifecycle and off the win-back
+/// list; both then count silence from it again, and agree to the day.
+#[test]
+fn a_reactivation_wins_back_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let c = CustomerId::new_random();
+    let reactivation = Reactivation {
+        campaign: Some("we miss you".into()),
+        channel: Some(Channel::Sms),
+    };
+    store
+        .append(
+            c,
+            ExpectedVersion::Any,
+            vec![
+                NewEvent::new(day(0), purchase(0)),
+                NewEvent::new(day(400), reactivation),
+            ],
+        )
+        .unwrap();
+    let lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).unwrap();
+    let state = fold(&ChurnProjection, store.read_stream(c).unwrap().iter());
+    let (risk, rule, model) = (
+        RiskPolicy::default(),
+        WinBackRule::default(),
+        ModelContext::default(),
+    );
+    // A one-time buyer: exit 365 days after the purchase, and 365 days after
+    // the reactivation again.
+    for d in [364, 365, 399, 400, 401, 764, 765, 800] {
+        let exit = lifecycle.view(c, day(d)).unwrap().map(|v| v.stage) == Some(Stage::Exit);
+        let silent = rule.silent(&risk.signals(&state, day(d), &model));
+        assert_eq!(exit, silent, "day {d}");
+        assert_eq!(exit, (365..400).contains(&d) || d >= 765, "day {d}");
+    }
+}

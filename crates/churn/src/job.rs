@@ -776,9 +776,18 @@ fn win_back_day(
         Some(due) => (i64::from(due) + 1).saturating_add(rule.after_lapse_days.ceil() as i64),
         None => i64::from(rhythm.last).saturating_add(horizon.ceil() as i64),
     };
-    // Silent only once the last payment is a horizon old too.
-    Some(match state.last_payment_until(day_of(as_of)) {
-        Some(paid) => silent_day.max(i64::from(paid).saturating_add(horizon.ceil() as i64)),
-        None => silent_day,
-    })
+    // Silent only once the last payment, and the last reactivation (a
+    // win-back), are a horizon old too.
+    let since = |day: i64| day.saturating_add(horizon.ceil() as i64);
+    let mut silent_day = silent_day;
+    if let Some(paid) = state.last_payment_until(day_of(as_of)) {
+        silent_day = silent_day.max(since(i64::from(paid)));
+    }
+    if let Some(back) = state
+        .reactivated_at
+        .filter(|t| *t <= as_of.timestamp_micros())
+    {
+        silent_day = silent_day.max(since(back.div_euclid(86_400_000_000)));
+    }
+    Some(silent_day)
 }

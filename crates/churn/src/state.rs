@@ -210,19 +210,26 @@ impl ChurnState {
         self.payment_days.range(..=day).next_back().map(|(d, _)| *d)
     }
 
-    /// The longest silence, in days, from the last purchase on or before
-    /// `day` to `day`: the longest gap between that purchase, the payments
+    /// The longest silence, in days, from the last purchase or reactivation
+    /// on or before `day` to `day`: the longest gap between it, the payments
     /// after it and `day` itself. None before any purchase.
     ///
     /// A customer silent for the exit horizon has left; a payment made after
     /// that settles a debt but does not undo the silence, so the longest gap
-    /// decides, not the last one.
+    /// decides, not the last one. A reactivation is a win-back (000 L332):
+    /// silence counts from it again, as the lifecycle's inactivity does.
     pub fn longest_silence_until(&self, day: i32) -> Option<i32> {
-        let last = self
+        let bought = self
             .purchase_days
             .range(..=day)
             .next_back()
             .map(|(d, _)| *d)?;
+        let reactivated = self
+            .reactivated_at
+            .map(|t| t.div_euclid(86_400_000_000))
+            .and_then(|d| i32::try_from(d).ok())
+            .filter(|d| *d <= day);
+        let last = bought.max(reactivated.unwrap_or(bought));
         let mut previous = last;
         let mut longest = 0;
         // `(last, day]`, empty when they are the same day (a reversed range

@@ -144,7 +144,13 @@ fn reference_signals(
         .copied()
         .filter(|d| *d <= as_of_day)
         .max();
-    if let Some(last) = last_purchase {
+    // A reactivation (a win-back) restarts the count too (added with the
+    // rule that reactivations count as on the lifecycle side).
+    let reactivated = state
+        .reactivated_at
+        .map(|t| (t.div_euclid(86_400_000_000)) as i32)
+        .filter(|d| *d <= as_of_day);
+    if let Some(last) = last_purchase.map(|p| reactivated.map_or(p, |r| r.max(p))) {
         let mut days: Vec<i32> = vec![last];
         days.extend(
             state
@@ -412,6 +418,7 @@ prop_compose! {
         intent in proptest::option::of((0u8..3, 0i64..500)),
         churned in proptest::option::of(0i64..500),
         payments in proptest::collection::btree_map(0i32..600, any::<bool>(), 0..4),
+        reactivated in proptest::option::of(0i64..600),
     ) -> ChurnState {
         let mut s = ChurnState {
             payment_days: payments.into_iter().map(|(d, bill)| (START as i32 + d, bill)).collect(),
@@ -432,6 +439,7 @@ prop_compose! {
             (i, micros(START + d, 0))
         });
         s.churned_at = churned.map(|d| micros(START + d, 3_600));
+        s.reactivated_at = reactivated.map(|d| micros(START + d, 7_200));
         s.first_seen = s.purchase_days.keys().next().map(|d| i64::from(*d) * 86_400_000_000);
         s
     }
