@@ -173,6 +173,9 @@ pub struct ValueState {
     /// Payments by day number, each day's sorted (so that the same payments
     /// give the same state whatever order they were folded in).
     pub payments: BTreeMap<i64, Vec<PaymentEntry>>,
+    /// Days of explicit churn events, ascending: a subscriber who churned
+    /// after their last bill has lapsed at once (see [`subscription`]).
+    pub churns: Vec<i64>,
 }
 
 impl ValueState {
@@ -218,6 +221,10 @@ impl ValueState {
                     .entry(day)
                     .or_default()
                     .add(&r.currency.to_string(), r.amount.units());
+            }
+            EventPayload::Churn(_) => {
+                let at = self.churns.partition_point(|d| *d <= day);
+                self.churns.insert(at, day);
             }
             _ => {}
         }
@@ -278,9 +285,9 @@ impl Projection for ValueProjection {
     }
 
     /// 2: payments are kept, and the orders bought, so that bills count as
-    /// revenue.
+    /// revenue. 3: churn days, for subscriptions.
     fn version(&self) -> u64 {
-        2
+        3
     }
 
     fn apply(&self, state: &mut ValueState, event: &RecordedEvent) {
@@ -309,8 +316,9 @@ pub struct Subscription {
     pub first_bill: NaiveDate,
     /// The last bill's day.
     pub last_bill: NaiveDate,
-    /// Whether the last bill is more than the lapse (days) before as-of:
-    /// the subscriber has stopped paying.
+    /// Whether the subscriber has stopped paying: the last bill is the lapse
+    /// (days) or more before as-of, or an explicit churn came on or after
+    /// its day.
     pub lapsed: bool,
 }
 
@@ -322,7 +330,8 @@ impl Subscription {
 }
 
 /// The bills of `state` in `currency` as of `as_of`, and whether they
-/// stopped `lapse_days` or more before it (None: no bill by then).
+/// stopped: `lapse_days` or more before it, or with an explicit churn on or
+/// after the last bill's day (None: no bill by then).
 ///
 /// ```
 /// use chrono::{TimeZone, Utc};
@@ -382,7 +391,8 @@ pub fn subscription(
         billed,
         first_bill: date_of(first)?,
         last_bill: date_of(last)?,
-        lapsed: today.saturating_sub(last) >= i64::from(lapse_days),
+        lapsed: today.saturating_sub(last) >= i64::from(lapse_days)
+            || state.churns.iter().any(|d| (last..=today).contains(d)),
     })
 }
 
@@ -654,22 +664,29 @@ mod encoding_tests {
     /// before `Amounts` replaced them.
     const VERSION_1: &str = "028eb5020203434e59e8810203555344c413020103434e59c03e9eb5020103434e59f02e010001a4b5020103434e59c865028eb5020209626f6f6b731f434e59e8810211756e63617465676f72697365641f555344c4139eb50201096d757369631f434e59f02e";
 
+    /// What version 2 appended for [`sample`]: its three orders and no payments.
+    const VERSION_2_TAIL: &str =
+        "03c0baa9859ac380b8fa019eb502f3bda9859ae380b8fa018eb502a6c1a9859a8381b8fa018eb50200";
+
+    fn unhex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
     fn the_stored_encoding_is_fixed() {
         let mut out = Vec::new();
         ValueProjection.encode_state(&sample(), &mut out).unwrap();
-        // Version 2 appends the orders and the payments to version 1's bytes.
-        assert_eq!(
-            hex(&out),
-            format!("{VERSION_1}03c0baa9859ac380b8fa019eb502f3bda9859ae380b8fa018eb502a6c1a9859a8381b8fa018eb50200")
-        );
+        // Version 2 appended the orders and the payments to version 1's
+        // bytes; version 3 the churn days (none here).
+        assert_eq!(hex(&out), format!("{VERSION_1}{VERSION_2_TAIL}00"));
         assert_eq!(ValueProjection.decode_state(&out), Some(sample()));
-        // A version 1 state does not decode as version 2: it is rebuilt, not misread.
-        let old: Vec<u8> = (0..VERSION_1.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&VERSION_1[i..i + 2], 16).unwrap())
-            .collect();
-        assert_eq!(ValueProjection.decode_state(&old), None);
+        // Older states do not decode as version 3: they are rebuilt, not misread.
+        for old in [VERSION_1.to_owned(), format!("{VERSION_1}{VERSION_2_TAIL}")] {
+            assert_eq!(ValueProjection.decode_state(&unhex(&old)), None);
+        }
     }
 }
 
@@ -782,6 +799,37 @@ mod bill_tests {
         let mut reversed = events.clone();
         reversed.reverse();
         assert_eq!(fold(&reversed), state);
+    }
+
+    /// A subscriber who churns lapses at once, not `lapse_days` after the
+    /// last bill; one who churned and then paid again has not lapsed.
+    #[test]
+    fn an_explicit_churn_after_the_last_bill_lapses_the_subscription() {
+        let churn = |reason: &str| -> EventPayload {
+            clientele_core::event::Churn {
+                reason: reason.into(),
+                voluntary: true,
+            }
+            .into()
+        };
+        let mut events: Vec<RecordedEvent> = (0..6)
+            .map(|m| {
+                event(
+                    30 * m,
+                    m as u64,
+                    payment(&format!("B-{m}"), 5_800, Currency::CNY),
+                )
+            })
+            .collect();
+        events.push(event(160, 6, churn("moved abroad")));
+        let state = fold(&events);
+        let lapsed = |day: i64| subscription(&state, "CNY", at(day), 90).unwrap().lapsed;
+        assert!(!lapsed(159), "paying until the churn");
+        assert!(lapsed(160), "the churn, 10 days after the last bill");
+        // A churn before a later bill: they came back and paid.
+        events.push(event(180, 7, payment("B-6", 5_800, Currency::CNY)));
+        let state = fold(&events);
+        assert!(!subscription(&state, "CNY", at(200), 90).unwrap().lapsed);
     }
 
     #[derive(Debug, Clone)]

@@ -26,6 +26,11 @@ bill), it also fits the shifted-beta-geometric retention model (Fader & Hardie
 2007) with one period per bill: a subscriber with no bill for --lapse-days has
 churned.";
 
+/// Above this, both sBG parameters mean "one churn probability for
+/// everyone": the beta distribution of θ then has a coefficient of
+/// variation under 0.1 % (at most 1/√alpha).
+const SBG_ONE_RATE: f64 = 1e6;
+
 /// `clientele model …`.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum ModelCommand {
@@ -195,7 +200,7 @@ impl Render for FitOutput {
         }
         if let Some(s) = &self.subscribers {
             out.push_str(&format!(
-                "\n{} ({} lapsed: no bill for {}), one period per bill{}\n",
+                "\n{} ({} lapsed: churned, or no bill for {}), one period per bill{}\n",
                 crate::output::count(s.subscribers, "subscriber"),
                 crate::output::thousands(s.lapsed),
                 crate::output::count(s.lapse_days, "day"),
@@ -214,11 +219,21 @@ impl Render for FitOutput {
                             .and_then(serde_json::Value::as_f64)
                             .unwrap_or(f64::NAN)
                     };
+                    let (alpha, beta) = (param("alpha"), param("beta"));
+                    // Out at alpha, beta → ∞ the churn probability is one θ
+                    // for everyone (a geometric lifetime): say that, not the
+                    // huge numbers.
+                    let params = if alpha.min(beta) > SBG_ONE_RATE {
+                        format!(
+                            "one churn probability for everyone, {:.2} % a bill (alpha, beta -> infinity)",
+                            100.0 * alpha / (alpha + beta)
+                        )
+                    } else {
+                        format!("alpha {alpha:.4}  beta {beta:.4}")
+                    };
                     out.push_str(&format!(
-                        "{:<12} alpha {:.4}  beta {:.4}   LL {:.2}{}\n",
+                        "{:<12} {params}   LL {:.2}{}\n",
                         "sBG",
-                        param("alpha"),
-                        param("beta"),
                         s.sbg.log_likelihood.unwrap_or(f64::NAN),
                         if s.sbg.converged == Some(false) {
                             " (not converged)"
@@ -338,4 +353,59 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
         }),
         subscribers,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(alpha: f64, beta: f64) -> String {
+        let model = |params: &[(&str, f64)]| FittedModel {
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), serde_json::json!(v)))
+                .collect(),
+            log_likelihood: Some(-1.0),
+            converged: Some(true),
+            error: None,
+        };
+        let fit = FitOutput {
+            as_of: "2025-06-30".into(),
+            known_at: None,
+            unit: "weeks".into(),
+            currency: "CNY".into(),
+            customers: 1,
+            repeat_buyers: 0,
+            bg_nbd: model(&[]),
+            mbg_nbd: model(&[]),
+            pareto_nbd: model(&[]),
+            gamma_gamma: model(&[]),
+            subscribers: Some(SubscriberModel {
+                subscribers: 10,
+                lapsed: 2,
+                lapse_days: 90,
+                mean_bill: Some("58.00".into()),
+                sbg: model(&[("alpha", alpha), ("beta", beta)]),
+                renewal: Some((0.9, 0.95)),
+            }),
+        };
+        let mut out = String::new();
+        fit.render(&mut out);
+        out
+    }
+
+    /// Out at alpha, beta → ∞ the text names the one churn probability
+    /// instead of printing the huge parameters; a finite fit prints them.
+    #[test]
+    fn a_boundary_sbg_fit_reads_as_one_churn_probability() {
+        let boundary = output(2.2e7, 1.9e9);
+        assert!(
+            boundary.contains("one churn probability for everyone, 1.14 % a bill"),
+            "{boundary}"
+        );
+        assert!(!boundary.contains("alpha 22"), "{boundary}");
+        let finite = output(0.704, 1.182);
+        assert!(finite.contains("alpha 0.7040  beta 1.1820"), "{finite}");
+        assert!(finite.contains("renews 90.0 % after the first bill, 95.0 % after the twelfth"));
+    }
 }
