@@ -79,24 +79,40 @@ impl ParetoNbd {
     pub fn fit_from(data: &[Observation], start: &Self, options: &FitOptions) -> Result<Fit<Self>> {
         let compressed = Compressed::new(data);
         let mut last_s = start.s;
+        let mut best = f64::NEG_INFINITY;
+        let mut rising = None;
         let fit = fit_ml(
             "Pareto/NBD fit data",
             data.len(),
             start.to_array(),
             options,
             |th, g| {
+                if rising.is_some() {
+                    // Already out past the limit and still climbing: stop the
+                    // search (every evaluation out there is long).
+                    return f64::NAN;
+                }
                 last_s = th[2];
-                ll_grad(th, &compressed, Some(g), FIT_TERMS).unwrap_or(f64::NAN)
+                let ll = ll_grad(th, &compressed, Some(g), FIT_TERMS).unwrap_or(f64::NAN);
+                if ll.is_finite() {
+                    if th[2] > DROPOUT_SHAPE_LIMIT && ll > best {
+                        rising = Some(th[2]);
+                        return f64::NAN;
+                    }
+                    best = best.max(ll);
+                }
+                ll
             },
             |th| ll_grad(th, &compressed, None, MAX_TERMS).unwrap_or(f64::NAN),
             Self::from_array,
         );
         // Ended (converged or not) out where the dropout rates are one rate
         // for everyone: the maximum is at the boundary, not at these values.
-        let s = match &fit {
-            Ok(f) => f.params.s,
-            Err(ValueError::NotConverged { .. }) => last_s,
-            Err(_) => 0.0,
+        let s = match (&fit, rising) {
+            (_, Some(s)) => s,
+            (Ok(f), None) => f.params.s,
+            (Err(ValueError::NotConverged { .. }), None) => last_s,
+            (Err(_), None) => 0.0,
         };
         if s > DROPOUT_SHAPE_LIMIT {
             return Err(ValueError::NoFiniteMaximum {
@@ -156,8 +172,10 @@ impl TransactionModel for ParetoNbd {
 /// The largest dropout shape s a fit may end at. The dropout rate μ ~ Gamma(s, β) has
 /// coefficient of variation 1/√s: at s = 100, 10 %, one rate for everyone in all but name.
 /// Data like that pull s and β towards infinity together (no finite maximum): the 3,000-
-/// customer demo "converged" at s ≈ 2·10⁷, β ≈ 4·10⁹. A fit that ends beyond this is
-/// reported as [`ValueError::NoFiniteMaximum`] rather than as estimates.
+/// customer demo "converged" at s ≈ 2·10⁷, β ≈ 4·10⁹. A fit that ends beyond this, or
+/// whose search finds the likelihood still rising past it (then it stops at once: out
+/// there every evaluation needs up to [`FIT_TERMS`] series terms a row), is reported as
+/// [`ValueError::NoFiniteMaximum`] rather than as estimates.
 const DROPOUT_SHAPE_LIMIT: f64 = 100.0;
 
 /// Series budget while fitting: parameter regions needing more terms (series ratio
