@@ -763,31 +763,28 @@ fn win_back_day(
     if state.churned_at.is_some() {
         return None;
     }
-    let rhythm = state.rhythm_until(day_of(as_of), min_gap)?;
+    let today = day_of(as_of);
+    let rhythm = state.rhythm_until(today, min_gap)?;
     let horizon = rule.horizon_days(rhythm.purchases, Some(rhythm.typical_gap))?;
     if !horizon.is_finite() {
         return None;
     }
-    let silent_day = match state.cover_after(rhythm.last) {
+    // Saturating: a policy's horizon in days may be any float.
+    let since = |day: i32| i64::from(day).saturating_add(horizon.ceil() as i64);
+    let mut silent_day = match state.cover_after(rhythm.last) {
         // Cover later than the last purchase: the horizon counts from the
         // day after its last day (as `WinBackRule::silent` reads it).
         Some(_) if !rule.after_lapse_days.is_finite() => return None,
-        // Saturating: a policy's horizon in days may be any float.
         Some(due) => (i64::from(due) + 1).saturating_add(rule.after_lapse_days.ceil() as i64),
-        None => i64::from(rhythm.last).saturating_add(horizon.ceil() as i64),
+        None => since(rhythm.last),
     };
     // Silent only once the last payment, and the last reactivation (a
     // win-back), are a horizon old too.
-    let since = |day: i64| day.saturating_add(horizon.ceil() as i64);
-    let mut silent_day = silent_day;
-    if let Some(paid) = state.last_payment_until(day_of(as_of)) {
-        silent_day = silent_day.max(since(i64::from(paid)));
+    if let Some(paid) = state.last_payment_until(today) {
+        silent_day = silent_day.max(since(paid));
     }
-    if let Some(back) = state
-        .reactivated_at
-        .filter(|t| *t <= as_of.timestamp_micros())
-    {
-        silent_day = silent_day.max(since(back.div_euclid(86_400_000_000)));
+    if let Some(back) = state.last_reactivation_until(today) {
+        silent_day = silent_day.max(since(back));
     }
     Some(silent_day)
 }

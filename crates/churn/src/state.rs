@@ -224,12 +224,7 @@ impl ChurnState {
             .range(..=day)
             .next_back()
             .map(|(d, _)| *d)?;
-        let reactivated = self
-            .reactivated_at
-            .map(|t| t.div_euclid(86_400_000_000))
-            .and_then(|d| i32::try_from(d).ok())
-            .filter(|d| *d <= day);
-        let last = bought.max(reactivated.unwrap_or(bought));
+        let last = bought.max(self.last_reactivation_until(day).unwrap_or(bought));
         let mut previous = last;
         let mut longest = 0;
         // `(last, day]`, empty when they are the same day (a reversed range
@@ -240,6 +235,14 @@ impl ChurnState {
             previous = paid;
         }
         Some(longest.max(day - previous))
+    }
+
+    /// The day of the last reactivation (a win-back) on or before `day`.
+    pub fn last_reactivation_until(&self, day: i32) -> Option<i32> {
+        self.reactivated_at
+            .map(|t| t.div_euclid(86_400_000_000))
+            .and_then(|d| i32::try_from(d).ok())
+            .filter(|d| *d <= day)
     }
 
     /// The day of the last bill paid (a payment with a due date) on or
