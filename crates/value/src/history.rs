@@ -246,6 +246,15 @@ impl ValueState {
         self.order_day(payment.reference).is_none_or(|d| d > day)
     }
 
+    /// The bills paid on or before day `day`, as of that day (see
+    /// [`ValueState::is_bill`]), with their day, in day order.
+    pub fn bills_until(&self, day: i64) -> impl Iterator<Item = (i64, &PaymentEntry)> {
+        self.payments
+            .range(..=day)
+            .flat_map(|(d, payments)| payments.iter().map(move |p| (*d, p)))
+            .filter(move |(_, p)| self.is_bill(p, day))
+    }
+
     /// Purchase history (total spend per day in `currency`) up to `as_of`, for the models.
     pub fn purchase_history(&self, currency: &str, as_of: DateTime<Utc>) -> PurchaseHistory {
         let mut h = PurchaseHistory::new();
@@ -374,16 +383,14 @@ pub fn subscription(
     let mut billed = 0i64;
     let mut first = None;
     let mut last = None;
-    for (day, payments) in state.payments.range(..=today) {
-        for p in payments
-            .iter()
-            .filter(|p| p.currency == currency && state.is_bill(p, today))
-        {
-            bills = bills.saturating_add(1);
-            billed = billed.saturating_add(p.amount);
-            first.get_or_insert(*day);
-            last = Some(*day);
-        }
+    for (day, p) in state
+        .bills_until(today)
+        .filter(|(_, p)| p.currency == currency)
+    {
+        bills = bills.saturating_add(1);
+        billed = billed.saturating_add(p.amount);
+        first.get_or_insert(day);
+        last = Some(day);
     }
     let (first, last) = (first?, last?);
     Some(Subscription {
@@ -486,37 +493,30 @@ pub fn historic_value(state: &ValueState, currency: &str, as_of: DateTime<Utc>) 
     }
     let purchased = h.revenue;
     h.active_days = h.transactions;
-    for (day, payments) in state.payments.range(..=last_day) {
-        let mut billed = 0i64;
-        let mut bills = 0u32;
-        for p in payments
-            .iter()
-            .filter(|p| p.currency == currency && state.is_bill(p, last_day))
-        {
-            billed = billed.saturating_add(p.amount);
-            bills = bills.saturating_add(1);
-        }
-        if bills == 0 {
-            continue;
-        }
-        h.billed = h.billed.saturating_add(billed);
-        h.bills = h.bills.saturating_add(bills);
+    let mut previous_day = None;
+    for (day, p) in state
+        .bills_until(last_day)
+        .filter(|(_, p)| p.currency == currency)
+    {
+        h.billed = h.billed.saturating_add(p.amount);
+        h.bills = h.bills.saturating_add(1);
+        // A day with a bill and no purchase is one more active day.
         let bought_that_day = state
             .days
-            .get(day)
+            .get(&day)
             .is_some_and(|d| d.spend.get(currency).is_some());
-        if !bought_that_day {
+        if previous_day.replace(day) != Some(day) && !bought_that_day {
             h.active_days = h.active_days.saturating_add(1);
         }
-        if let Some(date) = date_of(*day) {
+        if let Some(date) = date_of(day) {
             h.last_bill = Some(date);
             let year = h.by_year.entry(date.year()).or_default();
-            *year = year.saturating_add(billed);
+            *year = year.saturating_add(p.amount);
             if date.ordinal() <= today.ordinal() {
                 if date.year() == today.year() {
-                    h.year_to_date.0 = h.year_to_date.0.saturating_add(billed);
+                    h.year_to_date.0 = h.year_to_date.0.saturating_add(p.amount);
                 } else if date.year() == today.year() - 1 {
-                    h.year_to_date.1 = h.year_to_date.1.saturating_add(billed);
+                    h.year_to_date.1 = h.year_to_date.1.saturating_add(p.amount);
                 }
             }
         }

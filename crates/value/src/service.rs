@@ -176,10 +176,8 @@ impl Value {
                     add(c, a)?;
                 }
             }
-            for p in s.payments.values().flatten() {
-                if s.is_bill(p, i64::MAX) {
-                    add(&p.currency, p.amount)?;
-                }
+            for (_, p) in s.bills_until(i64::MAX) {
+                add(&p.currency, p.amount)?;
             }
             Ok::<_, ServiceError>(())
         })?;
@@ -373,17 +371,12 @@ pub struct ValueOverview {
 
 /// The currencies of a customer's purchases and bills by day `today`.
 fn currencies(state: &ValueState, today: i64) -> std::collections::BTreeSet<&str> {
-    let mut currencies: std::collections::BTreeSet<&str> = state
+    state
         .days
         .range(..=today)
         .flat_map(|(_, d)| d.spend.keys())
-        .collect();
-    for p in state.payments.range(..=today).flat_map(|(_, p)| p) {
-        if state.is_bill(p, today) {
-            currencies.insert(&p.currency);
-        }
-    }
-    currencies
+        .chain(state.bills_until(today).map(|(_, p)| p.currency.as_str()))
+        .collect()
 }
 
 /// The RFM input of one customer's historic value (None: no purchase and no
