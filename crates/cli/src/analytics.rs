@@ -413,14 +413,14 @@ impl CustomerSection for ValueRiskSection {
                 "{} and {} ({} {currency} billed)",
                 crate::output::count(history.orders, "order"),
                 crate::output::count(history.bills, "bill"),
-                crate::output::group_decimal(&format!("{:.2}", history.billed as f64 / minor)),
+                money(history.billed as f64, minor),
             )
         } else {
             crate::output::count(history.orders, "order")
         };
         let mut lines = vec![format!(
             "historic value: {} {currency} net over {over}",
-            crate::output::group_decimal(&format!("{:.2}", history.net as f64 / minor)),
+            money(history.net as f64, minor),
         )];
         lines.push(format!(
             "churn risk {:.2} over the next {}",
@@ -457,6 +457,12 @@ impl CustomerSection for ValueRiskSection {
     }
 }
 
+/// An amount in minor units (`minor` of them to the major unit) as the
+/// customer view prints it: two decimals, thousands grouped.
+fn money(minor_units: f64, minor: f64) -> String {
+    crate::output::group_decimal(&format!("{:.2}", minor_units / minor))
+}
+
 /// The horizon of the churn risk shown by `customer` and the report (13 weeks).
 pub const RISK_HORIZON_DAYS: i64 = 91;
 
@@ -484,11 +490,10 @@ pub struct SubscriberView {
 impl SubscriberView {
     fn line(&self, currency: &str, minor: f64) -> String {
         let s = &self.subscription;
-        let money = |m: f64| crate::output::group_decimal(&format!("{:.2}", m / minor));
         let mut line = format!(
             "subscriber: {}, mean {} {currency}",
             crate::output::count(s.bills, "bill"),
-            money(s.mean_bill() as f64)
+            money(s.mean_bill() as f64, minor)
         );
         if s.lapsed {
             line.push_str(&format!(", lapsed (the last on {})", s.last_bill));
@@ -496,7 +501,7 @@ impl SubscriberView {
             line.push_str(&format!(
                 "; renews with {:.1} % chance, expected residual value {} {currency} (sBG, {:.0} % a bill)",
                 100.0 * r,
-                money(v),
+                money(v, minor),
                 100.0 * self.discount_per_period
             ));
         }
