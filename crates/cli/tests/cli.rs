@@ -607,15 +607,8 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     assert_eq!(doc["result"]["timeline"].as_array().map(Vec::len), Some(0));
 
     // renewals: policies due in a year's window, sorted by date, each in range.
-    let (code, doc, stderr) = s.json(&[
-        "--db",
-        &db,
-        "renewals",
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-12-31",
-    ]);
+    let year = |extra: &[&'static str]| renewals_args(&db, "2025-01-01", "2025-12-31", extra);
+    let (code, doc, stderr) = s.json(&year(&[]));
     assert_eq!(code, 0, "{stderr}");
     let due = doc["result"]["due"].as_array().expect("due");
     assert!(!due.is_empty());
@@ -638,15 +631,7 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     );
     let intents: Vec<&str> = due.iter().filter_map(|d| d["intent"].as_str()).collect();
     assert!(intents.contains(&"not_renewing"), "{intents:?}");
-    let out = s.run(&[
-        "--db",
-        &db,
-        "renewals",
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-12-31",
-    ]);
+    let out = s.run(&year(&[]));
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("  not renewing\n"), "{text}");
@@ -663,35 +648,17 @@ fn explain_lookup_renewals_stats_and_rebuild() {
         text.lines().nth(1).is_some_and(|l| l.starts_with(&line)),
         "{line}\n{text}"
     );
-    let (code, _, _) = s.json(&[
-        "--db",
-        &db,
-        "renewals",
-        "--from",
-        "2025-12-31",
-        "--to",
-        "2025-01-01",
-    ]);
+    let (code, _, _) = s.json(&renewals_args(&db, "2025-12-31", "2025-01-01", &[]));
     assert_eq!(code, 2);
     // As known after everything was recorded: the same list; before: none.
-    let renewals_known = |known: &str| {
-        let (code, doc, stderr) = s.json(&[
-            "--db",
-            &db,
-            "renewals",
-            "--from",
-            "2025-01-01",
-            "--to",
-            "2025-12-31",
-            "--known-at",
-            known,
-        ]);
+    let renewals_known = |known: &'static str| {
+        let (code, doc, stderr) = s.json(&year(&["--known-at", known]));
         assert_eq!(code, 0, "{stderr}");
         doc["result"].clone()
     };
     let later = renewals_known("2100-01-01");
     assert!(later["known_at"].is_string(), "{later}");
-    assert_eq!(later["due"], doc_due(&s, &db));
+    assert_eq!(later["due"], doc["result"]["due"]);
     assert_eq!(
         renewals_known("2000-01-01")["due"].as_array().map(Vec::len),
         Some(0)
@@ -932,18 +899,11 @@ fn stats_as_known_at_a_recorded_time() {
 }
 
 /// The renewal list of 2025, as known now.
-fn doc_due(s: &Sandbox, db: &str) -> serde_json::Value {
-    let (code, doc, stderr) = s.json(&[
-        "--db",
-        db,
-        "renewals",
-        "--from",
-        "2025-01-01",
-        "--to",
-        "2025-12-31",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    doc["result"]["due"].clone()
+/// `--db DB renewals --from FROM --to TO`, then `extra`.
+fn renewals_args<'a>(db: &'a str, from: &'a str, to: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--db", db, "renewals", "--from", from, "--to", to];
+    args.extend_from_slice(extra);
+    args
 }
 
 /// The demo's telecom subscribers: `model fit` fits the sBG on them (and
