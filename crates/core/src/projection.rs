@@ -1491,9 +1491,7 @@ impl<P: Projection> Projector<P> {
         times: &[DateTime<Utc>],
         mut f: impl FnMut(CustomerId, usize, &P::State) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let mut order: Vec<usize> = (0..times.len()).collect();
-        order.sort_by_key(|&i| times[i]);
-        let sorted: Vec<i64> = order.iter().map(|&i| times[i].timestamp_micros()).collect();
+        let (order, sorted) = time_order(times);
         if sorted.is_empty() {
             return Ok(());
         }
@@ -1936,9 +1934,7 @@ impl<P: Projection> Projector<P> {
             // Everything recorded so far was known: the stored states serve.
             return self.for_each_state_at(times, f);
         }
-        let mut order: Vec<usize> = (0..times.len()).collect();
-        order.sort_by_key(|&i| times[i]);
-        let sorted: Vec<i64> = order.iter().map(|&i| times[i].timestamp_micros()).collect();
+        let (order, sorted) = time_order(times);
         let last = sorted.last().copied().unwrap_or(i64::MIN);
         self.known_streams(last, known, |customer, events| {
             self.fold_at(P::State::default(), events, &sorted, |k, state| {
@@ -2016,6 +2012,15 @@ fn decode_meta(bytes: &[u8]) -> Option<(u64, u64)> {
     Some((u64::from_be_bytes(a), u64::from_be_bytes(b)))
 }
 
+/// The indices of `times` in time order (a stable sort: equal times keep
+/// their order), and those times in µs: the multi-time walks fold each
+/// customer once through the sorted times and report each under its index.
+fn time_order(times: &[DateTime<Utc>]) -> (Vec<usize>, Vec<i64>) {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by_key(|&i| times[i]);
+    let sorted = order.iter().map(|&i| times[i].timestamp_micros()).collect();
+    (order, sorted)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
