@@ -170,10 +170,10 @@ pub fn backtest(
         DateTime::<Utc>::MAX_UTC,
     ];
     let mut seen: [Option<ChurnState>; 2] = [None, None];
-    let mut consider = |i: usize, state: &ChurnState| {
+    let mut each = |_: CustomerId, i: usize, state: &ChurnState| {
         if let Some(slot) = seen.get_mut(i) {
             *slot = Some(state.clone());
-            return;
+            return Ok::<_, clientele_core::Error>(());
         }
         if let Some(last) = state.last_seen {
             data_end = Some(data_end.map_or(last, |end| end.max(last)));
@@ -184,10 +184,7 @@ pub fn backtest(
                 frozen.push(frozen_state);
             }
         }
-    };
-    let mut each = |_: CustomerId, i: usize, state: &ChurnState| {
-        consider(i, state);
-        Ok::<_, clientele_core::Error>(())
+        Ok(())
     };
     match at.known_at {
         None => projector.for_each_state_at(&times, &mut each)?,
