@@ -237,7 +237,12 @@ impl Signals {
     /// (model, expected purchases, recency) then do not count — a
     /// policyholder buys once a term, a subscriber pays every month.
     pub fn covered(&self) -> bool {
-        (self.cover_until.is_some() && self.days_since_cover_ended.is_none()) || self.paying
+        self.cover_runs() || self.paying
+    }
+
+    /// Whether a cover bought after the last purchase still runs.
+    pub fn cover_runs(&self) -> bool {
+        self.cover_until.is_some() && self.days_since_cover_ended.is_none()
     }
 }
 

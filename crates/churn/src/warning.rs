@@ -180,8 +180,7 @@ impl WinBackRule {
         // left, and a payment after it (an old bill settled) wins nobody back,
         // as a payment in exit does not in the lifecycle.
         let broken = horizon.is_some_and(|h| s.longest_silence_days.is_some_and(|l| l >= h));
-        let cover_runs = s.cover_until.is_some() && s.days_since_cover_ended.is_none();
-        if cover_runs || (s.paying && !broken) {
+        if s.cover_runs() || (s.paying && !broken) {
             return false;
         }
         // A payment within the horizon, with no such silence before it, is
