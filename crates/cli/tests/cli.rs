@@ -130,6 +130,22 @@ fn demo_summarises_and_is_idempotent() {
         .filter_map(Value::as_u64)
         .sum();
     assert_eq!(staged, 150);
+    // The history stops on 2025-06-30 and a view defaults to now: the
+    // suggested customer views are taken where the demo left them.
+    let commands: Vec<&str> = doc["result"]["try_next"]
+        .as_array()
+        .expect("try_next")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    let views: Vec<&&str> = commands
+        .iter()
+        .filter(|c| c.contains(" customer ") || c.contains(" explain "))
+        .collect();
+    assert!(views.len() >= 3, "{commands:?}");
+    for view in views {
+        assert!(view.contains(" --as-of 20"), "{view}");
+    }
     let job = &doc["result"]["churn_job"];
     assert_eq!(job["raised"], 0, "a rerun raises nothing new");
     let stored = job["stored"].as_u64().expect("stored");

@@ -337,7 +337,7 @@ pub fn describe(payload: &EventPayload) -> String {
         EventPayload::Purchase(p) => format!(
             "{} {} {}{}{}{}{}",
             p.order_id,
-            p.amount,
+            group_decimal(&p.amount.to_string()),
             p.currency,
             opt("", &p.category),
             p.quantity.map(|q| format!(" ×{q}")).unwrap_or_default(),
@@ -351,7 +351,7 @@ pub fn describe(payload: &EventPayload) -> String {
         EventPayload::Refund(r) => format!(
             "{} {} {}{}",
             r.order_id,
-            r.amount,
+            group_decimal(&r.amount.to_string()),
             r.currency,
             opt("", &r.reason)
         ),
@@ -359,7 +359,7 @@ pub fn describe(payload: &EventPayload) -> String {
         EventPayload::Payment(p) => format!(
             "{} {} {}{}{}",
             p.reference,
-            p.amount,
+            group_decimal(&p.amount.to_string()),
             p.currency,
             opt("due ", &p.due_date),
             if p.late { ", LATE" } else { "" }
@@ -841,7 +841,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
 mod tests {
     use super::*;
     use crate::import::record::parse_time;
-    use clientele_core::event::{Purchase, Refund};
+    use clientele_core::event::{Payment, Purchase, Refund};
     use clientele_core::{Currency, ExpectedVersion, NewEvent};
 
     #[test]
@@ -880,5 +880,28 @@ mod tests {
         assert_eq!(r.events_in_view, 0);
         let json = serde_json::to_value(&r).unwrap();
         assert!(json["sections"].is_object());
+    }
+
+    #[test]
+    fn timeline_amounts_are_grouped_and_exact() {
+        let cny = Currency::CNY;
+        let mut p = Purchase::new("PA-1", "7517.40".parse().unwrap(), cny);
+        p.category = Some("motor insurance".into());
+        assert_eq!(describe(&p.into()), "PA-1 7,517.40 CNY, motor insurance");
+        let refund = Refund {
+            order_id: "PA-1".into(),
+            amount: "1234567.5".parse().unwrap(),
+            currency: cny,
+            reason: None,
+        };
+        assert_eq!(describe(&refund.into()), "PA-1 1,234,567.5 CNY");
+        let payment = Payment {
+            reference: "BILL-7".into(),
+            amount: "58.00".parse().unwrap(),
+            currency: cny,
+            due_date: None,
+            late: true,
+        };
+        assert_eq!(describe(&payment.into()), "BILL-7 58.00 CNY, LATE");
     }
 }

@@ -430,7 +430,11 @@ impl Render for DemoReport {
                 w.reasons.first().map(|r| r.detail.as_str()).unwrap_or("")
             );
         }
-        let _ = writeln!(out, "\nWhat to try next:");
+        let _ = writeln!(
+            out,
+            "\nWhat to try next (a view is as of now unless given --as-of; the history stops on {}):",
+            generate::end().format("%Y-%m-%d")
+        );
         for example in &self.try_next {
             let _ = writeln!(out, "  # {}\n  {}", example.what, example.command);
         }
@@ -460,6 +464,9 @@ fn examples(ctx: &Context, customers: &[DemoCustomer]) -> Vec<Example> {
 
 fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, String)> {
     let db = ctx.db_flag();
+    // A view defaults to now, long after the history stops: the customer
+    // views are taken where the demo left them, as the summary above is.
+    let end = format!("--as-of {}", generate::end().format("%Y-%m-%d"));
     let mut out = Vec::new();
     let insured = customers.iter().find(|c| {
         c.segment == Segment::Insurance
@@ -469,7 +476,7 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
     let insured = insured.or_else(|| customers.iter().find(|c| c.segment == Segment::Insurance));
     if let Some(c) = insured {
         out.push((
-            format!("clientele {db}customer {}", c.external_id),
+            format!("clientele {db}customer {} {end}", c.external_id),
             format!("{} — insurance: policies, renewals, a complaint", c.name),
         ));
         out.push((
@@ -481,12 +488,12 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
             _ => None,
         });
         out.push((
-            format!("clientele {db}explain {}", c.external_id),
+            format!("clientele {db}explain {} {end}", c.external_id),
             "the stage history with the cause of every change (the audit view)".to_owned(),
         ));
         if let Some(plate) = plate {
             out.push((
-                format!("clientele {db}customer plate:{plate}"),
+                format!("clientele {db}customer plate:{plate} {end}"),
                 "found by licence plate".to_owned(),
             ));
             let suffix: String = plate
@@ -528,7 +535,7 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
         .find(|c| has(c, |p| matches!(p, EventPayload::Reactivation(_))))
     {
         out.push((
-            format!("clientele {db}customer {}", c.external_id),
+            format!("clientele {db}customer {} {end}", c.external_id),
             format!("{} — churned, then won back", c.name),
         ));
     }
