@@ -224,6 +224,30 @@ impl ComplaintStep {
     pub fn is_resolved(self) -> bool {
         self >= Self::Resolved
     }
+
+    /// The snake_case name, as in JSON (`feedback_given`).
+    ///
+    /// ```
+    /// use clientele_core::event::ComplaintStep;
+    /// assert_eq!(ComplaintStep::FeedbackGiven.as_str(), "feedback_given");
+    /// assert_eq!(ComplaintStep::Received.to_string(), "received");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Classified => "classified",
+            Self::Investigated => "investigated",
+            Self::Resolved => "resolved",
+            Self::FeedbackGiven => "feedback_given",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+impl fmt::Display for ComplaintStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// Who was referred: an existing customer or a prospect known by a reference.

@@ -1345,18 +1345,6 @@ impl LifecycleState {
     }
 }
 
-/// The snake_case name of a complaint step.
-pub(crate) fn step_name(step: ComplaintStep) -> &'static str {
-    match step {
-        ComplaintStep::Received => "received",
-        ComplaintStep::Classified => "classified",
-        ComplaintStep::Investigated => "investigated",
-        ComplaintStep::Resolved => "resolved",
-        ComplaintStep::FeedbackGiven => "feedback_given",
-        ComplaintStep::Archived => "archived",
-    }
-}
-
 fn date_from_days(days: i32) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(days)
 }
@@ -1453,7 +1441,7 @@ fn summary(payload: &EventPayload) -> String {
             s.push_str("complaint ");
             s.push_str(&c.complaint_id);
             s.push(' ');
-            s.push_str(step_name(c.step));
+            s.push_str(c.step.as_str());
             Ok(())
         }
         EventPayload::Referral(_) => write!(s, "referral"),

@@ -979,18 +979,11 @@ pub fn complaint_order(
         )),
         Some(p) if step <= p => Some(format!(
             "complaint {complaint_id:?}: `{}` cannot follow `{}` (order: received → classified → investigated → resolved → feedback_given → archived)",
-            step_name(step),
-            step_name(p)
+            step.as_str(),
+            p.as_str()
         )),
         _ => None,
     }
-}
-
-fn step_name(step: ComplaintStep) -> String {
-    serde_json::to_value(step)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

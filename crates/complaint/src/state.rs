@@ -1,0 +1,228 @@
+//! The fold: each customer's complaints, step by step, and their explicit
+//! churns. Facts only: the desk's rules ([`ComplaintPolicy`]) are applied
+//! when a view is taken, so changing them needs no rebuild.
+
+use chrono::{DateTime, Utc};
+use clientele_core::event::{Channel, ComplaintStep, Severity};
+use clientele_core::projection::Projection;
+use clientele_core::{EventPayload, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::policy::ComplaintPolicy;
+
+/// The stored name of the projection.
+pub const PROJECTION_NAME: &str = "complaint";
+
+/// Number of steps in the workflow.
+const STEPS: usize = ComplaintStep::ALL.len();
+
+/// One complaint as the log tells it: when each step was first recorded and
+/// the latest of its attributes. The narratives (`cause`, `resolution`) are
+/// personal data and are not kept here (`docs/privacy.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintRecord {
+    /// The complaint id.
+    pub id: String,
+    /// Business time (µs) at which each step was first recorded, indexed by
+    /// [`ComplaintStep::index`]; `None` for a step never recorded (a desk
+    /// may skip steps).
+    pub reached: [Option<i64>; STEPS],
+    /// Type of complaint, as last given.
+    pub category: Option<String>,
+    /// Severity, as last given.
+    pub severity: Option<Severity>,
+    /// The accountable person (000 L572), as last given.
+    pub owner: Option<String>,
+    /// The channel it came through, as last given.
+    pub channel: Option<Channel>,
+    /// Whether any step said customer interests were harmed (000 L552–554).
+    pub harms_customer_interest: bool,
+    /// The customer's rating of the handling (1–5), as last given.
+    pub feedback_rating: Option<u8>,
+    /// Events recorded for it.
+    pub events: u32,
+}
+
+impl ComplaintRecord {
+    fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            reached: [None; STEPS],
+            category: None,
+            severity: None,
+            owner: None,
+            channel: None,
+            harms_customer_interest: false,
+            feedback_rating: None,
+            events: 0,
+        }
+    }
+
+    /// When the complaint came in: its `received` step, or the first step
+    /// recorded when `received` was not (µs). The reply deadline runs from it.
+    pub fn received_at(&self) -> i64 {
+        self.reached[0]
+            .or_else(|| self.reached.iter().flatten().min().copied())
+            .unwrap_or(i64::MIN)
+    }
+
+    /// When `step` or a later one was first recorded, at or before `as_of`
+    /// (µs).
+    pub fn reached_at(&self, step: ComplaintStep, as_of: i64) -> Option<i64> {
+        self.reached
+            .iter()
+            .skip(usize::from(step.index()))
+            .flatten()
+            .filter(|&&t| t <= as_of)
+            .min()
+            .copied()
+    }
+
+    /// The furthest step recorded at or before `as_of` (µs).
+    pub fn step_at(&self, as_of: i64) -> Option<ComplaintStep> {
+        ComplaintStep::ALL
+            .iter()
+            .zip(self.reached.iter())
+            .filter(|(_, t)| t.is_some_and(|t| t <= as_of))
+            .map(|(s, _)| *s)
+            .next_back()
+    }
+
+    /// When it was answered under `policy`, at or before `as_of` (µs).
+    pub fn answered_at(&self, policy: &ComplaintPolicy, as_of: i64) -> Option<i64> {
+        self.reached_at(policy.answered_step, as_of)
+    }
+
+    /// When it was settled under `policy`, at or before `as_of` (µs).
+    pub fn settled_at(&self, policy: &ComplaintPolicy, as_of: i64) -> Option<i64> {
+        self.reached_at(policy.settled_step, as_of)
+    }
+
+    fn apply(&mut self, step: ComplaintStep, at: i64, c: &clientele_core::event::Complaint) {
+        let slot = &mut self.reached[usize::from(step.index()).min(STEPS - 1)];
+        *slot = Some(slot.map_or(at, |t| t.min(at)));
+        if c.category.is_some() {
+            self.category.clone_from(&c.category);
+        }
+        if c.severity.is_some() {
+            self.severity.clone_from(&c.severity);
+        }
+        if c.owner.is_some() {
+            self.owner.clone_from(&c.owner);
+        }
+        if c.channel.is_some() {
+            self.channel.clone_from(&c.channel);
+        }
+        if c.feedback_rating.is_some() {
+            self.feedback_rating = c.feedback_rating;
+        }
+        self.harms_customer_interest |= c.harms_customer_interest;
+        self.events = self.events.saturating_add(1);
+    }
+}
+
+/// A customer's complaints, in complaint-id order, and the business times of
+/// their explicit churns (for the figures that relate complaints to churn).
+/// The crate docs show one folded from a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplaintBook {
+    first_event: Option<i64>,
+    complaints: Vec<ComplaintRecord>,
+    churns: Vec<i64>,
+}
+
+impl ComplaintBook {
+    /// Business time (µs) of the customer's first event of any kind: a
+    /// customer is counted in the figures as of a time from then on.
+    pub fn first_event(&self) -> Option<i64> {
+        self.first_event
+    }
+
+    /// The complaints, in id order.
+    pub fn complaints(&self) -> &[ComplaintRecord] {
+        &self.complaints
+    }
+
+    /// One complaint by id.
+    pub fn complaint(&self, id: &str) -> Option<&ComplaintRecord> {
+        self.complaints
+            .binary_search_by(|r| r.id.as_str().cmp(id))
+            .ok()
+            .and_then(|i| self.complaints.get(i))
+    }
+
+    /// Business times (µs) of the customer's explicit churns, ascending.
+    pub fn churns(&self) -> &[i64] {
+        &self.churns
+    }
+
+    /// Whether the customer churned explicitly in `(after, until]` (µs).
+    pub fn churned_between(&self, after: i64, until: i64) -> bool {
+        let i = self.churns.partition_point(|&t| t <= after);
+        self.churns.get(i).is_some_and(|&t| t <= until)
+    }
+
+    /// Folds one event (business-time order).
+    pub fn apply(&mut self, event: &RecordedEvent) {
+        let at = event.occurred_at.timestamp_micros();
+        self.first_event = Some(self.first_event.map_or(at, |t| t.min(at)));
+        match &event.payload {
+            EventPayload::Complaint(c) => {
+                let i = match self
+                    .complaints
+                    .binary_search_by(|r| r.id.as_str().cmp(&c.complaint_id))
+                {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.complaints
+                            .insert(i, ComplaintRecord::new(&c.complaint_id));
+                        i
+                    }
+                };
+                if let Some(record) = self.complaints.get_mut(i) {
+                    record.apply(c.step, at, c);
+                }
+            }
+            EventPayload::Churn(_) => {
+                let i = self.churns.partition_point(|&t| t <= at);
+                self.churns.insert(i, at);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The projection: [`ComplaintBook`] per customer. It reads no personal data
+/// (the narratives stay sealed), and no policy: its version changes only with
+/// the shape of the state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ComplaintProjection;
+
+impl Projection for ComplaintProjection {
+    type State = ComplaintBook;
+
+    fn name(&self) -> &str {
+        PROJECTION_NAME
+    }
+
+    fn version(&self) -> u64 {
+        1
+    }
+
+    fn apply(&self, state: &mut ComplaintBook, event: &RecordedEvent) {
+        state.apply(event);
+    }
+
+    fn reads_personal_data(&self) -> bool {
+        false
+    }
+}
+
+/// A time in µs as a UTC time (clamped to chrono's range).
+pub(crate) fn time(micros: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
