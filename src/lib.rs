@@ -19,6 +19,9 @@
 //!   (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma).
 //! * [`churn`]: churn risk with ranked reasons, the warning job (once per
 //!   episode, exactly once across crashes) and backtests.
+//! * [`complaint`]: the complaint desk — each complaint against the 24 h
+//!   reply rule, the work queue, reply times by category and owner, churn
+//!   after complaints.
 //!
 //! ```
 //! use chrono::{Duration, TimeZone, Utc};
@@ -61,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 pub use clientele_churn as churn;
+pub use clientele_complaint as complaint;
 pub use clientele_core as core;
 pub use clientele_lifecycle as lifecycle;
 pub use clientele_loyalty as loyalty;
