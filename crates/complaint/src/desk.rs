@@ -116,11 +116,8 @@ impl ComplaintStatus {
         as_of: DateTime<Utc>,
     ) -> Option<Self> {
         let now = as_of.timestamp_micros();
-        let received = record.received_at();
+        let received = record.received_at(now)?;
         let step = record.step_at(now)?;
-        if received > now {
-            return None;
-        }
         let deadline = policy.reply_micros().map(|d| received.saturating_add(d));
         let answered = record.answered_at(policy, now);
         let settled = record.settled_at(policy, now);

@@ -58,12 +58,17 @@ impl ComplaintRecord {
         }
     }
 
-    /// When the complaint came in: its `received` step, or the first step
-    /// recorded when `received` was not (µs). The reply deadline runs from it.
-    pub fn received_at(&self) -> i64 {
-        self.reached[0]
-            .or_else(|| self.reached.iter().flatten().min().copied())
-            .unwrap_or(i64::MIN)
+    /// When the complaint came in, as of `as_of` (µs): its `received` step,
+    /// or the first step recorded when `received` was not; `None` when no
+    /// step was recorded by then. The reply deadline runs from it.
+    pub fn received_at(&self, as_of: i64) -> Option<i64> {
+        let known = |t: &&Option<i64>| t.is_some_and(|t| t <= as_of);
+        self.reached
+            .first()
+            .filter(known)
+            .copied()
+            .flatten()
+            .or_else(|| self.reached.iter().filter(known).flatten().min().copied())
     }
 
     /// When `step` or a later one was first recorded, at or before `as_of`
@@ -225,4 +230,52 @@ pub(crate) fn time(micros: i64) -> DateTime<Utc> {
     } else {
         DateTime::<Utc>::MAX_UTC
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clientele_core::event::Complaint;
+    use clientele_core::{CustomerId, EventId, Metadata};
+
+    fn event(minute: i64, step: ComplaintStep) -> RecordedEvent {
+        let at =
+            DateTime::<Utc>::from_timestamp(1_700_000_000 + minute * 60, 0).unwrap_or_default();
+        RecordedEvent {
+            event_id: EventId::derived(&minute.to_be_bytes()),
+            customer_id: CustomerId::from_external("t", "1"),
+            version: 1,
+            position: 1,
+            occurred_at: at,
+            recorded_at: at,
+            schema_version: 1,
+            metadata: Metadata::default(),
+            payload: Complaint::new("C", step).into(),
+            personal_data: Default::default(),
+        }
+    }
+
+    #[test]
+    fn without_a_received_step_the_clock_runs_from_the_first_step() {
+        // Books may be folded from logs the store's own checks did not guard
+        // (an export of another system): no `received` step at all.
+        let mut book = ComplaintBook::default();
+        book.apply(&event(30, ComplaintStep::Resolved));
+        book.apply(&event(10, ComplaintStep::Classified));
+        let record = book.complaint("C").expect("folded");
+        let micros = |m: i64| (1_700_000_000 + m * 60) * 1_000_000;
+        assert_eq!(record.received_at(i64::MAX), Some(micros(10)));
+        assert_eq!(record.received_at(micros(9)), None);
+        assert_eq!(record.step_at(micros(20)), Some(ComplaintStep::Classified));
+        assert_eq!(record.step_at(i64::MAX), Some(ComplaintStep::Resolved));
+        let policy = ComplaintPolicy::default();
+        assert_eq!(record.answered_at(&policy, i64::MAX), Some(micros(30)));
+        assert_eq!(record.settled_at(&policy, i64::MAX), None);
+        // A step recorded twice keeps its first time, whatever the order.
+        book.apply(&event(5, ComplaintStep::Resolved));
+        let record = book.complaint("C").expect("folded");
+        assert_eq!(record.answered_at(&policy, i64::MAX), Some(micros(5)));
+        assert_eq!(record.events, 3);
+        assert_eq!(book.first_event(), Some(micros(5)));
+    }
 }

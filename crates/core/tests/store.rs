@@ -175,6 +175,12 @@ fn complaint_steps_must_follow_the_workflow() {
         matches!(&err, Error::Validation(v) if v.index == Some(1)),
         "{err}"
     );
+    // Steps are named as in JSON.
+    assert!(
+        err.to_string()
+            .contains("`feedback_given` cannot follow `archived`"),
+        "{err}"
+    );
     assert_eq!(store.stream_version(c).unwrap(), 3);
 }
 

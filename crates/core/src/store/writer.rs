@@ -638,7 +638,7 @@ fn check_complaint_order(
     let name = |s: u8| {
         ComplaintStep::ALL
             .get(usize::from(s))
-            .map(|s| format!("{s:?}").to_lowercase())
+            .map(|s| s.as_str().to_owned())
             .unwrap_or_else(|| s.to_string())
     };
     match previous {
