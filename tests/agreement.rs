@@ -6,13 +6,19 @@
 //! or without bills paid after the last purchase — they agree to the day. A
 //! payment made after that day (an old bill settled) brings the customer back
 //! on neither side.
+//!
+//! The complaint desk, the lifecycle and the churn score speak of the same
+//! complaints too: the desk's open complaints are the lifecycle's open
+//! matters and the churn score's open complaints, and the desk's overdue and
+//! recently late ones are the churn score's reply-rule breaches.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clientele::churn::warning::WinBackRule;
 use clientele::churn::{ChurnProjection, ModelContext, RiskPolicy};
+use clientele::complaint::{ComplaintPolicy, Complaints, Reply};
 use clientele::core::projection::fold;
 use clientele::core::{event::*, Currency, CustomerId, ExpectedVersion, NewEvent, Store};
-use clientele::lifecycle::{Lifecycle, LifecyclePolicy, Stage};
+use clientele::lifecycle::{Lifecycle, LifecyclePolicy, OpenMatter, Stage};
 use proptest::prelude::*;
 
 /// Midnight UTC, `d` days after 2015-01-01 (early enough for the latest day
@@ -118,5 +124,85 @@ fn a_reactivation_wins_back_on_both_sides() {
         let silent = rule.silent(&risk.signals(&state, day(d), &model));
         assert_eq!(exit, silent, "day {d}");
         assert_eq!(exit, (365..400).contains(&d) || d >= 765, "day {d}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn the_desk_the_lifecycle_and_the_churn_score_count_the_same_complaints(
+        // Per complaint: the hours from one step to the next, for the steps
+        // recorded (`received` always; the others when Some).
+        complaints in proptest::collection::vec(
+            proptest::collection::vec(proptest::option::of(1i64..60), 5),
+            0..5,
+        ),
+        view_hours in 0i64..(200 * 24),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = CustomerId::new_random();
+        let start = day(0);
+        let mut events = vec![NewEvent::new(start, purchase(0))];
+        for (n, gaps) in complaints.iter().enumerate() {
+            let id = format!("CMP-{n}");
+            let mut at = start + Duration::days(10 * n as i64);
+            events.push(NewEvent::new(at, Complaint::new(id.clone(), ComplaintStep::Received)));
+            for (step, gap) in ComplaintStep::ALL[1..].iter().zip(gaps) {
+                if let Some(hours) = gap {
+                    at += Duration::hours(*hours);
+                    events.push(NewEvent::new(at, Complaint::new(id.clone(), *step)));
+                }
+            }
+        }
+        store.append(c, ExpectedVersion::Any, events).unwrap();
+        let view = start + Duration::hours(view_hours);
+
+        let mut desk = Complaints::open(&store).unwrap();
+        desk.catch_up().unwrap();
+        let statuses = desk.statuses(c, &ComplaintPolicy::default(), view).unwrap();
+        let open: Vec<(String, ComplaintStep)> = statuses
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| (s.complaint.clone(), s.step))
+            .collect();
+
+        // The lifecycle's open matters.
+        let lifecycle = Lifecycle::open(&store, LifecyclePolicy::default()).unwrap();
+        let matters: Vec<(String, ComplaintStep)> = lifecycle
+            .view(c, view)
+            .unwrap()
+            .map(|v| v.open_matters)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| match m {
+                OpenMatter::Complaint { complaint_id, step, .. } => Some((complaint_id, step)),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(&matters, &open);
+
+        // The churn score, folded as of the view as the runtime folds it.
+        let seen: Vec<_> = store
+            .read_stream(c)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.occurred_at <= view)
+            .collect();
+        let state = fold(&ChurnProjection, seen.iter());
+        let signals = RiskPolicy::default().signals(&state, view, &ModelContext::default());
+        prop_assert_eq!(signals.open_complaints as usize, open.len());
+        // Breaches: overdue, or answered late within the last 90 days.
+        let recent = view - Duration::days(90);
+        let breaches = statuses
+            .iter()
+            .filter(|s| match s.reply {
+                Reply::Overdue => true,
+                Reply::Late => s.answered_at.is_some_and(|a| a > recent),
+                Reply::Waiting | Reply::InTime => false,
+            })
+            .count();
+        prop_assert_eq!(signals.sla_breaches as usize, breaches);
     }
 }
