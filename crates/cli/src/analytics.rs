@@ -27,7 +27,14 @@ fn failed(doing: &str, e: impl std::fmt::Display) -> CliError {
 }
 
 /// The projections `clientele rebuild` knows, in rebuild order.
-pub const PROJECTIONS: [&str; 5] = ["lifecycle", "loyalty", "value", "churn", "identifiers"];
+pub const PROJECTIONS: [&str; 6] = [
+    "lifecycle",
+    "loyalty",
+    "value",
+    "churn",
+    "complaint",
+    "identifiers",
+];
 
 /// Every projection of the engine, caught up on `store` (which must be writable).
 pub struct Analytics {
@@ -90,6 +97,9 @@ impl Analytics {
                     .and_then(|mut p| p.rebuild())
                     .map_err(|e| failed(name, e))?,
                 "churn" => Projector::open(store, ChurnProjection)
+                    .and_then(|mut p| p.rebuild())
+                    .map_err(|e| failed(name, e))?,
+                "complaint" => clientele_complaint::Complaints::open(store)
                     .and_then(|mut p| p.rebuild())
                     .map_err(|e| failed(name, e))?,
                 _ => Projector::open(store, crate::identity::Identifiers::default())

@@ -20,6 +20,7 @@ Examples:
   clientele explain D-000042 --as-of 2024-12-31    # stage history with the cause of each change
   clientele lookup --plate-suffix 784RP            # find customers by plate, policy, id, phone…
   clientele renewals --from 2025-07-01 --to 2025-07-31
+  clientele complaints --as-of 2025-06-30 --overdue   # the complaint desk: past the 24 h rule
   clientele stats --as-of 2025-06-30               # stages, loyalty tiers, RFM, revenue
   clientele --db /tmp/cdnow import ../shared/data/cdnow_sample.txt --format cdnow
   clientele --db /tmp/cdnow model fit              # BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma
@@ -112,6 +113,8 @@ pub enum Command {
     Lookup(commands::lifecycle::LookupArgs),
     /// Policies whose cover ends in a period, with each customer's renewal intent.
     Renewals(commands::lifecycle::RenewalsArgs),
+    /// The complaint desk: the queue under the 24 h reply rule, reply times by category and owner.
+    Complaints(commands::complaints::Args),
     /// Population statistics as of a time: stages, loyalty tiers, RFM segments, revenue.
     Stats(commands::stats::Args),
     /// Rebuild the projections (or one of them) from the event log.
@@ -140,6 +143,7 @@ impl Command {
             Command::Explain(_) => "explain",
             Command::Lookup(_) => "lookup",
             Command::Renewals(_) => "renewals",
+            Command::Complaints(_) => "complaints",
             Command::Stats(_) => "stats",
             Command::Rebuild(_) => "rebuild",
         }

@@ -71,6 +71,7 @@ pub fn run(cli: &Cli, output: Output) -> CliResult<CommandOutput> {
         Command::Explain(args) => commands::lifecycle::explain(&ctx, args),
         Command::Lookup(args) => commands::lifecycle::lookup(&ctx, args),
         Command::Renewals(args) => commands::lifecycle::renewals(&ctx, args),
+        Command::Complaints(args) => commands::complaints::run(&ctx, args),
         Command::Stats(args) => commands::stats::run(&ctx, args),
         Command::Rebuild(args) => commands::rebuild::run(&ctx, args),
     }

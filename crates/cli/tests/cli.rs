@@ -691,7 +691,7 @@ fn explain_lookup_renewals_stats_and_rebuild() {
     let (code, doc, stderr) = s.json(&["--db", &db, "rebuild"]);
     assert_eq!(code, 0, "{stderr}");
     let rebuilt = doc["result"]["rebuilt"].as_array().expect("rebuilt");
-    assert_eq!(rebuilt.len(), 5);
+    assert_eq!(rebuilt.len(), 6);
     assert!(rebuilt
         .iter()
         .all(|r| r["position"].as_u64() == Some(events)));

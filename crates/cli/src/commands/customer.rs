@@ -4,12 +4,13 @@
 //!
 //! ## Extension point: report sections
 //!
-//! The lifecycle, loyalty, value and churn crates each add a section (stage,
-//! loyalty, value, risk) by implementing [`CustomerSection`] and registering
-//! it in [`sections`]. A section gets the customer's events filtered to the
-//! view ([`SectionInput`]) and returns a JSON value plus a few lines of text;
-//! it appears under its [`CustomerSection::key`] in `--json` output and under
-//! its title in the text.
+//! The lifecycle, loyalty, value, churn and complaint crates each add a
+//! section (stage, loyalty, value, risk, complaints) by implementing
+//! [`CustomerSection`] and registering it in [`sections`]. A section gets the
+//! customer's events filtered to the view ([`SectionInput`]) and returns a
+//! JSON value plus a few lines of text; it appears under its
+//! [`CustomerSection::key`] in `--json` output and under its title in the
+//! text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -115,11 +116,13 @@ pub trait CustomerSection {
 /// The registered sections, in display order.
 pub fn sections() -> Vec<Box<dyn CustomerSection>> {
     use crate::analytics::{LoyaltySection, StageSection, ValueRiskSection};
+    use crate::commands::complaints::ComplaintSection;
     vec![
         Box::new(ActivitySection),
         Box::new(StageSection),
         Box::new(LoyaltySection),
         Box::new(ValueRiskSection),
+        Box::new(ComplaintSection),
     ]
 }
 

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod churn;
+pub mod complaints;
 pub mod customer;
 pub mod demo;
 pub mod export;

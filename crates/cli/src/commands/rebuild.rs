@@ -13,10 +13,11 @@ Examples:
   clientele rebuild lifecycle    # only the lifecycle stages
   clientele rebuild churn --json
 
-Projections (lifecycle, loyalty, value, churn, identifiers) are read models folded from the
-log; they update themselves on every command and rebuild themselves when their version or
-policy changes. Rebuilding by hand is never needed for correctness: use it after restoring
-an old backup of the projection state, or to measure. The log itself is never modified.";
+Projections (lifecycle, loyalty, value, churn, complaint, identifiers) are read models folded
+from the log; they update themselves on every command that reads them and rebuild themselves
+when their version or policy changes. Rebuilding by hand is never needed for correctness: use it
+after restoring an old backup of the projection state, or to measure. The log itself is never
+modified.";
 
 /// Arguments of `clientele rebuild`.
 #[derive(Debug, Clone, clap::Args)]
