@@ -515,6 +515,11 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
         "insurance policies due for renewal in July 2025, with intents".to_owned(),
     ));
     out.push((
+        format!("clientele {db}complaints {end}"),
+        "the complaint desk: the queue under the 24 h reply rule, reply times by category and owner"
+            .to_owned(),
+    ));
+    out.push((
         format!("clientele {db}stats --as-of 2024-06-30"),
         "stages, loyalty tiers, RFM segments a year earlier".to_owned(),
     ));
