@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use clientele_core::event::{Channel, ComplaintStep, Severity};
+use clientele_core::projection::AsOf;
 use clientele_core::CustomerId;
 use serde::Serialize;
 
@@ -198,8 +199,10 @@ pub struct Figures {
     pub key: Option<String>,
     /// Complaints received by the view's time.
     pub complaints: u64,
-    /// Not settled yet.
+    /// Not settled yet (`waiting + overdue + answered_open`).
     pub open: u64,
+    /// Answered but not settled yet.
+    pub answered_open: u64,
     /// Not answered yet, deadline not passed.
     pub waiting: u64,
     /// Not answered, deadline passed.
@@ -235,6 +238,7 @@ impl Figures {
             key,
             complaints: 0,
             open: 0,
+            answered_open: 0,
             waiting: 0,
             overdue: 0,
             in_time: 0,
@@ -253,6 +257,7 @@ impl Figures {
         for s in statuses {
             f.complaints += 1;
             f.open += u64::from(s.is_open());
+            f.answered_open += u64::from(s.is_open() && s.reply.is_answered());
             match s.reply {
                 Reply::Overdue => f.overdue += 1,
                 Reply::Waiting => f.waiting += 1,
@@ -298,6 +303,8 @@ pub struct StepCount {
 pub struct DeskReport {
     /// The view's business time.
     pub as_of: DateTime<Utc>,
+    /// The view's recorded time: only events the log held then (None: all).
+    pub known_at: Option<DateTime<Utc>>,
     /// The policy applied.
     pub policy: ComplaintPolicy,
     /// Customers with an event by the view's time.
@@ -353,6 +360,7 @@ impl DeskReport {
 pub struct Desk {
     policy: ComplaintPolicy,
     as_of: DateTime<Utc>,
+    known_at: Option<DateTime<Utc>>,
     customers: u64,
     complainants: u64,
     churned_without_complaint: u64,
@@ -360,15 +368,19 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// An empty desk as of `as_of` under `policy` (validated).
+    /// An empty desk as of `at` (a business time, or one as known at a
+    /// recorded time) under `policy` (validated). The books added must be
+    /// folded from the events in that view.
     ///
     /// # Errors
     /// [`crate::ComplaintError::InvalidPolicy`].
-    pub fn new(policy: ComplaintPolicy, as_of: DateTime<Utc>) -> Result<Self> {
+    pub fn new(policy: ComplaintPolicy, at: impl Into<AsOf>) -> Result<Self> {
         policy.validate()?;
+        let at = at.into();
         Ok(Self {
             policy,
-            as_of,
+            as_of: at.occurred,
+            known_at: at.known_at,
             customers: 0,
             complainants: 0,
             churned_without_complaint: 0,
@@ -442,6 +454,7 @@ impl Desk {
         let others = self.customers - self.complainants;
         DeskReport {
             as_of: self.as_of,
+            known_at: self.known_at,
             customers: self.customers,
             complainants: self.complainants,
             complaint_rate: ratio(self.complainants, self.customers),

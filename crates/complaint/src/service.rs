@@ -1,7 +1,9 @@
 //! The complaint projection kept in the store, and its queries.
 
-use clientele_core::projection::{AsOf, Projector};
-use clientele_core::{CustomerId, Store};
+use std::collections::BTreeMap;
+
+use clientele_core::projection::{fold, fold_key, AsOf, Projector};
+use clientele_core::{CustomerId, RecordedEvent, Store};
 
 use crate::desk::{ComplaintStatus, Desk, DeskReport};
 use crate::error::Result;
@@ -81,6 +83,52 @@ impl Complaints {
             .collect())
     }
 
+    /// The desk as of `at` read straight from the log, without the stored
+    /// projection: for a store opened read-only (another process writes to
+    /// it) whose projection was never built there. One pass over the log,
+    /// read without decrypting personal data; it holds the complaints and
+    /// churns in the view, and one event per customer, in memory. Equal to
+    /// [`Complaints::desk`].
+    ///
+    /// # Errors
+    /// An invalid policy, or a store error.
+    pub fn desk_from_log(
+        store: &Store,
+        policy: ComplaintPolicy,
+        at: impl Into<AsOf>,
+    ) -> Result<DeskReport> {
+        let at = at.into();
+        let mut desk = Desk::new(policy, at)?;
+        // Per customer: the events the fold reads, and their first event.
+        let mut books: BTreeMap<CustomerId, (Vec<RecordedEvent>, Option<RecordedEvent>)> =
+            BTreeMap::new();
+        for event in store.public_only().read_all(1)? {
+            let event = event?;
+            if event.occurred_at > at.occurred
+                || at.known_at.is_some_and(|known| event.recorded_at > known)
+            {
+                continue;
+            }
+            let (read, first) = books.entry(event.customer_id).or_default();
+            if first
+                .as_ref()
+                .is_none_or(|f| fold_key(&event) < fold_key(f))
+            {
+                *first = Some(event.clone());
+            }
+            if ComplaintBook::reads(&event) {
+                read.push(event);
+            }
+        }
+        for (customer, (read, first)) in books {
+            // The first event may be one of those read: fold it once.
+            let first = first.filter(|f| !ComplaintBook::reads(f));
+            let book: ComplaintBook = fold(&ComplaintProjection, read.iter().chain(&first));
+            desk.add(customer, &book);
+        }
+        Ok(desk.finish())
+    }
+
     /// The desk as of `at` under `policy`: every complaint's status, the work
     /// queue and the figures. One pass over the population.
     ///
@@ -88,7 +136,7 @@ impl Complaints {
     /// An invalid policy, or a store error.
     pub fn desk(&self, policy: ComplaintPolicy, at: impl Into<AsOf>) -> Result<DeskReport> {
         let at = at.into();
-        let mut desk = Desk::new(policy, at.occurred)?;
+        let mut desk = Desk::new(policy, at)?;
         self.projector
             .for_each_state_in(at, |customer, book: ComplaintBook| {
                 desk.add(customer, &book);

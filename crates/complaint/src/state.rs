@@ -167,6 +167,16 @@ impl ComplaintBook {
         self.churns.get(i).is_some_and(|&t| t <= until)
     }
 
+    /// Whether folding `event` does more than note the customer's first
+    /// event: complaints and churns. A book folded from these and the
+    /// customer's first event equals one folded from all their events.
+    pub fn reads(event: &RecordedEvent) -> bool {
+        matches!(
+            event.payload,
+            EventPayload::Complaint(_) | EventPayload::Churn(_)
+        )
+    }
+
     /// Folds one event (business-time order).
     pub fn apply(&mut self, event: &RecordedEvent) {
         let at = event.occurred_at.timestamp_micros();

@@ -328,6 +328,14 @@ fn known_at_leaves_out_steps_recorded_later() {
             .unwrap(),
     );
     assert_eq!(known_then.reply, Reply::Overdue);
+    // The desk as known then, from the projection and from the log.
+    let then = AsOf::known_at(view, before);
+    let desk = c.desk(policy.clone(), then).unwrap();
+    assert_eq!((desk.all.overdue, desk.known_at), (1, Some(before)));
+    assert_eq!(
+        Complaints::desk_from_log(&store, policy, then).unwrap(),
+        desk
+    );
 }
 
 /// One generated event: customer index, minutes after t0, and what.
@@ -479,6 +487,7 @@ proptest! {
         prop_assert_eq!(desk.all.overdue, count(Reply::Overdue));
         prop_assert_eq!(desk.all.waiting, count(Reply::Waiting));
         prop_assert_eq!(desk.all.late + desk.all.in_time, count(Reply::Late) + count(Reply::InTime));
+        prop_assert_eq!(desk.all.open, desk.all.waiting + desk.all.overdue + desk.all.answered_open);
         prop_assert_eq!(desk.by_step.iter().map(|s| s.complaints).sum::<u64>(), desk.all.complaints);
         prop_assert_eq!(desk.by_owner.iter().map(|f| f.complaints).sum::<u64>(), desk.all.complaints);
         // The queue holds exactly the unsettled ones, overdue before waiting before answered.
@@ -489,7 +498,12 @@ proptest! {
         // A rebuild from zero gives the same desk.
         let mut rebuilt = Complaints::open(&store).unwrap();
         rebuilt.rebuild().unwrap();
-        prop_assert_eq!(rebuilt.desk(ComplaintPolicy::default(), at(as_of)).unwrap(), desk);
+        prop_assert_eq!(&rebuilt.desk(ComplaintPolicy::default(), at(as_of)).unwrap(), &desk);
+        // So does the desk read straight from the log (for read-only stores).
+        prop_assert_eq!(
+            &Complaints::desk_from_log(&store, ComplaintPolicy::default(), at(as_of)).unwrap(),
+            &desk
+        );
         // Same events, same bytes: the state folded in arrival order with
         // late events refolded equals the one rebuilt in business-time order.
         for &c in &customers {

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use clientele_complaint::{
     ComplaintBook, ComplaintError, ComplaintPolicy, ComplaintProjection, ComplaintStatus,
-    Complaints, Desk, DeskReport, Figures, Reply, StepCount,
+    Complaints, DeskReport, Figures, Reply, StepCount,
 };
-use clientele_core::projection::{fold, fold_key, AsOf};
-use clientele_core::{CustomerId, EventPayload, RecordedEvent, Store};
+use clientele_core::projection::{fold, AsOf};
+use clientele_core::{CustomerId, Store};
 use serde::Serialize;
 
 use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
@@ -412,14 +412,13 @@ impl Render for ComplaintsOutput {
             thousands(self.customers.saturating_sub(self.complainants))
         );
         if a.complaints > 0 {
-            let unanswered = a.waiting + a.overdue;
             out.push_str(&format!(
                 "  open (not yet {}): {} — {} overdue, {} waiting for an answer, {} answered and waiting to be {}\n",
                 self.policy.settled_step,
                 thousands(a.open),
                 thousands(a.overdue),
                 thousands(a.waiting),
-                thousands(a.open.saturating_sub(unanswered)),
+                thousands(a.answered_open),
                 self.policy.settled_step
             ));
             out.push_str(&format!(
@@ -545,41 +544,8 @@ fn desk_from_projection(store: &Store, policy: ComplaintPolicy, at: AsOf) -> Cli
 
 /// The desk as of `at` read straight from the log, for a store opened
 /// read-only (another process writes to it: the projection cannot be kept).
-/// Each customer's complaints and churns in the view are folded with their
-/// first event (which is all the fold needs of the others).
 pub fn desk_from_log(store: &Store, policy: ComplaintPolicy, at: AsOf) -> CliResult<DeskReport> {
-    let mut desk = Desk::new(policy, at.occurred).map_err(complaint_error("the complaint desk"))?;
-    let read = |e| CliError::from_core(e, "reading the log");
-    let mut kept: BTreeMap<CustomerId, Vec<RecordedEvent>> = BTreeMap::new();
-    let mut first: BTreeMap<CustomerId, RecordedEvent> = BTreeMap::new();
-    for event in store.read_all(1).map_err(read)? {
-        let event = event.map_err(read)?;
-        if event.occurred_at > at.occurred || at.known_at.is_some_and(|k| event.recorded_at > k) {
-            continue;
-        }
-        match event.payload {
-            EventPayload::Complaint(_) | EventPayload::Churn(_) => {
-                kept.entry(event.customer_id).or_default().push(event);
-            }
-            _ => match first.get(&event.customer_id) {
-                Some(earliest) if fold_key(earliest) <= fold_key(&event) => {}
-                _ => {
-                    first.insert(event.customer_id, event);
-                }
-            },
-        }
-    }
-    let customers: BTreeSet<CustomerId> = kept.keys().chain(first.keys()).copied().collect();
-    for customer in customers {
-        let events = kept
-            .get(&customer)
-            .into_iter()
-            .flatten()
-            .chain(first.get(&customer));
-        let book: ComplaintBook = fold(&ComplaintProjection, events);
-        desk.add(customer, &book);
-    }
-    Ok(desk.finish())
+    Complaints::desk_from_log(store, policy, at).map_err(complaint_error("the complaint desk"))
 }
 
 /// External ids of `customers`: from the identifier index, or — on a store
@@ -651,6 +617,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     };
     let DeskReport {
         as_of,
+        known_at: _,
         policy,
         customers,
         complainants,
