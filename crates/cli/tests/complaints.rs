@@ -178,7 +178,9 @@ fn the_desk_agrees_with_the_demo_count() {
     assert!(text.contains("\nby category "), "{text}");
     assert!(text.contains("\nby owner "), "{text}");
     assert!(
-        text.contains("of customers without a complaint churned by then"),
+        text.contains("; customers without a complaint: ")
+            && text.contains(" within 180 days (")
+            && text.contains("customer-years at risk)"),
         "{text}"
     );
 

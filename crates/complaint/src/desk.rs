@@ -314,11 +314,19 @@ pub struct DeskReport {
     /// `complainants ÷ customers`: the complaint rate (客户投诉率, 003 L186).
     pub complaint_rate: Option<f64>,
     /// Customers who churned explicitly by the view's time, among those
-    /// without a complaint: the background against which `churned_after`
-    /// rates read.
+    /// without a complaint.
     pub churned_without_complaint: u64,
-    /// `churned_without_complaint ÷ (customers − complainants)`.
+    /// `churned_without_complaint ÷ (customers − complainants)`: over each
+    /// customer's whole history, not over a window.
     pub churn_rate_without_complaint: Option<f64>,
+    /// Days those customers were at risk: from their first event to their
+    /// first churn, or to the view's time.
+    pub days_at_risk_without_complaint: f64,
+    /// The background against which the `churned_after` rates read: the
+    /// chance that a customer without a complaint churns within the churn
+    /// window, at their churn rate per day at risk (a constant rate:
+    /// `1 − exp(−churned ÷ days at risk × window days)`).
+    pub churn_in_window_without_complaint: Option<f64>,
     /// Every complaint.
     pub all: Figures,
     /// By furthest step, in workflow order (steps no complaint stands at left out).
@@ -364,6 +372,7 @@ pub struct Desk {
     customers: u64,
     complainants: u64,
     churned_without_complaint: u64,
+    micros_at_risk: i128,
     statuses: Vec<ComplaintStatus>,
 }
 
@@ -384,6 +393,7 @@ impl Desk {
             customers: 0,
             complainants: 0,
             churned_without_complaint: 0,
+            micros_at_risk: 0,
             statuses: Vec::new(),
         })
     }
@@ -391,9 +401,9 @@ impl Desk {
     /// Adds one customer's book (folded as of the desk's time, or later).
     pub fn add(&mut self, customer: CustomerId, book: &ComplaintBook) {
         let now = self.as_of.timestamp_micros();
-        if book.first_event().is_none_or(|t| t > now) {
+        let Some(first) = book.first_event().filter(|&t| t <= now) else {
             return;
-        }
+        };
         self.customers += 1;
         let before = self.statuses.len();
         self.statuses.extend(
@@ -403,8 +413,13 @@ impl Desk {
         );
         if self.statuses.len() > before {
             self.complainants += 1;
-        } else if book.churned_between(i64::MIN, now) {
-            self.churned_without_complaint += 1;
+        } else {
+            // At risk until the first churn (a win-back starts another
+            // relationship, which this rate leaves out), or until now.
+            let churn = book.churns().first().copied().filter(|&t| t <= now);
+            self.churned_without_complaint += u64::from(churn.is_some());
+            let until = churn.unwrap_or(now).max(first);
+            self.micros_at_risk += i128::from(until) - i128::from(first);
         }
     }
 
@@ -452,6 +467,7 @@ impl Desk {
         let by_category = group(|s| s.category.as_ref());
         let by_owner = group(|s| s.owner.as_ref());
         let others = self.customers - self.complainants;
+        let days = self.micros_at_risk as f64 / MICROS_PER_DAY;
         DeskReport {
             as_of: self.as_of,
             known_at: self.known_at,
@@ -460,6 +476,11 @@ impl Desk {
             complaint_rate: ratio(self.complainants, self.customers),
             churned_without_complaint: self.churned_without_complaint,
             churn_rate_without_complaint: ratio(self.churned_without_complaint, others),
+            days_at_risk_without_complaint: days,
+            churn_in_window_without_complaint: (days > 0.0).then(|| {
+                let per_day = self.churned_without_complaint as f64 / days;
+                1.0 - (-per_day * f64::from(self.policy.churn_window_days)).exp()
+            }),
             all,
             by_step,
             by_category,

@@ -233,6 +233,19 @@ fn churn_after_a_complaint_counts_once_its_window_has_closed() {
     assert_eq!(desk.complaint_rate, Some(2.0 / 3.0));
     assert_eq!(desk.churned_without_complaint, 1);
     assert_eq!(desk.churn_rate_without_complaint, Some(1.0));
+    // The background: one churn over 11 days at risk (from the purchase a
+    // day before t0 to the churn on day 10), as a chance within 30 days.
+    assert_eq!(desk.days_at_risk_without_complaint, 11.0);
+    let expected = 1.0 - (-30.0f64 / 11.0).exp();
+    let got = desk.churn_in_window_without_complaint.unwrap();
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+    // Before the churn, the customer is at risk up to the view.
+    let early = c
+        .desk(ComplaintPolicy::default(), t0() + Duration::days(4))
+        .unwrap();
+    assert_eq!(early.churned_without_complaint, 0);
+    assert_eq!(early.days_at_risk_without_complaint, 5.0);
+    assert_eq!(early.churn_in_window_without_complaint, Some(0.0));
 }
 
 #[test]

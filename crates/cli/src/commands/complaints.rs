@@ -185,6 +185,10 @@ pub struct ComplaintsOutput {
     pub churned_without_complaint: u64,
     /// `churned_without_complaint ÷ (customers − complainants)`.
     pub churn_rate_without_complaint: Option<f64>,
+    /// Days those customers were at risk (first event to first churn, or to the view).
+    pub days_at_risk_without_complaint: f64,
+    /// Their chance of a churn within the churn window, at their rate per day at risk.
+    pub churn_in_window_without_complaint: Option<f64>,
     /// Every complaint.
     pub all: Figures,
     /// By furthest step, in workflow order.
@@ -405,11 +409,15 @@ impl Render for ComplaintsOutput {
                 count(self.customers, "customer")
             ));
         }
+        // Over the same window as the complaints' rate: the chance of a
+        // churn within it at the customers' own churn rate per day at risk.
         let background = format!(
-            "{} of customers without a complaint churned by then ({} of {})",
-            percent(self.churn_rate_without_complaint),
+            "customers without a complaint: {} within {} ({} of {} churned, over {} customer-years at risk)",
+            percent(self.churn_in_window_without_complaint),
+            count(self.policy.churn_window_days, "day"),
             thousands(self.churned_without_complaint),
-            thousands(self.customers.saturating_sub(self.complainants))
+            thousands(self.customers.saturating_sub(self.complainants)),
+            thousands((self.days_at_risk_without_complaint / 365.25).round() as u64)
         );
         if a.complaints > 0 {
             out.push_str(&format!(
@@ -624,6 +632,8 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         complaint_rate,
         churned_without_complaint,
         churn_rate_without_complaint,
+        days_at_risk_without_complaint,
+        churn_in_window_without_complaint,
         all,
         by_step,
         by_category,
@@ -672,6 +682,8 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         complaint_rate,
         churned_without_complaint,
         churn_rate_without_complaint,
+        days_at_risk_without_complaint,
+        churn_in_window_without_complaint,
         all,
         by_step,
         by_category,
