@@ -307,6 +307,32 @@ fn filters_narrow_the_list_and_limit_cuts_it() {
     assert_eq!(r["filters"]["owner"], owner);
     assert_eq!(r["all"], all["all"], "the figures stay the whole desk's");
 
+    // `--owner -`: the complaints nobody owns (they stalled before anyone
+    // classified them).
+    let unowned = all["by_owner"]
+        .as_array()
+        .expect("by owner")
+        .iter()
+        .find(|g| g["key"].is_null())
+        .expect("complaints without an owner")
+        .clone();
+    let r = desk(
+        &s,
+        &db,
+        &[
+            "--all",
+            "--as-of",
+            "2025-06-30",
+            "--limit",
+            "0",
+            "--owner",
+            "-",
+        ],
+    );
+    assert_eq!(n(&r["matched"]), n(&unowned["complaints"]));
+    assert!(n(&r["matched"]) > 0, "{r}");
+    assert!(listed(&r).iter().all(|c| c["owner"].is_null()), "{r}");
+
     let group = all["by_category"][0].clone();
     let category = group["key"].as_str().expect("a category");
     let upper = category.to_uppercase();

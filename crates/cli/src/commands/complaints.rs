@@ -39,7 +39,8 @@ waits (unanswered, the deadline ahead), late (answered after the deadline), in t
 The list is the queue — complaints not yet archived — overdue first (the longest overdue first),
 then those waiting for an answer (the nearest deadline first), then those answered and waiting to
 be archived (the oldest first); --all adds the archived ones after it. --overdue, --owner,
---category and --customer narrow the list (names match ignoring case); the figures above it are
+--category and --customer narrow the list (names match ignoring case; `--owner -` lists the
+complaints nobody owns yet); the figures above it are
 always the whole desk's, with a line per category and per owner. A churn after a complaint is an
 explicit churn within 180 days of receipt, counted over complaints whose 180 days have passed;
 beside it, the share of customers without a complaint who churned.
@@ -70,11 +71,11 @@ pub struct Args {
     #[arg(long)]
     pub overdue: bool,
 
-    /// List only complaints of this accountable owner.
+    /// List only complaints of this accountable owner (`-`: those without one).
     #[arg(long, value_name = "NAME")]
     pub owner: Option<String>,
 
-    /// List only complaints of this category.
+    /// List only complaints of this category (`-`: those without one).
     #[arg(long, value_name = "NAME")]
     pub category: Option<String>,
 
@@ -135,8 +136,16 @@ fn name_filter(flag: &str, text: Option<&str>) -> CliResult<Option<String>> {
     }
 }
 
-/// Whether a complaint's `value` is the `wanted` name, ignoring case.
+/// What `--owner -` and `--category -` stand for: none given (the list
+/// shows `-` there).
+const NONE_GIVEN: &str = "-";
+
+/// Whether a complaint's `value` is the `wanted` name, ignoring case; `-`
+/// wants a complaint that gives none.
 fn same_name(value: Option<&str>, wanted: &str) -> bool {
+    if wanted == NONE_GIVEN {
+        return value.is_none_or(|v| v.trim().is_empty());
+    }
     value.is_some_and(|v| v.trim().to_lowercase() == wanted.to_lowercase())
 }
 
