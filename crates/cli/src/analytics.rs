@@ -1,11 +1,12 @@
-//! The analytics crates (loyalty, value, churn, lifecycle) as the CLI uses
-//! them: projections opened and caught up on a writable store, the customer
-//! report's sections, the report page's data, and `stats`.
+//! The analytics crates (loyalty, value, churn, lifecycle, complaint) as the
+//! CLI uses them: projections opened and caught up on a writable store, the
+//! customer report's sections, the report page's data, and `stats`.
 
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Duration};
 use clientele_churn::{ChurnProjection, ChurnState, ModelContext, RiskPolicy};
+use clientele_complaint::{ComplaintPolicy, Complaints, DeskReport, Figures};
 use clientele_core::projection::{fold, AsOf, Projector};
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, Stage};
@@ -17,7 +18,7 @@ use crate::commands::lifecycle::{
     describe_cause, describe_matter, describe_reason, referenced_events,
 };
 use crate::error::{CliError, CliResult};
-use crate::report::ReportData;
+use crate::report::{ComplaintDesk, ComplaintGroup, ReportData};
 
 fn failed(doing: &str, e: impl std::fmt::Display) -> CliError {
     CliError::runtime(
@@ -46,6 +47,8 @@ pub struct Analytics {
     pub value: Value,
     /// Churn states.
     pub churn: Projector<ChurnProjection>,
+    /// The complaint desk.
+    pub complaints: Complaints,
 }
 
 impl Analytics {
@@ -61,11 +64,14 @@ impl Analytics {
         value.catch_up().map_err(|e| failed("value", e))?;
         let mut churn = Projector::open(store, ChurnProjection).map_err(|e| failed("churn", e))?;
         churn.catch_up().map_err(|e| failed("churn", e))?;
+        let mut complaints = Complaints::open(store).map_err(|e| failed("complaints", e))?;
+        complaints.catch_up().map_err(|e| failed("complaints", e))?;
         Ok(Self {
             lifecycle,
             loyalty,
             value,
             churn,
+            complaints,
         })
     }
 
@@ -134,9 +140,9 @@ impl Analytics {
         Ok(out)
     }
 
-    /// Fills the report's stage, loyalty, RFM, risk and lift sections as of
-    /// `at`: its business time and, when it has one, its recorded time (the
-    /// report as it would have been drawn then).
+    /// Fills the report's stage, loyalty, RFM, risk, lift and complaint
+    /// sections as of `at`: its business time and, when it has one, its
+    /// recorded time (the report as it would have been drawn then).
     pub fn enrich(&self, at: impl Into<AsOf>, data: &mut ReportData) -> CliResult<()> {
         let at = at.into();
         let as_of = at.occurred;
@@ -235,7 +241,36 @@ impl Analytics {
                 100.0 * report.churn_rate
             ));
         }
+        let desk = self
+            .complaints
+            .desk(ComplaintPolicy::default(), at)
+            .map_err(|e| failed("complaints", e))?;
+        data.complaints = Some(complaint_desk(&desk));
         Ok(())
+    }
+}
+
+/// The report's complaint section from the desk: the figures of every
+/// complaint and of each category, as `clientele complaints` prints them.
+pub fn complaint_desk(desk: &DeskReport) -> ComplaintDesk {
+    let group = |f: &Figures| ComplaintGroup {
+        name: f.key.clone().unwrap_or_else(|| "(no category)".into()),
+        complaints: f.complaints,
+        open: f.open,
+        overdue: f.overdue,
+        in_time_rate: f.in_time_rate,
+        median_hours_to_answer: f.hours_to_answer.map(|s| s.median),
+        churn_observed: f.churn_observed,
+        churned_after: f.churned_after,
+    };
+    ComplaintDesk {
+        all: ComplaintGroup {
+            name: String::new(),
+            ..group(&desk.all)
+        },
+        by_category: desk.by_category.iter().map(group).collect(),
+        churn_window_days: desk.policy.churn_window_days,
+        churn_in_window_without_complaint: desk.churn_in_window_without_complaint,
     }
 }
 

@@ -72,6 +72,9 @@ impl Render for Written {
             !d.rfm_segments.is_empty(),
             !d.risk_scores.is_empty(),
             !d.backtest_lift.is_empty(),
+            d.complaints
+                .as_ref()
+                .is_some_and(|c| !c.by_category.is_empty()),
         ];
         let charts = sections.iter().filter(|s| **s).count();
         out.push_str(&format!(
@@ -139,6 +142,14 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         let why = "the store was in use by another process, so the projections behind the stage, loyalty, RFM, risk and lift charts could not be brought up to date: they are left out";
         ctx.output.notice(why);
         data.notes.push(format!("Not available: {why}."));
+        // The complaint desk can be read from the log instead, as
+        // `clientele complaints` does.
+        let desk = crate::commands::complaints::desk_from_log(
+            &store,
+            clientele_complaint::ComplaintPolicy::default(),
+            at,
+        )?;
+        data.complaints = Some(crate::analytics::complaint_desk(&desk));
     }
     if let Some(title) = args
         .title

@@ -1,6 +1,6 @@
 //! What the report shows: plain data, filled by [`gather`](fn@super::gather::gather)
 //! from the event log and by the analytics crates (lifecycle, loyalty,
-//! value, churn) through the public fields, then drawn by
+//! value, churn, complaint) through the public fields, then drawn by
 //! [`render`](fn@super::render::render).
 
 use serde::Serialize;
@@ -38,8 +38,52 @@ pub struct ReportData {
     /// Backtest lift per risk decile (1 = riskiest tenth): churn rate of the
     /// decile over the overall churn rate.
     pub backtest_lift: Vec<(u32, f64)>,
+    /// The complaint desk's figures (as `clientele complaints` gives them);
+    /// `None` when they were not computed.
+    pub complaints: Option<ComplaintDesk>,
     /// Free-text notes shown at the end (what is missing, caveats).
     pub notes: Vec<String>,
+}
+
+/// The complaint desk as of the report's time: the figures of all
+/// complaints, of each category, and the churn background to read the
+/// churned-after rates against (definitions: `docs/complaints.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ComplaintDesk {
+    /// Every complaint received by the report's time (`name` is empty).
+    pub all: ComplaintGroup,
+    /// One group per category, most complaints first; complaints without a
+    /// category are the group `(no category)`. Empty when there is no
+    /// complaint.
+    pub by_category: Vec<ComplaintGroup>,
+    /// How long after a complaint a churn counts as following it, in days.
+    pub churn_window_days: u32,
+    /// The chance that a customer without a complaint churns within the
+    /// window, at their churn rate per day at risk (`None`: no customer
+    /// without a complaint was at risk).
+    pub churn_in_window_without_complaint: Option<f64>,
+}
+
+/// The figures of a group of complaints (all of them, or one category).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ComplaintGroup {
+    /// The category, as people read it.
+    pub name: String,
+    /// Complaints received.
+    pub complaints: u64,
+    /// Not settled yet (archived, under the default policy).
+    pub open: u64,
+    /// Not answered, past the reply deadline (24 h).
+    pub overdue: u64,
+    /// Answered in time ÷ (in time + late + overdue); `None` when nothing
+    /// was answered or overdue yet.
+    pub in_time_rate: Option<f64>,
+    /// The median hours from receipt to the answer (`None`: none answered).
+    pub median_hours_to_answer: Option<f64>,
+    /// Complaints whose churn window has closed.
+    pub churn_observed: u64,
+    /// Of those, how many the customer's churn followed within the window.
+    pub churned_after: u64,
 }
 
 impl ReportData {

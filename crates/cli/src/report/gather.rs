@@ -1,6 +1,6 @@
 //! Filling [`ReportData`] from the core event log alone: headline counts and
 //! purchase-cohort retention. Sections that need the analytics crates
-//! (stages, loyalty, RFM, churn risk, lift) are left empty with a note; their
+//! (stages, loyalty, RFM, churn risk, lift, complaints) are left empty; their
 //! owners fill the public fields before [`render`](fn@super::render::render).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -77,8 +77,8 @@ pub fn cohort_table(
 /// Reads the log once and fills what the core log alone can give: counts
 /// and cohort retention, for events that occurred at or before `at`'s
 /// business time and, when `at` has a recorded time, were recorded by then
-/// (the log as it stood). Stage, loyalty, RFM, risk and lift sections stay
-/// empty (with a note).
+/// (the log as it stood). Stage, loyalty, RFM, risk, lift and complaint
+/// sections stay empty.
 pub fn gather(store: &Store, at: impl Into<AsOf>) -> clientele_core::Result<ReportData> {
     let at = at.into();
     let as_of = at.occurred;

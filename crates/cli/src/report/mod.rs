@@ -20,6 +20,6 @@ pub mod data;
 pub mod gather;
 pub mod render;
 
-pub use data::ReportData;
+pub use data::{ComplaintDesk, ComplaintGroup, ReportData};
 pub use gather::gather;
 pub use render::render;
