@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::data::ReportData;
+use super::data::{ComplaintDesk, ComplaintGroup, ReportData};
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -90,6 +90,47 @@ fn label_width(labels: impl IntoIterator<Item = usize>) -> u32 {
     (longest * 7 + 20).clamp(48, 260)
 }
 
+/// Character cells a text takes: East Asian wide characters (CJK, Hangul,
+/// full-width forms) take two, so that their labels get room.
+fn columns(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let wide = matches!(c,
+                '\u{1100}'..='\u{115F}'
+                | '\u{2E80}'..='\u{303E}'
+                | '\u{3041}'..='\u{33FF}'
+                | '\u{3400}'..='\u{4DBF}'
+                | '\u{4E00}'..='\u{9FFF}'
+                | '\u{A000}'..='\u{A4CF}'
+                | '\u{AC00}'..='\u{D7A3}'
+                | '\u{F900}'..='\u{FAFF}'
+                | '\u{FE30}'..='\u{FE4F}'
+                | '\u{FF00}'..='\u{FF60}'
+                | '\u{FFE0}'..='\u{FFE6}');
+            1 + usize::from(wide)
+        })
+        .sum()
+}
+
+/// `text` cut to at most `most` character cells, with `…` when cut.
+fn shortened(text: &str, most: usize) -> String {
+    if columns(text) <= most {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 1; // the ellipsis
+    for c in text.chars() {
+        let w = columns(c.encode_utf8(&mut [0; 4]));
+        if used + w > most {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 /// Category axes use integer coordinates: category `i` spans
 /// `[i·SLOT, (i+1)·SLOT)`, so labels sit exactly at the slot centres.
 const SLOT: i32 = 100;
@@ -122,29 +163,43 @@ fn value_label_style(size: u32) -> TextStyle<'static> {
         .pos(Pos::new(HPos::Left, VPos::Center))
 }
 
-/// Horizontal bars, first category on top; `note(i)` is printed after each bar.
-fn hbar_chart(bars: &[(String, u64)], note: impl Fn(usize) -> String) -> Result<String, String> {
+/// Horizontal bars, first category on top, counting `x_desc` (`customers`);
+/// `note(i)` is printed after each bar.
+fn hbar_chart(
+    bars: &[(String, u64)],
+    x_desc: &str,
+    note: impl Fn(usize) -> String,
+) -> Result<String, String> {
     let n = bars.len();
     let max = bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let height = (n as u32 * 34 + 70).min(2000);
     let labels: Vec<String> = bars.iter().map(|(l, _)| l.clone()).collect();
-    let label_area = label_width(labels.iter().map(|l| l.chars().count()));
+    let label_area = label_width(labels.iter().map(|l| columns(l)));
+    let notes: Vec<String> = (0..n).map(note).collect();
+    // Room to the right of each bar for its note (~7.5 px a character at
+    // 14 px): the axis reaches at least 1.3 × the longest bar.
+    let plot = f64::from(WIDTH.saturating_sub(12 + 24 + label_area));
+    let x_end = bars
+        .iter()
+        .zip(&notes)
+        .map(|((_, v), note)| {
+            let room = (plot - 12.0 - 7.5 * columns(note) as f64).max(plot * 0.25);
+            *v as f64 * plot / room
+        })
+        .fold(max * 1.3, f64::max);
     svg(WIDTH, height, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .margin_right(24)
             .x_label_area_size(36)
             .y_label_area_size(label_area)
-            .build_cartesian_2d(
-                0f64..max * 1.3,
-                (0..slots(n)).with_key_points(centres(n, n)),
-            )?;
+            .build_cartesian_2d(0f64..x_end, (0..slots(n)).with_key_points(centres(n, n)))?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
-            .x_desc("customers")
+            .x_desc(x_desc)
             .x_label_formatter(&|v| grouped(v.max(0.0).round() as u64))
             .y_label_formatter(&|v| {
                 // Row i (from the top) is slot n - 1 - i.
@@ -163,10 +218,15 @@ fn hbar_chart(bars: &[(String, u64)], note: impl Fn(usize) -> String) -> Result<
                 colour(0).filled(),
             )
         }))?;
-        chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
-            EmptyElement::at((*v as f64, slot(n - 1 - i, 0.5)))
-                + Text::new(note(i), (6, 0), value_label_style(14))
-        }))?;
+        chart.draw_series(
+            bars.iter()
+                .zip(&notes)
+                .enumerate()
+                .map(|(i, ((_, v), note))| {
+                    EmptyElement::at((*v as f64, slot(n - 1 - i, 0.5)))
+                        + Text::new(note.clone(), (6, 0), value_label_style(14))
+                }),
+        )?;
         Ok(())
     })
 }
@@ -676,6 +736,142 @@ footer{color:var(--muted);font-size:12px;padding-bottom:28px}
 @media print{body{background:#fff}section{break-inside:avoid;border:none}}
 ";
 
+/// A rate as the complaint desk prints it: `59.2 %`, or `n/a`.
+fn rate(r: Option<f64>) -> String {
+    match r {
+        Some(r) if r.is_finite() => format!("{:.1} %", 100.0 * r),
+        _ => "n/a".into(),
+    }
+}
+
+/// A rate for a bar label: `59 %` (`0.5 %` below one percent).
+fn whole_rate(r: f64) -> String {
+    let p = 100.0 * r;
+    if p > 0.0 && p < 1.0 {
+        format!("{p:.1} %")
+    } else {
+        format!("{p:.0} %")
+    }
+}
+
+/// `churned_after ÷ churn_observed`, when any window has closed.
+fn churned_after_rate(g: &ComplaintGroup) -> Option<f64> {
+    (g.churn_observed > 0).then(|| g.churned_after as f64 / g.churn_observed as f64)
+}
+
+/// The churn-after rate with its base: `12.5 % (5 of 40)`, or `n/a (0 of 0)`.
+fn churned_after(g: &ComplaintGroup) -> String {
+    format!(
+        "{} ({} of {})",
+        rate(churned_after_rate(g)),
+        grouped(g.churned_after),
+        grouped(g.churn_observed)
+    )
+}
+
+/// A bar's note: `98 (59 % in time, 8 % churned after)`; a rate that cannot
+/// be given yet is left out.
+fn complaint_note(g: &ComplaintGroup) -> String {
+    let mut rates = Vec::new();
+    if let Some(r) = g.in_time_rate.filter(|r| r.is_finite()) {
+        rates.push(format!("{} in time", whole_rate(r)));
+    }
+    if let Some(r) = churned_after_rate(g) {
+        rates.push(format!("{} churned after", whole_rate(r)));
+    }
+    if rates.is_empty() {
+        grouped(g.complaints)
+    } else {
+        format!("{} ({})", grouped(g.complaints), rates.join(", "))
+    }
+}
+
+/// The complaint desk: complaints per category as bars, the whole desk's
+/// figures and the churn background in the caption, a row per category.
+fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
+    let empty = ComplaintDesk::default();
+    let d = desk.unwrap_or(&empty);
+    let a = &d.all;
+    let window = crate::output::count(d.churn_window_days, "day");
+    let median = |g: &ComplaintGroup| {
+        g.median_hours_to_answer
+            .map_or_else(|| "-".to_owned(), |h| format!("{h:.1}"))
+    };
+    let mut figures = format!(
+        "{} ({} open, {} overdue); {} in time of those answered or overdue",
+        crate::output::count(a.complaints, "complaint"),
+        grouped(a.open),
+        grouped(a.overdue),
+        rate(a.in_time_rate)
+    );
+    if let Some(h) = a.median_hours_to_answer {
+        let _ = write!(figures, "; hours to answer: median {h:.1}");
+    }
+    let caption = format!(
+        "Complaints per category: {figures}. Churn: {} of complaints were followed by a churn within {window} ({} of {} whose {window} have passed); customers without a complaint: {} within {window}. Bar labels: complaints (the share answered in time, the share followed by a churn).",
+        rate(churned_after_rate(a)),
+        grouped(a.churned_after),
+        grouped(a.churn_observed),
+        rate(d.churn_in_window_without_complaint),
+    );
+    let mut rows: Vec<Vec<String>> = d
+        .by_category
+        .iter()
+        .chain(std::iter::once(&ComplaintGroup {
+            name: "(all categories)".into(),
+            ..a.clone()
+        }))
+        .map(|g| {
+            vec![
+                g.name.clone(),
+                grouped(g.complaints),
+                grouped(g.overdue),
+                rate(g.in_time_rate),
+                median(g),
+                churned_after(g),
+            ]
+        })
+        .collect();
+    if d.by_category.is_empty() {
+        rows.clear();
+    }
+    let bars: Vec<(String, u64)> = d
+        .by_category
+        .iter()
+        .map(|g| (shortened(&g.name, 32), g.complaints))
+        .collect();
+    section_html(
+        body,
+        Section {
+            id: "complaints",
+            title: "Complaints by category",
+            caption,
+            missing: if desk.is_some() {
+                "no complaint recorded by then."
+            } else {
+                "complaint figures come from the complaint desk, which is not part of this report yet."
+            },
+            chart: (!bars.is_empty()).then(|| {
+                hbar_chart(&bars, "complaints", |i| {
+                    d.by_category.get(i).map(complaint_note).unwrap_or_default()
+                })
+            }),
+            table: table(
+                "Complaints per category",
+                &[
+                    "category",
+                    "complaints",
+                    "overdue",
+                    "in time",
+                    "median h to answer",
+                    &format!("churned after (within {window})"),
+                ],
+                &rows,
+            ),
+        },
+    );
+}
+
 /// Renders the whole page (a complete HTML document).
 pub fn render(data: &ReportData) -> String {
     let mut body = String::new();
@@ -704,7 +900,7 @@ pub fn render(data: &ReportData) -> String {
             ),
             missing: "lifecycle stages come from the lifecycle projection, which is not part of this report yet.",
             chart: (!data.stage_funnel.is_empty()).then(|| {
-                hbar_chart(&data.stage_funnel, |i| {
+                hbar_chart(&data.stage_funnel, "customers", |i| {
                     let v = data.stage_funnel.get(i).map(|(_, v)| *v).unwrap_or(0);
                     format!("{} ({})", grouped(v), funnel_share(v))
                 })
@@ -848,7 +1044,7 @@ pub fn render(data: &ReportData) -> String {
             missing:
                 "RFM segments come from the value crate, which is not part of this report yet.",
             chart: (!data.rfm_segments.is_empty()).then(|| {
-                hbar_chart(&data.rfm_segments, |i| {
+                hbar_chart(&data.rfm_segments, "customers", |i| {
                     let v = data.rfm_segments.get(i).map(|(_, v)| *v).unwrap_or(0);
                     if rfm_total > 0 {
                         format!("{} ({})", grouped(v), percent(v as f64 / rfm_total as f64))
@@ -924,6 +1120,8 @@ pub fn render(data: &ReportData) -> String {
         },
     );
 
+    complaint_section(&mut body, data.complaints.as_ref());
+
     if !data.notes.is_empty() {
         body.push_str("<section id=\"notes\"><h2>Notes</h2><ul>");
         for n in &data.notes {
@@ -968,6 +1166,7 @@ pub fn render(data: &ReportData) -> String {
          <li><a href=\"#rfm-segments\">RFM segments</a></li>\
          <li><a href=\"#churn-risk\">Churn risk</a></li>\
          <li><a href=\"#backtest-lift\">Backtest lift</a></li>\
+         <li><a href=\"#complaints\">Complaints</a></li>\
          </ul></nav>\n</header>\n<main>\n",
     );
     page.push_str(&body);
@@ -1024,6 +1223,25 @@ mod tests {
         ];
         d.risk_scores = (0..500).map(|i| (i as f64 / 500.0).powi(2)).collect();
         d.backtest_lift = (1..=10).map(|i| (i, 3.0 / i as f64)).collect();
+        let group = |name: &str, complaints: u64| ComplaintGroup {
+            name: name.into(),
+            complaints,
+            open: 2,
+            overdue: 1,
+            in_time_rate: Some(0.5),
+            median_hours_to_answer: Some(20.0),
+            churn_observed: complaints - 2,
+            churned_after: 1,
+        };
+        d.complaints = Some(ComplaintDesk {
+            all: ComplaintGroup {
+                name: String::new(),
+                ..group("", 12)
+            },
+            by_category: vec![group("billing", 8), group("delivery", 4)],
+            churn_window_days: 180,
+            churn_in_window_without_complaint: Some(0.064),
+        });
         d.notes = vec!["a note & more".into()];
         d
     }
@@ -1031,8 +1249,8 @@ mod tests {
     #[test]
     fn every_section_draws_a_chart() {
         let html = render(&full());
-        assert_eq!(html.matches("<figure").count(), 7, "{html}");
-        assert_eq!(html.matches("<svg").count(), 7);
+        assert_eq!(html.matches("<figure").count(), 8, "{html}");
+        assert_eq!(html.matches("<svg").count(), 8);
         assert!(!html.contains("Not available yet"));
         assert!(html.contains("Test &lt;report&gt;"));
         assert!(html.contains("a note &amp; more"));
@@ -1048,7 +1266,47 @@ mod tests {
     fn empty_sections_say_not_available() {
         let html = render(&ReportData::new("Empty", "2025-06-30T00:00:00Z"));
         assert_eq!(html.matches("<figure").count(), 0);
-        assert_eq!(html.matches("Not available yet").count(), 7);
+        assert_eq!(html.matches("Not available yet").count(), 8);
+        assert!(html.contains("complaint desk, which is not part of this report yet"));
+        // Computed, but nothing to show: says so in its own words.
+        let mut d = ReportData::new("Empty", "2025-06-30T00:00:00Z");
+        d.complaints = Some(ComplaintDesk {
+            churn_window_days: 180,
+            ..ComplaintDesk::default()
+        });
+        let html = render(&d);
+        assert!(
+            html.contains("Not available yet: no complaint recorded by then."),
+            "{html}"
+        );
+        assert!(!html.contains("Complaints per category</caption>"));
+    }
+
+    #[test]
+    fn complaint_words() {
+        let g = ComplaintGroup {
+            name: "billing".into(),
+            complaints: 1234,
+            in_time_rate: Some(0.592),
+            churn_observed: 75,
+            churned_after: 6,
+            ..ComplaintGroup::default()
+        };
+        assert_eq!(
+            complaint_note(&g),
+            "1,234 (59 % in time, 8 % churned after)"
+        );
+        assert_eq!(churned_after(&g), "8.0 % (6 of 75)");
+        let young = ComplaintGroup {
+            complaints: 3,
+            ..ComplaintGroup::default()
+        };
+        assert_eq!(complaint_note(&young), "3");
+        assert_eq!(churned_after(&young), "n/a (0 of 0)");
+        assert_eq!(whole_rate(0.004), "0.4 %");
+        assert_eq!(shortened("投诉处理太慢了", 8), "投诉处…");
+        assert_eq!(shortened("billing", 8), "billing");
+        assert_eq!(columns("陈静 a"), 6);
     }
 
     #[test]
