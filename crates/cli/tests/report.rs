@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use clientele_cli::report::{render, ReportData};
+use clientele_cli::report::{render, ComplaintDesk, ComplaintGroup, ReportData};
 use serde_json::Value;
 
 mod common;
 
-use common::{CDNOW, KEY};
+use common::{Sandbox, CDNOW, KEY};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -128,6 +128,20 @@ fn assert_drawn(dom: &str, id: &str, rects: usize) {
     assert!(f.contains("<figcaption"), "{id}: no caption");
 }
 
+/// The widths of the bars of the horizontal bar chart `id` (drawn in the
+/// palette's first colour), top to bottom.
+fn bar_widths(dom: &str, id: &str) -> Vec<f64> {
+    figure(dom, id)
+        .split("<rect")
+        .skip(1)
+        .filter(|r| r.contains("fill=\"#0072B2\""))
+        .map(|r| {
+            let w = r.split("width=\"").nth(1).expect("a width");
+            w[..w.find('"').expect("quoted")].parse().expect("a number")
+        })
+        .collect()
+}
+
 fn keep(name: &str, from: &Path) {
     if let Ok(dir) = std::env::var("CLIENTELE_REPORT_ARTIFACTS") {
         let dir = PathBuf::from(dir);
@@ -217,6 +231,11 @@ fn cdnow_report_renders_in_headless_chromium() {
     assert_eq!(months.first(), Some(&"1997-07"));
     assert_eq!(months.last(), Some(&"1998-06"));
     assert_eq!(months.len(), 12);
+    // CDNOW records purchases only: the complaint desk was read, and is empty.
+    let complaints = &data["complaints"];
+    assert_eq!(complaints["all"]["complaints"], 0, "{complaints}");
+    assert_eq!(complaints["by_category"].as_array().map(Vec::len), Some(0));
+    assert_eq!(complaints["churn_window_days"], 180);
 
     let page = out.join("index.html");
     let html = std::fs::read_to_string(&page).expect("index.html");
@@ -226,13 +245,22 @@ fn cdnow_report_renders_in_headless_chromium() {
         !html.contains("src=") && !html.contains("<link"),
         "nothing external"
     );
-    assert_eq!(html.matches("Not available yet").count(), 0);
+    // Only the complaint section has nothing to draw, and says why.
+    assert_eq!(html.matches("Not available yet").count(), 1);
+    assert!(
+        html.contains("<section id=\"complaints\"><h2>Complaints by category</h2><p class=\"na\">Not available yet: no complaint recorded by then.</p></section>"),
+        "the complaint section says there is none"
+    );
     keep("cdnow.html", &page);
 
     let Some(dom) = dump_dom(&page) else { return };
     assert!(dom.contains("Customer lifecycle report"));
     assert!(dom.contains("1998-06-30"));
-    assert_eq!(dom.matches("<figure").count(), 7, "every chart has data");
+    assert_eq!(
+        dom.matches("<figure").count(),
+        7,
+        "every chart but the complaints' has data"
+    );
     assert_drawn(&dom, "stage-funnel", 5);
     assert_drawn(&dom, "loyalty-tiers", 3);
     assert_drawn(&dom, "rfm-segments", 5);
@@ -307,6 +335,29 @@ fn full_report() -> ReportData {
     d.backtest_lift = (1..=10)
         .map(|i| (i, 3.2 / f64::from(i).powf(0.8)))
         .collect();
+    let group =
+        |name: &str, complaints: u64, overdue: u64, in_time: f64, churned: u64| ComplaintGroup {
+            name: name.into(),
+            complaints,
+            open: overdue + 1,
+            overdue,
+            in_time_rate: Some(in_time),
+            median_hours_to_answer: Some(18.9),
+            churn_observed: complaints - overdue - 1,
+            churned_after: churned,
+        };
+    d.complaints = Some(ComplaintDesk {
+        all: group("", 182, 22, 0.637, 13),
+        by_category: vec![
+            group("product quality", 98, 15, 0.592, 6),
+            group("billing", 45, 3, 0.711, 6),
+            group("claims handling", 36, 3, 0.667, 1),
+            // Category names are user data.
+            group("<script>alert(\"x\")</script>", 3, 1, 0.5, 0),
+        ],
+        churn_window_days: 180,
+        churn_in_window_without_complaint: Some(0.0642),
+    });
     d.notes = vec!["Synthetic data for the rendering test.".into()];
     d
 }
@@ -317,8 +368,36 @@ fn every_chart_renders_in_headless_chromium() {
     let page = dir.path().join("index.html");
     let html = render(&full_report());
     std::fs::write(&page, &html).expect("write page");
-    assert_eq!(html.matches("<figure").count(), 7);
+    assert_eq!(html.matches("<figure").count(), 8);
     assert!(!html.contains("Not available yet"));
+    // The complaint section: a bar per category, labelled with its rates;
+    // the whole desk and the background in the caption; a row per category.
+    assert_eq!(bar_widths(&html, "complaints").len(), 4);
+    assert!(
+        html.contains("98 (59 % in time, 7 % churned after)"),
+        "bar label"
+    );
+    let caption = figure(&html, "complaints");
+    assert!(
+        caption.contains("182 complaints (23 open, 22 overdue); 63.7 % in time of those answered or overdue; hours to answer: median 18.9."),
+        "{caption}"
+    );
+    assert!(
+        caption.contains("customers without a complaint: 6.4 % within 180 days"),
+        "{caption}"
+    );
+    assert!(html.contains(
+        "<tr><th scope=\"row\">billing</th><td>45</td><td>3</td><td>71.1 %</td><td>18.9</td><td>14.6 % (6 of 41)</td></tr>"
+    ));
+    assert!(html.contains("<th scope=\"row\">(all categories)</th><td>182</td>"));
+    // The category named like a script is text: in the chart and the table.
+    assert!(!html.contains("<script"), "a category name made markup");
+    assert_eq!(
+        html.matches("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
+            .count(),
+        2,
+        "escaped in the chart's label and the table"
+    );
     // Funnel shares are of all 7,740 customers: growth 2,210 is 29 %.
     assert!(
         html.contains("2,210 (29%)"),
@@ -335,6 +414,15 @@ fn every_chart_renders_in_headless_chromium() {
     assert_drawn(&dom, "rfm-segments", 8);
     assert_drawn(&dom, "churn-risk", 10);
     assert_drawn(&dom, "backtest-lift", 10);
+    assert_drawn(&dom, "complaints", 4);
+    // One bar per category, as long as its complaints (98 : 45 : 36 : 3).
+    let widths = bar_widths(&dom, "complaints");
+    assert_eq!(widths.len(), 4, "{widths:?}");
+    for (w, n) in widths.iter().zip([98.0, 45.0, 36.0, 3.0]) {
+        let expected = widths[0] * n / 98.0;
+        assert!((w - expected).abs() <= 1.5, "{widths:?}");
+    }
+    assert!(!dom.contains("<script"), "a category name made markup");
     // The lift chart's reference line at 1.
     assert!(figure(&dom, "backtest-lift").contains("<polyline"));
     assert!(dom.contains("can&#39;t lose them") || dom.contains("can't lose them"));
@@ -421,4 +509,136 @@ fn out_may_name_the_html_file_itself() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+}
+
+/// The complaint section of a demo store's report: the desk's figures per
+/// category, as `clientele complaints` gives them; as known at a recorded
+/// time; escaped; and read from the log when another process holds the store.
+#[test]
+fn demo_report_has_the_complaint_desk() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let (code, _, stderr) = s.json(&["--db", &db, "demo", "--customers", "500", "--seed", "11"]);
+    assert_eq!(code, 0, "{stderr}");
+    // A complaint recorded after R, in a category named like markup.
+    let known_at = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    let late = s.write(
+        "late.jsonl",
+        concat!(
+            "{\"customer\":\"late-1\",\"occurred_at\":\"2025-06-01T09:00:00Z\",\"kind\":\"complaint\",\"complaint_id\":\"K-1\",\"step\":\"received\",\"category\":\"<script>alert(1)</script>\"}\n",
+            "{\"customer\":\"late-1\",\"occurred_at\":\"2025-06-01T15:00:00Z\",\"kind\":\"complaint\",\"complaint_id\":\"K-1\",\"step\":\"resolved\"}\n",
+        ),
+    );
+    let o = s.run(&["--db", &db, "import", &late]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let report = |name: &str, extra: &[&str]| -> (Value, String) {
+        let page = s.path(name).display().to_string();
+        let mut args = vec![
+            "--db",
+            &db,
+            "report",
+            "--as-of",
+            "2025-06-30",
+            "--out",
+            &page,
+        ];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let html = std::fs::read_to_string(&page).expect("page");
+        (doc["result"]["complaints"].clone(), html)
+    };
+    let desk = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "--db",
+            &db,
+            "complaints",
+            "--as-of",
+            "2025-06-30",
+            "--summary",
+        ];
+        args.extend_from_slice(extra);
+        let (code, doc, stderr) = s.json(&args);
+        assert_eq!(code, 0, "{stderr}");
+        doc["result"].clone()
+    };
+    // The report's figures are the desk's, group by group.
+    let agree = |section: &Value, desk: &Value| {
+        let same = |ours: &Value, theirs: &Value| {
+            for key in ["complaints", "open", "overdue", "in_time_rate"] {
+                assert_eq!(ours[key], theirs[key], "{key}: {ours} {theirs}");
+            }
+            assert_eq!(ours["churned_after"], theirs["churned_after"]);
+            assert_eq!(ours["churn_observed"], theirs["churn_observed"]);
+            assert_eq!(
+                ours["median_hours_to_answer"],
+                theirs["hours_to_answer"]["median"]
+            );
+        };
+        same(&section["all"], &desk["all"]);
+        let ours = section["by_category"].as_array().expect("by category");
+        let theirs = desk["by_category"].as_array().expect("by category");
+        assert_eq!(ours.len(), theirs.len());
+        for (o, t) in ours.iter().zip(theirs) {
+            assert_eq!(o["name"], t["key"]);
+            same(o, t);
+        }
+        assert_eq!(
+            section["churn_in_window_without_complaint"],
+            desk["churn_in_window_without_complaint"]
+        );
+        assert_eq!(
+            section["churn_window_days"],
+            desk["policy"]["churn_window_days"]
+        );
+    };
+    let names = |section: &Value| -> Vec<String> {
+        section["by_category"]
+            .as_array()
+            .expect("by category")
+            .iter()
+            .map(|g| g["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+
+    // As known at R: the demo's three categories, most complaints first.
+    let (then, html) = report("then.html", &["--known-at", &known_at]);
+    agree(&then, &desk(&["--known-at", &known_at]));
+    assert_eq!(
+        names(&then),
+        ["product quality", "claims handling", "billing"]
+    );
+    assert_eq!(then["all"]["complaints"], 43, "the demo's complaints");
+    assert_eq!(bar_widths(&html, "complaints").len(), 3);
+    assert!(!html.contains("&lt;script&gt;"), "the late one is left out");
+
+    // Everything recorded: a fourth category, its name escaped.
+    let (now, html) = report("now.html", &[]);
+    agree(&now, &desk(&[]));
+    assert_eq!(names(&now).len(), 4, "{now}");
+    assert_eq!(names(&now)[3], "<script>alert(1)</script>");
+    assert_eq!(now["all"]["complaints"], 44);
+    assert!(!html.contains("<script"), "a category name made markup");
+    assert!(html.contains("<th scope=\"row\">&lt;script&gt;alert(1)&lt;/script&gt;</th>"));
+    keep("demo.html", &s.path("now.html"));
+    if let Some(dom) = dump_dom(&s.path("now.html")) {
+        assert_drawn(&dom, "complaints", 4);
+        let widths = bar_widths(&dom, "complaints");
+        assert_eq!(widths.len(), 4, "one bar per category: {widths:?}");
+        assert!(widths.windows(2).all(|w| w[0] >= w[1]), "{widths:?}");
+        assert!(!dom.contains("<script"));
+    }
+
+    // Another process holds the store: the projections are left out, the
+    // desk is read from the log.
+    let held = clientele_core::Store::open(s.path("db")).expect("hold the store");
+    let (read_only, html) = report("read-only.html", &[]);
+    drop(held);
+    assert_eq!(read_only, now);
+    assert!(html.contains("in use by another process"));
+    assert_eq!(bar_widths(&html, "complaints").len(), 4);
 }
