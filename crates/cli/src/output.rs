@@ -259,6 +259,29 @@ pub fn group_decimal(text: &str) -> String {
     }
 }
 
+/// Character cells a text takes in a terminal or a label: East Asian wide
+/// characters (CJK, Hangul, full-width forms) take two, so that Chinese
+/// names line up in tables and get room in charts.
+pub fn columns(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let wide = matches!(c,
+                '\u{1100}'..='\u{115F}'
+                | '\u{2E80}'..='\u{303E}'
+                | '\u{3041}'..='\u{33FF}'
+                | '\u{3400}'..='\u{4DBF}'
+                | '\u{4E00}'..='\u{9FFF}'
+                | '\u{A000}'..='\u{A4CF}'
+                | '\u{AC00}'..='\u{D7A3}'
+                | '\u{F900}'..='\u{FAFF}'
+                | '\u{FE30}'..='\u{FE4F}'
+                | '\u{FF00}'..='\u{FF60}'
+                | '\u{FFE0}'..='\u{FFE6}');
+            1 + usize::from(wide)
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

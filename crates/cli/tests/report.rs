@@ -374,20 +374,20 @@ fn every_chart_renders_in_headless_chromium() {
     // the whole desk and the background in the caption; a row per category.
     assert_eq!(bar_widths(&html, "complaints").len(), 4);
     assert!(
-        html.contains("98 (59 % in time, 7 % churned after)"),
+        html.contains("98 (59% in time, 7% churned after)"),
         "bar label"
     );
     let caption = figure(&html, "complaints");
     assert!(
-        caption.contains("182 complaints (23 open, 22 overdue); 63.7 % in time of those answered or overdue; hours to answer: median 18.9."),
+        caption.contains("182 complaints (23 open, 22 overdue); 63.7% in time of those answered or overdue; hours to answer: median 18.9."),
         "{caption}"
     );
     assert!(
-        caption.contains("customers without a complaint: 6.4 % within 180 days"),
+        caption.contains("customers without a complaint: 6.4% within 180 days"),
         "{caption}"
     );
     assert!(html.contains(
-        "<tr><th scope=\"row\">billing</th><td>45</td><td>3</td><td>71.1 %</td><td>18.9</td><td>14.6 % (6 of 41)</td></tr>"
+        "<tr><th scope=\"row\">billing</th><td>45</td><td>3</td><td>71.1%</td><td>18.9</td><td>14.6% (6 of 41)</td></tr>"
     ));
     assert!(html.contains("<th scope=\"row\">(all categories)</th><td>182</td>"));
     // The category named like a script is text: in the chart and the table.

@@ -18,7 +18,7 @@ use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
 use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
 use crate::identity::{self, Identifiers};
-use crate::output::{count, thousands, timestamp, CommandOutput, Render};
+use crate::output::{columns, count, thousands, timestamp, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -287,32 +287,6 @@ fn percent(rate: Option<f64>) -> String {
         Some(r) if r.is_finite() => format!("{:.1} %", 100.0 * r),
         _ => "n/a".to_owned(),
     }
-}
-
-/// Columns a text takes in a terminal: East Asian wide characters (CJK,
-/// Hangul, full-width forms) take two, so that owners' names line up.
-fn columns(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            let wide = matches!(c,
-                '\u{1100}'..='\u{115F}'
-                | '\u{2E80}'..='\u{303E}'
-                | '\u{3041}'..='\u{33FF}'
-                | '\u{3400}'..='\u{4DBF}'
-                | '\u{4E00}'..='\u{9FFF}'
-                | '\u{A000}'..='\u{A4CF}'
-                | '\u{AC00}'..='\u{D7A3}'
-                | '\u{F900}'..='\u{FAFF}'
-                | '\u{FE30}'..='\u{FE4F}'
-                | '\u{FF00}'..='\u{FF60}'
-                | '\u{FFE0}'..='\u{FFE6}');
-            if wide {
-                2
-            } else {
-                1
-            }
-        })
-        .sum()
 }
 
 /// `text` padded with spaces to `width` terminal columns.

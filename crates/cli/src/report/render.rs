@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::data::{ComplaintDesk, ComplaintGroup, ReportData};
+use crate::output::columns;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -88,28 +89,6 @@ fn svg(
 fn label_width(labels: impl IntoIterator<Item = usize>) -> u32 {
     let longest = labels.into_iter().max().unwrap_or(4) as u32;
     (longest * 7 + 20).clamp(48, 260)
-}
-
-/// Character cells a text takes: East Asian wide characters (CJK, Hangul,
-/// full-width forms) take two, so that their labels get room.
-fn columns(text: &str) -> usize {
-    text.chars()
-        .map(|c| {
-            let wide = matches!(c,
-                '\u{1100}'..='\u{115F}'
-                | '\u{2E80}'..='\u{303E}'
-                | '\u{3041}'..='\u{33FF}'
-                | '\u{3400}'..='\u{4DBF}'
-                | '\u{4E00}'..='\u{9FFF}'
-                | '\u{A000}'..='\u{A4CF}'
-                | '\u{AC00}'..='\u{D7A3}'
-                | '\u{F900}'..='\u{FAFF}'
-                | '\u{FE30}'..='\u{FE4F}'
-                | '\u{FF00}'..='\u{FF60}'
-                | '\u{FFE0}'..='\u{FFE6}');
-            1 + usize::from(wide)
-        })
-        .sum()
 }
 
 /// `text` cut to at most `most` character cells, with `…` when cut.
@@ -736,21 +715,11 @@ footer{color:var(--muted);font-size:12px;padding-bottom:28px}
 @media print{body{background:#fff}section{break-inside:avoid;border:none}}
 ";
 
-/// A rate as the complaint desk prints it: `59.2 %`, or `n/a`.
+/// A rate with one decimal, in the page's style: `59.2%`, or `n/a`.
 fn rate(r: Option<f64>) -> String {
     match r {
-        Some(r) if r.is_finite() => format!("{:.1} %", 100.0 * r),
+        Some(r) if r.is_finite() => format!("{:.1}%", 100.0 * r),
         _ => "n/a".into(),
-    }
-}
-
-/// A rate for a bar label: `59 %` (`0.5 %` below one percent).
-fn whole_rate(r: f64) -> String {
-    let p = 100.0 * r;
-    if p > 0.0 && p < 1.0 {
-        format!("{p:.1} %")
-    } else {
-        format!("{p:.0} %")
     }
 }
 
@@ -759,7 +728,7 @@ fn churned_after_rate(g: &ComplaintGroup) -> Option<f64> {
     (g.churn_observed > 0).then(|| g.churned_after as f64 / g.churn_observed as f64)
 }
 
-/// The churn-after rate with its base: `12.5 % (5 of 40)`, or `n/a (0 of 0)`.
+/// The churn-after rate with its base: `12.5% (5 of 40)`, or `n/a (0 of 0)`.
 fn churned_after(g: &ComplaintGroup) -> String {
     format!(
         "{} ({} of {})",
@@ -769,15 +738,15 @@ fn churned_after(g: &ComplaintGroup) -> String {
     )
 }
 
-/// A bar's note: `98 (59 % in time, 8 % churned after)`; a rate that cannot
+/// A bar's note: `98 (59% in time, 8% churned after)`; a rate that cannot
 /// be given yet is left out.
 fn complaint_note(g: &ComplaintGroup) -> String {
     let mut rates = Vec::new();
     if let Some(r) = g.in_time_rate.filter(|r| r.is_finite()) {
-        rates.push(format!("{} in time", whole_rate(r)));
+        rates.push(format!("{} in time", percent(r)));
     }
     if let Some(r) = churned_after_rate(g) {
-        rates.push(format!("{} churned after", whole_rate(r)));
+        rates.push(format!("{} churned after", percent(r)));
     }
     if rates.is_empty() {
         grouped(g.complaints)
@@ -1292,18 +1261,15 @@ mod tests {
             churned_after: 6,
             ..ComplaintGroup::default()
         };
-        assert_eq!(
-            complaint_note(&g),
-            "1,234 (59 % in time, 8 % churned after)"
-        );
-        assert_eq!(churned_after(&g), "8.0 % (6 of 75)");
+        assert_eq!(complaint_note(&g), "1,234 (59% in time, 8% churned after)");
+        assert_eq!(churned_after(&g), "8.0% (6 of 75)");
         let young = ComplaintGroup {
             complaints: 3,
             ..ComplaintGroup::default()
         };
         assert_eq!(complaint_note(&young), "3");
         assert_eq!(churned_after(&young), "n/a (0 of 0)");
-        assert_eq!(whole_rate(0.004), "0.4 %");
+        assert_eq!(percent(0.004), "0.4%");
         assert_eq!(shortened("投诉处理太慢了", 8), "投诉处…");
         assert_eq!(shortened("billing", 8), "billing");
         assert_eq!(columns("陈静 a"), 6);
