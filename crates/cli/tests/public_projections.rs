@@ -1,4 +1,4 @@
-//! The value, loyalty and churn projections declare that they do not read
+//! The value, loyalty, churn and complaint projections declare that they do not read
 //! personal data, so the runtime feeds them events whose sealed fields were
 //! never decrypted. This checks the declaration on the demo's customer base,
 //! which carries personal data of every class (identities, policy numbers,
@@ -77,6 +77,12 @@ fn projections_that_skip_personal_data_fold_the_same_states() {
     let churn = clientele_churn::ChurnProjection;
     assert!(!churn.reads_personal_data());
     assert_eq!(differences(&churn, &store).0, 0, "churn");
+
+    // The complaint desk folds steps, categories and owners, never the
+    // narratives (cause, resolution), which the demo's complaints carry.
+    let complaint = clientele_complaint::ComplaintProjection;
+    assert!(!complaint.reads_personal_data());
+    assert_eq!(differences(&complaint, &store).0, 0, "complaint");
 
     // The lifecycle projection keeps identifiers for lookups: it reads them,
     // and its states show it (which also shows this comparison can tell).
