@@ -91,7 +91,7 @@ pub enum Command {
     Forget(commands::forget::Args),
     /// Erase one class of personal data older than N years, for every customer.
     Retention(commands::retention::Args),
-    /// Write a static HTML report with charts (cohorts, stages, loyalty, risk).
+    /// Write a static HTML report with charts (cohorts, stages, loyalty, risk, complaints).
     Report(commands::report::Args),
     /// Fit the probabilistic value models (BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma).
     Model {
