@@ -56,8 +56,10 @@ fn n(v: &Value) -> u64 {
 fn list_lines(text: &str) -> Vec<&str> {
     text.lines()
         .filter(|l| {
+            // `2025-06-30 14:49  …`, not a month's row (`2025-06   …`).
             l.len() > 16
                 && l.as_bytes()[4] == b'-'
+                && l.as_bytes()[7] == b'-'
                 && l.as_bytes()[10] == b' '
                 && l.starts_with("20")
         })
@@ -109,7 +111,7 @@ fn the_desk_agrees_with_the_demo_count() {
     assert_eq!(replies("overdue"), overdue);
     assert_eq!(replies("late"), late);
     assert_eq!(replies("in_time"), n(&all["in_time"]));
-    for key in ["by_category", "by_owner", "by_step"] {
+    for key in ["by_category", "by_owner", "by_step", "by_month"] {
         let total: u64 = r[key]
             .as_array()
             .expect(key)
@@ -177,6 +179,7 @@ fn the_desk_agrees_with_the_demo_count() {
     );
     assert!(text.contains("\nby category "), "{text}");
     assert!(text.contains("\nby owner "), "{text}");
+    assert!(text.contains("\nby month received "), "{text}");
     assert!(
         text.contains("; customers without a complaint: ")
             && text.contains(" within 180 days (")

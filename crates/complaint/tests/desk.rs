@@ -503,6 +503,8 @@ proptest! {
         prop_assert_eq!(desk.all.open, desk.all.waiting + desk.all.overdue + desk.all.answered_open);
         prop_assert_eq!(desk.by_step.iter().map(|s| s.complaints).sum::<u64>(), desk.all.complaints);
         prop_assert_eq!(desk.by_owner.iter().map(|f| f.complaints).sum::<u64>(), desk.all.complaints);
+        prop_assert_eq!(desk.by_month.iter().map(|f| f.complaints).sum::<u64>(), desk.all.complaints);
+        prop_assert!(desk.by_month.windows(2).all(|w| w[0].key < w[1].key), "months in order");
         // The queue holds exactly the unsettled ones, overdue before waiting before answered.
         let rank = |r: Reply| match r { Reply::Overdue => 0, Reply::Waiting => 1, _ => 2 };
         let queue: Vec<u8> = desk.queue().map(|s| rank(s.reply)).collect();
@@ -526,4 +528,40 @@ proptest! {
             prop_assert_eq!(bytes(&complaints), bytes(&rebuilt));
         }
     }
+}
+
+#[test]
+fn figures_by_month_of_receipt() {
+    let (_dir, store) = store();
+    let jan = Utc.with_ymd_and_hms(2024, 1, 31, 23, 30, 0).unwrap();
+    let feb = Utc.with_ymd_and_hms(2024, 2, 1, 0, 30, 0).unwrap();
+    let customer = CustomerId::new_random();
+    store
+        .append(
+            customer,
+            ExpectedVersion::Any,
+            vec![
+                NewEvent::new(jan, step("J", ComplaintStep::Received)),
+                // Answered in February, still January's complaint.
+                NewEvent::new(jan + Duration::hours(2), step("J", ComplaintStep::Resolved)),
+                NewEvent::new(feb, step("F1", ComplaintStep::Received)),
+                NewEvent::new(feb + Duration::days(3), step("F2", ComplaintStep::Received)),
+            ],
+        )
+        .unwrap();
+    let desk = open(&store)
+        .desk(ComplaintPolicy::default(), feb + Duration::days(10))
+        .unwrap();
+    let months: Vec<(Option<&str>, u64, u64, Option<f64>)> = desk
+        .by_month
+        .iter()
+        .map(|f| (f.key.as_deref(), f.complaints, f.overdue, f.in_time_rate))
+        .collect();
+    assert_eq!(
+        months,
+        [
+            (Some("2024-01"), 1, 0, Some(1.0)),
+            (Some("2024-02"), 2, 2, Some(0.0))
+        ]
+    );
 }

@@ -206,6 +206,8 @@ pub struct ComplaintsOutput {
     pub by_category: Vec<Figures>,
     /// By accountable owner, most complaints first.
     pub by_owner: Vec<Figures>,
+    /// By calendar month of receipt, oldest first.
+    pub by_month: Vec<Figures>,
     /// What narrowed the list.
     pub filters: ListFilters,
     /// Complaints that passed the filters, before `--limit`.
@@ -309,7 +311,10 @@ fn churned_after(f: &Figures) -> String {
     )
 }
 
-/// A table of figures by `noun` (category, owner).
+/// Months in the text's table by month of receipt (`--json` has them all).
+const MONTHS_SHOWN: usize = 12;
+
+/// A table of figures by `noun` (category, owner, month).
 fn figures_table(out: &mut String, noun: &str, groups: &[Figures]) {
     if groups.is_empty() {
         return;
@@ -446,6 +451,13 @@ impl Render for ComplaintsOutput {
             out.push_str(&format!("  by furthest step: {}\n", steps.join(", ")));
             figures_table(out, "category", &self.by_category);
             figures_table(out, "owner", &self.by_owner);
+            // The last year of months with complaints: is the desk improving?
+            let recent = self.by_month.len().saturating_sub(MONTHS_SHOWN);
+            figures_table(
+                out,
+                "month received",
+                self.by_month.get(recent..).unwrap_or_default(),
+            );
             out.push_str(&format!(
                 "\nchurn: {} of complaints were followed by a churn within {} ({} of {} whose {} have passed); {background}\n",
                 percent(a.churned_after_rate),
@@ -621,6 +633,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         by_step,
         by_category,
         by_owner,
+        by_month,
         complaints,
     } = report;
     let chosen: Vec<ComplaintStatus> = complaints
@@ -671,6 +684,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         by_step,
         by_category,
         by_owner,
+        by_month,
         filters: ListFilters {
             all: args.all,
             overdue: args.overdue,
