@@ -533,7 +533,8 @@ fn example_pairs(ctx: &Context, customers: &[DemoCustomer]) -> Vec<(String, Stri
     ));
     out.push((
         format!("clientele {db}report --out /tmp/clientele-report --as-of 2025-06-30"),
-        "an HTML page of charts (stage funnel, cohorts, loyalty, RFM, risk, lift, complaints)".to_owned(),
+        "an HTML page of charts (stage funnel, cohorts, loyalty, RFM, risk, lift, complaints)"
+            .to_owned(),
     ));
     if let Some(c) = customers
         .iter()
