@@ -20,6 +20,13 @@ use crate::commands::lifecycle::{
 use crate::error::{CliError, CliResult};
 use crate::report::{ComplaintDesk, ComplaintGroup, ReportData};
 
+/// The result of a scoped thread doing `doing` (an error if it panicked).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, CliResult<T>>, doing: &str) -> CliResult<T> {
+    handle
+        .join()
+        .map_err(|_| failed(doing, "its thread stopped unexpectedly"))?
+}
+
 fn failed(doing: &str, e: impl std::fmt::Display) -> CliError {
     CliError::runtime(
         format!("{doing}: {e}"),
@@ -161,15 +168,78 @@ impl Analytics {
             }
         }
         flow_times.push(as_of);
-        // One pass over the population for the twelve month ends; the last
-        // is as-of, which the funnel shows.
-        let dists = match at.known_at {
-            Some(known_at) => self
-                .lifecycle
-                .stage_distributions_known_at(&flow_times, known_at),
-            None => self.lifecycle.stage_distributions(&flow_times),
-        }
-        .map_err(|e| failed("stage distribution", e))?;
+        // The population walks run side by side, each replaying the
+        // population for a past view: stages and complaints, loyalty and
+        // RFM, and churn (scores and the backtest) on this thread.
+        let policy = RiskPolicy::default();
+        let frozen_at = as_of - Duration::days(91);
+        let (dists, desk, (tiers, segments), (risks, backtest)) = std::thread::scope(|scope| {
+            let stages_and_desk = scope.spawn(|| {
+                // One pass over the population for the twelve month ends; the
+                // last is as-of, which the funnel shows.
+                let dists = match at.known_at {
+                    Some(known_at) => self
+                        .lifecycle
+                        .stage_distributions_known_at(&flow_times, known_at),
+                    None => self.lifecycle.stage_distributions(&flow_times),
+                }
+                .map_err(|e| failed("stage distribution", e))?;
+                let desk = self
+                    .complaints
+                    .desk(ComplaintPolicy::default(), at)
+                    .map_err(|e| failed("complaints", e))?;
+                Ok::<_, CliError>((dists, desk))
+            });
+            let loyalty_and_rfm = scope.spawn(|| {
+                let tiers = self
+                    .loyalty
+                    .tier_counts(at)
+                    .map_err(|e| failed("loyalty tiers", e))?;
+                let mut segments: Option<BTreeMap<String, u64>> = None;
+                if let Some(currency) = self
+                    .value
+                    .dominant_currency()
+                    .map_err(|e| failed("value", e))?
+                {
+                    let counts = segments.get_or_insert_with(BTreeMap::new);
+                    for (_, s) in self
+                        .value
+                        .rfm(at, &currency)
+                        .map_err(|e| failed("RFM", e))?
+                    {
+                        *counts.entry(json_name(&s.segment)).or_default() += 1;
+                    }
+                }
+                Ok::<_, CliError>((tiers, segments))
+            });
+            let churn = (|| {
+                // The population is read once: for the model, then for the scores.
+                let states = self.churn_states(at)?;
+                let model = ModelContext::fitted(&states, as_of, RISK_HORIZON_DAYS);
+                let risks: Vec<f64> = states
+                    .iter()
+                    .filter(|s| s.first_seen.is_some() && s.churned_at.is_none())
+                    .map(|s| policy.score(s, as_of, &model).risk)
+                    .collect();
+                drop(states);
+                // Lift of a backtest that ends at the report's time: frozen
+                // 13 weeks earlier.
+                let frozen = AsOf {
+                    occurred: frozen_at,
+                    known_at: at.known_at,
+                };
+                let backtest = clientele_churn::backtest(&self.churn, &policy, frozen, 91)
+                    .map_err(|e| failed("backtest", e))?;
+                Ok::<_, CliError>((risks, backtest))
+            })();
+            let (dists, desk) = joined(stages_and_desk, "stage distribution")?;
+            Ok::<_, CliError>((
+                dists,
+                desk,
+                joined(loyalty_and_rfm, "loyalty tiers")?,
+                churn?,
+            ))
+        })?;
         let dist = dists.last().cloned().unwrap_or_default();
         data.stage_funnel = Stage::ALL
             .iter()
@@ -188,48 +258,14 @@ impl Analytics {
             }
         }
         data.stage_flow = flow;
-        let tiers = self
-            .loyalty
-            .tier_counts(at)
-            .map_err(|e| failed("loyalty tiers", e))?;
         // Lowest to highest, as the loyalty policy defines them (not alphabetical).
         data.loyalty_tiers = tiers_in_order(self.loyalty.policy(), &tiers);
-        if let Some(currency) = self
-            .value
-            .dominant_currency()
-            .map_err(|e| failed("value", e))?
-        {
-            let mut segments: BTreeMap<String, u64> = BTreeMap::new();
-            for (_, s) in self
-                .value
-                .rfm(at, &currency)
-                .map_err(|e| failed("RFM", e))?
-            {
-                *segments.entry(json_name(&s.segment)).or_default() += 1;
-            }
+        if let Some(segments) = segments {
             data.rfm_segments = segments.into_iter().collect();
         }
-        // The population is read once: for the model, then for the scores.
-        let states = self.churn_states(at)?;
-        let model = ModelContext::fitted(&states, as_of, RISK_HORIZON_DAYS);
-        let policy = RiskPolicy::default();
-        let mut risks = Vec::new();
-        for state in &states {
-            if state.first_seen.is_some() && state.churned_at.is_none() {
-                risks.push(policy.score(state, as_of, &model).risk);
-            }
-        }
         data.risk_scores = risks;
-        // Lift of a backtest that ends at the report's time: frozen 13 weeks earlier.
-        let frozen_at = as_of - Duration::days(91);
-        let frozen = AsOf {
-            occurred: frozen_at,
-            known_at: at.known_at,
-        };
-        let report = clientele_churn::backtest(&self.churn, &policy, frozen, 91)
-            .map_err(|e| failed("backtest", e))?;
-        if let Some(auc) = report.auc {
-            data.backtest_lift = report
+        if let Some(auc) = backtest.auc {
+            data.backtest_lift = backtest
                 .lift
                 .iter()
                 .map(|d| (d.decile as u32, d.lift))
@@ -237,14 +273,10 @@ impl Analytics {
             data.notes.push(format!(
                 "Backtest: frozen at {}, 13-week horizon, AUC {auc:.3} over {} ({:.0} % churned).",
                 frozen_at.format("%Y-%m-%d"),
-                crate::output::count(report.customers, "customer"),
-                100.0 * report.churn_rate
+                crate::output::count(backtest.customers, "customer"),
+                100.0 * backtest.churn_rate
             ));
         }
-        let desk = self
-            .complaints
-            .desk(ComplaintPolicy::default(), at)
-            .map_err(|e| failed("complaints", e))?;
         data.complaints = Some(complaint_desk(&desk));
         Ok(())
     }
@@ -443,7 +475,14 @@ impl CustomerSection for ValueRiskSection {
             .map_err(|e| failed("value", e))?
             .unwrap_or_else(|| "CNY".into());
         let history = historic_value(&state, &currency, input.as_of);
-        let model = analytics.churn_model(input.at(), RISK_HORIZON_DAYS)?;
+        // Two population reads — the churn model's and, for a paying
+        // subscriber, the subscribers' model's — side by side: each replays
+        // the population for a past view.
+        let (model, subscriber) = std::thread::scope(|scope| {
+            let subscriber = scope.spawn(|| self.subscriber(analytics, input, &state, &currency));
+            let model = analytics.churn_model(input.at(), RISK_HORIZON_DAYS);
+            Ok::<_, CliError>((model?, joined(subscriber, "the subscribers' model")?))
+        })?;
         let churn_state = fold(&ChurnProjection, input.events.iter());
         let risk = RiskPolicy::default().score(&churn_state, input.as_of, &model);
         let summary = state.summary(&currency, input.as_of, TimeUnit::Weeks);
@@ -487,7 +526,6 @@ impl CustomerSection for ValueRiskSection {
         for r in risk.reasons.iter().filter(|r| r.contribution > 0.0).take(3) {
             lines.push(format!("  {}", r.detail));
         }
-        let subscriber = self.subscriber(analytics, input, &state, &currency)?;
         if let Some(s) = &subscriber {
             // Beside the historic value, before the risk.
             lines.insert(1, s.line(&currency, minor));
@@ -620,20 +658,31 @@ impl Analytics {
         let a = self;
         let at = at.into();
         let as_of = at.occurred;
-        let dist = match at.known_at {
-            Some(known_at) => a.lifecycle.stage_distribution_known_at(as_of, known_at),
-            None => a.lifecycle.stage_distribution(as_of),
-        }
-        .map_err(|e| failed("stages", e))?;
+        // Three population walks (stages, loyalty tiers, revenue and RFM),
+        // side by side: each replays the population for a past view.
+        let (dist, loyalty_tiers, (rfm_currency, overview)) = std::thread::scope(|scope| {
+            let stages = scope.spawn(|| {
+                match at.known_at {
+                    Some(known_at) => a.lifecycle.stage_distribution_known_at(as_of, known_at),
+                    None => a.lifecycle.stage_distribution(as_of),
+                }
+                .map_err(|e| failed("stages", e))
+            });
+            let tiers = scope.spawn(|| a.loyalty.tier_counts(at).map_err(|e| failed("loyalty", e)));
+            let value = (|| {
+                let currency = a
+                    .value
+                    .dominant_currency()
+                    .map_err(|e| failed("value", e))?;
+                let overview = a
+                    .value
+                    .overview(at, currency.as_deref())
+                    .map_err(|e| failed("revenue and RFM", e))?;
+                Ok::<_, CliError>((currency, overview))
+            })();
+            Ok::<_, CliError>((joined(stages, "stages")?, joined(tiers, "loyalty")?, value?))
+        })?;
         let mut rfm_segments = BTreeMap::new();
-        let rfm_currency = a
-            .value
-            .dominant_currency()
-            .map_err(|e| failed("value", e))?;
-        let overview = a
-            .value
-            .overview(at, rfm_currency.as_deref())
-            .map_err(|e| failed("revenue and RFM", e))?;
         for (_, s) in &overview.rfm {
             *rfm_segments.entry(json_name(&s.segment)).or_default() += 1;
         }
@@ -661,10 +710,7 @@ impl Analytics {
                 .map(|(s, n)| (s.to_string(), *n))
                 .collect(),
             exit_pending: dist.exit_pending,
-            loyalty_tiers: a
-                .loyalty
-                .tier_counts(at)
-                .map_err(|e| failed("loyalty", e))?,
+            loyalty_tiers,
             rfm_segments,
             rfm_currency,
             revenue,
