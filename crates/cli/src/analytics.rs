@@ -615,6 +615,27 @@ pub struct Stats {
     pub revenue: BTreeMap<String, String>,
     /// Customers with an event by as-of.
     pub customers: u64,
+    /// The complaint desk's headline figures under the default policy
+    /// (absent: no complaint by as-of); `clientele complaints` has the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaints: Option<ComplaintStats>,
+}
+
+/// The complaint desk in `stats`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ComplaintStats {
+    /// The reply deadline in hours (None: no deadline).
+    pub reply_hours: Option<u32>,
+    /// Complaints received by as-of.
+    pub complaints: u64,
+    /// Not settled yet.
+    pub open: u64,
+    /// Unanswered past the deadline.
+    pub overdue: u64,
+    /// Answered in time ÷ (in time + late + overdue).
+    pub in_time_rate: Option<f64>,
+    /// Median hours from receipt to the answer.
+    pub median_hours_to_answer: Option<f64>,
 }
 
 /// Tier counts in the policy's tier order, lowest first (every tier of the
@@ -658,9 +679,10 @@ impl Analytics {
         let a = self;
         let at = at.into();
         let as_of = at.occurred;
-        // Three population walks (stages, loyalty tiers, revenue and RFM),
+        // Four population walks (stages, loyalty tiers, complaints, revenue
+        // and RFM),
         // side by side: each replays the population for a past view.
-        let (dist, loyalty_tiers, (rfm_currency, overview)) = std::thread::scope(|scope| {
+        let (dist, loyalty_tiers, desk, (rfm_currency, overview)) = std::thread::scope(|scope| {
             let stages = scope.spawn(|| {
                 match at.known_at {
                     Some(known_at) => a.lifecycle.stage_distribution_known_at(as_of, known_at),
@@ -669,6 +691,11 @@ impl Analytics {
                 .map_err(|e| failed("stages", e))
             });
             let tiers = scope.spawn(|| a.loyalty.tier_counts(at).map_err(|e| failed("loyalty", e)));
+            let desk = scope.spawn(|| {
+                a.complaints
+                    .desk(ComplaintPolicy::default(), at)
+                    .map_err(|e| failed("complaints", e))
+            });
             let value = (|| {
                 let currency = a
                     .value
@@ -680,7 +707,12 @@ impl Analytics {
                     .map_err(|e| failed("revenue and RFM", e))?;
                 Ok::<_, CliError>((currency, overview))
             })();
-            Ok::<_, CliError>((joined(stages, "stages")?, joined(tiers, "loyalty")?, value?))
+            Ok::<_, CliError>((
+                joined(stages, "stages")?,
+                joined(tiers, "loyalty")?,
+                joined(desk, "complaints")?,
+                value?,
+            ))
         })?;
         let mut rfm_segments = BTreeMap::new();
         for (_, s) in &overview.rfm {
@@ -715,6 +747,14 @@ impl Analytics {
             rfm_currency,
             revenue,
             customers: dist.total,
+            complaints: (desk.all.complaints > 0).then(|| ComplaintStats {
+                reply_hours: desk.policy.reply_hours,
+                complaints: desk.all.complaints,
+                open: desk.all.open,
+                overdue: desk.all.overdue,
+                in_time_rate: desk.all.in_time_rate,
+                median_hours_to_answer: desk.all.hours_to_answer.map(|s| s.median),
+            }),
         })
     }
 }

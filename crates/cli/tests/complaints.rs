@@ -95,6 +95,17 @@ fn the_desk_agrees_with_the_demo_count() {
     assert_eq!(n(&r["customers"]), n(&stats["customers"]));
     assert_eq!(r["as_of"], "2025-06-30T23:59:59.999999Z");
     assert_eq!(r["policy"]["reply_hours"], 24);
+    // The population summary (`stats`, here the demo's, as of the same
+    // time) carries the desk's headline figures.
+    let headline = &demo["population"]["complaints"];
+    assert_eq!(n(&headline["complaints"]), complaints, "{headline}");
+    assert_eq!(headline["open"], all["open"]);
+    assert_eq!(headline["overdue"], all["overdue"]);
+    assert_eq!(headline["in_time_rate"], all["in_time_rate"]);
+    assert_eq!(
+        headline["median_hours_to_answer"],
+        all["hours_to_answer"]["median"]
+    );
 
     // Every complaint is listed once, with its customer's external id, and
     // the groups add up to the whole.

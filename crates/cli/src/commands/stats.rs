@@ -94,6 +94,24 @@ impl Render for Stats {
                 out.push_str(&format!("  {segment:<20} {:>9}\n", thousands(*n)));
             }
         }
+        if let Some(c) = &self.complaints {
+            let rule = c
+                .reply_hours
+                .map(|h| format!("reply within {h} h"))
+                .unwrap_or_else(|| "no reply deadline".into());
+            out.push_str(&format!(
+                "\ncomplaints ({rule}; `clientele complaints` for the desk)\n  {}: {} open, {} overdue; {} answered in time{}\n",
+                count(c.complaints, "complaint"),
+                thousands(c.open),
+                thousands(c.overdue),
+                c.in_time_rate
+                    .map(|r| format!("{:.1} %", 100.0 * r))
+                    .unwrap_or_else(|| "n/a".into()),
+                c.median_hours_to_answer
+                    .map(|h| format!(", median {h:.1} h to answer"))
+                    .unwrap_or_default()
+            ));
+        }
         if !self.revenue.is_empty() {
             out.push_str("\nrevenue, net of refunds\n");
             for (currency, amount) in &self.revenue {
