@@ -798,6 +798,7 @@ mod tests {
             rfm_currency: None,
             revenue: BTreeMap::new(),
             customers: 12,
+            complaints: None,
         };
         assert_eq!(
             names(stats.tiers_in_order()),
