@@ -53,6 +53,24 @@ impl Complaints {
         Ok(self.projector.rebuild()?)
     }
 
+    /// Catches up, then follows the log until `stop` resolves, committing
+    /// after each burst of events (as [`Projector::follow`]); returns the
+    /// position reached.
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn follow(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64> {
+        Ok(self.projector.follow(stop).await?)
+    }
+
+    /// The committed book of `customer` (None: no event folded yet).
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn state(&self, customer: CustomerId) -> Result<Option<ComplaintBook>> {
+        Ok(self.projector.state(customer)?)
+    }
+
     /// `customer`'s complaints as of `at` (a business time, or a business
     /// time as the log knew it at a recorded time).
     ///

@@ -565,3 +565,63 @@ fn figures_by_month_of_receipt() {
         ]
     );
 }
+
+/// A desk kept live: `follow` folds each complaint step as it is appended,
+/// and the committed book shows it without another catch-up.
+#[test]
+fn follow_keeps_the_book_live() {
+    let (_dir, store) = store();
+    let customer = CustomerId::new_random();
+    store
+        .append(
+            customer,
+            ExpectedVersion::Any,
+            vec![NewEvent::new(at(0), step("L", ComplaintStep::Received))],
+        )
+        .unwrap();
+    let mut complaints = Complaints::open(&store).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let writer = store.clone();
+    let position = runtime.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let append = tokio::task::spawn_blocking(move || {
+            writer
+                .append(
+                    customer,
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new(at(90), step("L", ComplaintStep::Resolved))],
+                )
+                .unwrap();
+            // Stop once the follower has committed it: a reader opened
+            // afresh sees the committed book.
+            let answered = || {
+                Complaints::open(&writer)
+                    .ok()
+                    .and_then(|c| c.state(customer).ok().flatten())
+                    .and_then(|b| b.complaint("L").and_then(|r| r.step_at(i64::MAX)))
+                    == Some(ComplaintStep::Resolved)
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !answered() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let _ = stop_tx.send(());
+        });
+        let position = complaints
+            .follow(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+        append.await.unwrap();
+        (position, complaints)
+    });
+    let (position, complaints) = position;
+    assert_eq!(position, 2);
+    let book = complaints.state(customer).unwrap().expect("folded");
+    let record = book.complaint("L").expect("the complaint");
+    assert_eq!(record.step_at(i64::MAX), Some(ComplaintStep::Resolved));
+}
