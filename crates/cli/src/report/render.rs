@@ -210,8 +210,9 @@ fn hbar_chart(
     })
 }
 
-/// Vertical bars per category with the value above each bar.
-fn vbar_chart(bars: &[(String, u64)], x_desc: &str) -> Result<String, String> {
+/// Vertical bars per category with the value above each bar, counting
+/// `y_desc` (`customers`).
+fn vbar_chart(bars: &[(String, u64)], x_desc: &str, y_desc: &str) -> Result<String, String> {
     let n = bars.len();
     let max = bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let labels: Vec<String> = bars.iter().map(|(l, _)| l.clone()).collect();
@@ -231,7 +232,7 @@ fn vbar_chart(bars: &[(String, u64)], x_desc: &str) -> Result<String, String> {
             .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_desc(x_desc)
-            .y_desc("customers")
+            .y_desc(y_desc)
             .x_label_formatter(&|v| {
                 index_of(*v, n)
                     .and_then(|i| labels.get(i))
@@ -994,7 +995,7 @@ pub fn render(data: &ReportData) -> String {
                 grouped(data.loyalty_tiers.iter().map(|(_, v)| *v).sum())
             ),
             missing: "loyalty tiers come from the loyalty projection, which is not part of this report yet.",
-            chart: (!data.loyalty_tiers.is_empty()).then(|| vbar_chart(&data.loyalty_tiers, "tier")),
+            chart: (!data.loyalty_tiers.is_empty()).then(|| vbar_chart(&data.loyalty_tiers, "tier", "customers")),
             table: table("Customers per tier", &["tier", "customers", "share"], &share_rows(&data.loyalty_tiers)),
         },
     );
