@@ -282,8 +282,13 @@ impl Analytics {
     }
 }
 
-/// The report's complaint section from the desk: the figures of every
-/// complaint and of each category, as `clientele complaints` prints them.
+/// Months in the report's complaints by month: the last year of months
+/// with complaints, as `clientele complaints` prints them.
+const COMPLAINT_MONTHS: usize = 12;
+
+/// The report's complaint sections from the desk: the figures of every
+/// complaint, of each category and of each of the last 12 months with
+/// complaints, as `clientele complaints` prints them.
 pub fn complaint_desk(desk: &DeskReport) -> ComplaintDesk {
     let group = |f: &Figures| ComplaintGroup {
         name: f.key.clone().unwrap_or_else(|| "(no category)".into()),
@@ -301,6 +306,12 @@ pub fn complaint_desk(desk: &DeskReport) -> ComplaintDesk {
             ..group(&desk.all)
         },
         by_category: desk.by_category.iter().map(group).collect(),
+        by_month: desk
+            .by_month
+            .iter()
+            .skip(desk.by_month.len().saturating_sub(COMPLAINT_MONTHS))
+            .map(group)
+            .collect(),
         churn_window_days: desk.policy.churn_window_days,
         churn_in_window_without_complaint: desk.churn_in_window_without_complaint,
     }

@@ -558,9 +558,12 @@ fn report_summary_counts_charts_in_words() {
         "--as-of",
         "1998-06-30",
     ]);
-    // CDNOW has no complaint: the complaint section has nothing to draw.
+    // CDNOW has no complaint: the two complaint sections (by category, by
+    // month) have nothing to draw.
     assert!(
-        text.contains("(7 charts, 1 section not available yet), as of 1998-06-30T23:59:59.999999Z"),
+        text.contains(
+            "(7 charts, 2 sections not available yet), as of 1998-06-30T23:59:59.999999Z"
+        ),
         "{text}"
     );
     assert!(text.contains("  customers: 2,357"), "{text}");

@@ -142,6 +142,47 @@ fn bar_widths(dom: &str, id: &str) -> Vec<f64> {
         .collect()
 }
 
+/// The markup of `<section id="{id}">…</section>`.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<section id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no section {id}"));
+    let end = html[start..]
+        .find("</section>")
+        .map(|e| start + e)
+        .unwrap_or(html.len());
+    &html[start..end]
+}
+
+/// The heights of the bars of the vertical bar chart `id` (every rectangle
+/// but the white background), left to right.
+fn bar_heights(dom: &str, id: &str) -> Vec<f64> {
+    figure(dom, id)
+        .split("<rect")
+        .skip(1)
+        .filter(|r| !r.contains("fill=\"#FFFFFF\""))
+        .map(|r| {
+            let h = r.split("height=\"").nth(1).expect("a height");
+            h[..h.find('"').expect("quoted")].parse().expect("a number")
+        })
+        .collect()
+}
+
+/// Asserts `heights` are in the proportions of `counts`, to a pixel or so.
+fn assert_proportional(heights: &[f64], counts: &[u64]) {
+    assert_eq!(heights.len(), counts.len(), "{heights:?} {counts:?}");
+    let (top, most) = heights
+        .iter()
+        .zip(counts)
+        .max_by_key(|(_, n)| **n)
+        .map(|(h, n)| (*h, *n as f64))
+        .expect("a bar");
+    for (h, n) in heights.iter().zip(counts) {
+        let expected = top * *n as f64 / most;
+        assert!((h - expected).abs() <= 1.5, "{heights:?} not as {counts:?}");
+    }
+}
+
 fn keep(name: &str, from: &Path) {
     if let Ok(dir) = std::env::var("CLIENTELE_REPORT_ARTIFACTS") {
         let dir = PathBuf::from(dir);
@@ -235,6 +276,7 @@ fn cdnow_report_renders_in_headless_chromium() {
     let complaints = &data["complaints"];
     assert_eq!(complaints["all"]["complaints"], 0, "{complaints}");
     assert_eq!(complaints["by_category"].as_array().map(Vec::len), Some(0));
+    assert_eq!(complaints["by_month"].as_array().map(Vec::len), Some(0));
     assert_eq!(complaints["churn_window_days"], 180);
 
     let page = out.join("index.html");
@@ -245,11 +287,11 @@ fn cdnow_report_renders_in_headless_chromium() {
         !html.contains("src=") && !html.contains("<link"),
         "nothing external"
     );
-    // Only the complaint section has nothing to draw, and says why.
-    assert_eq!(html.matches("Not available yet").count(), 1);
+    // Only the complaint sections have nothing to draw, and say why.
+    assert_eq!(html.matches("Not available yet").count(), 2);
     assert!(
-        html.contains("<section id=\"complaints\"><h2>Complaints by category</h2><p class=\"na\">Not available yet: no complaint recorded by then.</p></section>"),
-        "the complaint section says there is none"
+        html.contains("<section id=\"complaints\"><h2>Complaints by category</h2><p class=\"na\">Not available yet: no complaint recorded by then.</p></section>\n<section id=\"complaints-by-month\"><h2>Complaints by month</h2><p class=\"na\">Not available yet: no complaint recorded by then.</p></section>"),
+        "the complaint sections, one after the other, say there is none"
     );
     keep("cdnow.html", &page);
 
@@ -259,7 +301,7 @@ fn cdnow_report_renders_in_headless_chromium() {
     assert_eq!(
         dom.matches("<figure").count(),
         7,
-        "every chart but the complaints' has data"
+        "every chart but the complaints' two has data"
     );
     assert_drawn(&dom, "stage-funnel", 5);
     assert_drawn(&dom, "loyalty-tiers", 3);
@@ -275,6 +317,22 @@ fn cdnow_report_renders_in_headless_chromium() {
     screenshot(&page, &png);
     keep("cdnow.png", &png);
 }
+
+/// `full_report`'s complaints per month received (2024-08 had none).
+const MONTHS: [(&str, u64); 12] = [
+    ("2024-06", 14),
+    ("2024-07", 19),
+    ("2024-09", 11),
+    ("2024-10", 16),
+    ("2024-11", 9),
+    ("2024-12", 23),
+    ("2025-01", 17),
+    ("2025-02", 15),
+    ("2025-03", 20),
+    ("2025-04", 12),
+    ("2025-05", 18),
+    ("2025-06", 8),
+];
 
 /// A report with every section filled, as the analytics crates will fill it.
 fn full_report() -> ReportData {
@@ -355,6 +413,11 @@ fn full_report() -> ReportData {
             // Category names are user data.
             group("<script>alert(\"x\")</script>", 3, 1, 0.5, 0),
         ],
+        // The last 12 months with complaints (2024-08 had none).
+        by_month: MONTHS
+            .iter()
+            .map(|&(month, n)| group(month, n, n / 8, 0.5 + n as f64 / 100.0, n / 10))
+            .collect(),
         churn_window_days: 180,
         churn_in_window_without_complaint: Some(0.0642),
     });
@@ -368,7 +431,7 @@ fn every_chart_renders_in_headless_chromium() {
     let page = dir.path().join("index.html");
     let html = render(&full_report());
     std::fs::write(&page, &html).expect("write page");
-    assert_eq!(html.matches("<figure").count(), 8);
+    assert_eq!(html.matches("<figure").count(), 9);
     assert!(!html.contains("Not available yet"));
     // The complaint section: a bar per category, labelled with its rates;
     // the whole desk and the background in the caption; a row per category.
@@ -398,6 +461,37 @@ fn every_chart_renders_in_headless_chromium() {
         2,
         "escaped in the chart's label and the table"
     );
+    // By month: right after the section by category; a bar per month, as
+    // tall as its complaints, oldest first; a row per month.
+    let (by_category, by_month) = (
+        html.find("<section id=\"complaints\">")
+            .expect("by category"),
+        html.find("<section id=\"complaints-by-month\"><h2>Complaints by month</h2>")
+            .expect("by month"),
+    );
+    assert_eq!(html[by_category..by_month].matches("</section>").count(), 1);
+    let counts: Vec<u64> = MONTHS.iter().map(|(_, n)| *n).collect();
+    assert_proportional(&bar_heights(&html, "complaints-by-month"), &counts);
+    let caption = figure(&html, "complaints-by-month");
+    assert!(
+        caption.contains(
+            "Complaints received per month (the last 12 months with complaints, oldest first;"
+        ),
+        "{caption}"
+    );
+    let months = section(&html, "complaints-by-month");
+    // 2024-12: 23 complaints, 2 overdue, 73.0% in time, 2 of 20 churned after.
+    assert!(
+        months.contains("<tr><th scope=\"row\">2024-12</th><td>23</td><td>2</td><td>73.0%</td><td>18.9</td><td>10.0% (2 of 20)</td></tr>"),
+        "a row per month: {months}"
+    );
+    let rows: Vec<&str> = months
+        .split("<th scope=\"row\">")
+        .skip(1)
+        .filter_map(|r| r.split('<').next())
+        .collect();
+    let expected: Vec<&str> = MONTHS.iter().map(|(m, _)| *m).collect();
+    assert_eq!(rows, expected, "a row per month, oldest first");
     // Funnel shares are of all 7,740 customers: growth 2,210 is 29 %.
     assert!(
         html.contains("2,210 (29%)"),
@@ -415,6 +509,8 @@ fn every_chart_renders_in_headless_chromium() {
     assert_drawn(&dom, "churn-risk", 10);
     assert_drawn(&dom, "backtest-lift", 10);
     assert_drawn(&dom, "complaints", 4);
+    assert_drawn(&dom, "complaints-by-month", 12);
+    assert_proportional(&bar_heights(&dom, "complaints-by-month"), &counts);
     // One bar per category, as long as its complaints (98 : 45 : 36 : 3).
     let widths = bar_widths(&dom, "complaints");
     assert_eq!(widths.len(), 4, "{widths:?}");
@@ -587,6 +683,17 @@ fn demo_report_has_the_complaint_desk() {
             assert_eq!(o["name"], t["key"]);
             same(o, t);
         }
+        // By month: the desk's last 12 months with complaints, oldest first.
+        let ours = section["by_month"].as_array().expect("by month");
+        let theirs = desk["by_month"].as_array().expect("by month");
+        let recent = theirs
+            .get(theirs.len().saturating_sub(12)..)
+            .unwrap_or_default();
+        assert_eq!(ours.len(), recent.len());
+        for (o, t) in ours.iter().zip(recent) {
+            assert_eq!(o["name"], t["key"]);
+            same(o, t);
+        }
         assert_eq!(
             section["churn_in_window_without_complaint"],
             desk["churn_in_window_without_complaint"]
@@ -604,6 +711,17 @@ fn demo_report_has_the_complaint_desk() {
             .map(|g| g["name"].as_str().expect("name").to_owned())
             .collect()
     };
+    let months = |section: &Value| -> Vec<(String, u64)> {
+        section["by_month"]
+            .as_array()
+            .expect("by month")
+            .iter()
+            .map(|g| {
+                let name = g["name"].as_str().expect("name").to_owned();
+                (name, g["complaints"].as_u64().expect("complaints"))
+            })
+            .collect()
+    };
 
     // As known at R: the demo's three categories, most complaints first.
     let (then, html) = report("then.html", &["--known-at", &known_at]);
@@ -614,6 +732,15 @@ fn demo_report_has_the_complaint_desk() {
     );
     assert_eq!(then["all"]["complaints"], 43, "the demo's complaints");
     assert_eq!(bar_widths(&html, "complaints").len(), 3);
+    // The demo's complaints came in over 21 months (with gaps): the last 12
+    // of them, 2024-03 … 2025-05, are drawn.
+    let shown = months(&then);
+    assert_eq!(shown.len(), 12, "{shown:?}");
+    assert_eq!(shown[0].0, "2024-03");
+    assert_eq!(shown[11].0, "2025-05");
+    assert!(shown.windows(2).all(|w| w[0].0 < w[1].0), "oldest first");
+    let counts: Vec<u64> = shown.iter().map(|(_, n)| *n).collect();
+    assert_proportional(&bar_heights(&html, "complaints-by-month"), &counts);
     assert!(!html.contains("&lt;script&gt;"), "the late one is left out");
 
     // Everything recorded: a fourth category, its name escaped.
@@ -624,12 +751,26 @@ fn demo_report_has_the_complaint_desk() {
     assert_eq!(now["all"]["complaints"], 44);
     assert!(!html.contains("<script"), "a category name made markup");
     assert!(html.contains("<th scope=\"row\">&lt;script&gt;alert(1)&lt;/script&gt;</th>"));
+    // The late complaint opens 2025-06: the window moves on a month.
+    let shown = months(&now);
+    assert_eq!(shown.len(), 12, "{shown:?}");
+    assert_eq!(shown[0].0, "2024-04");
+    assert_eq!(shown[11], ("2025-06".to_owned(), 1));
+    let by_month = section(&html, "complaints-by-month");
+    assert!(
+        by_month.contains("<tr><th scope=\"row\">2025-06</th><td>1</td><td>0</td><td>100.0%</td><td>6.0</td><td>n/a (0 of 0)</td></tr>"),
+        "{by_month}"
+    );
+    assert!(!by_month.contains("2024-03"), "{by_month}");
     keep("demo.html", &s.path("now.html"));
     if let Some(dom) = dump_dom(&s.path("now.html")) {
         assert_drawn(&dom, "complaints", 4);
         let widths = bar_widths(&dom, "complaints");
         assert_eq!(widths.len(), 4, "one bar per category: {widths:?}");
         assert!(widths.windows(2).all(|w| w[0] >= w[1]), "{widths:?}");
+        assert_drawn(&dom, "complaints-by-month", 12);
+        let counts: Vec<u64> = months(&now).iter().map(|(_, n)| *n).collect();
+        assert_proportional(&bar_heights(&dom, "complaints-by-month"), &counts);
         assert!(!dom.contains("<script"));
     }
 
@@ -641,4 +782,5 @@ fn demo_report_has_the_complaint_desk() {
     assert_eq!(read_only, now);
     assert!(html.contains("in use by another process"));
     assert_eq!(bar_widths(&html, "complaints").len(), 4);
+    assert_eq!(bar_heights(&html, "complaints-by-month").len(), 12);
 }

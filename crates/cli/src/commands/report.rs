@@ -75,6 +75,9 @@ impl Render for Written {
             d.complaints
                 .as_ref()
                 .is_some_and(|c| !c.by_category.is_empty()),
+            d.complaints
+                .as_ref()
+                .is_some_and(|c| !c.by_month.is_empty()),
         ];
         let charts = sections.iter().filter(|s| **s).count();
         out.push_str(&format!(

@@ -46,8 +46,9 @@ pub struct ReportData {
 }
 
 /// The complaint desk as of the report's time: the figures of all
-/// complaints, of each category, and the churn background to read the
-/// churned-after rates against (definitions: `docs/complaints.md`).
+/// complaints, of each category and of each recent month, and the churn
+/// background to read the churned-after rates against (definitions:
+/// `docs/complaints.md`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ComplaintDesk {
     /// Every complaint received by the report's time (`name` is empty).
@@ -56,6 +57,12 @@ pub struct ComplaintDesk {
     /// category are the group `(no category)`. Empty when there is no
     /// complaint.
     pub by_category: Vec<ComplaintGroup>,
+    /// One group per calendar month of receipt (UTC; `name` is the month,
+    /// `2024-03`): the last 12 months with complaints, oldest first (months
+    /// without a complaint are left out, as `clientele complaints` leaves
+    /// them out of its table by month received). Empty when there is no
+    /// complaint.
+    pub by_month: Vec<ComplaintGroup>,
     /// How long after a complaint a churn counts as following it, in days.
     pub churn_window_days: u32,
     /// The chance that a customer without a complaint churns within the
@@ -64,10 +71,11 @@ pub struct ComplaintDesk {
     pub churn_in_window_without_complaint: Option<f64>,
 }
 
-/// The figures of a group of complaints (all of them, or one category).
+/// The figures of a group of complaints (all of them, one category, or one
+/// month of receipt).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ComplaintGroup {
-    /// The category, as people read it.
+    /// The category, as people read it (or the month, `2024-03`).
     pub name: String,
     /// Complaints received.
     pub complaints: u64,

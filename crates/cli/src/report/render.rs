@@ -756,6 +756,46 @@ fn complaint_note(g: &ComplaintGroup) -> String {
     }
 }
 
+/// The median hours to answer with one decimal, or `-` when none was answered.
+fn median_hours(g: &ComplaintGroup) -> String {
+    g.median_hours_to_answer
+        .map_or_else(|| "-".to_owned(), |h| format!("{h:.1}"))
+}
+
+/// A complaint group's table row: name, complaints, overdue, in time,
+/// median hours to answer, churned after.
+fn complaint_row(g: &ComplaintGroup) -> Vec<String> {
+    vec![
+        g.name.clone(),
+        grouped(g.complaints),
+        grouped(g.overdue),
+        rate(g.in_time_rate),
+        median_hours(g),
+        churned_after(g),
+    ]
+}
+
+/// The head of a complaint table whose rows name `what` (`category`).
+fn complaint_head<'a>(what: &'a str, churned: &'a str) -> [&'a str; 6] {
+    [
+        what,
+        "complaints",
+        "overdue",
+        "in time",
+        "median h to answer",
+        churned,
+    ]
+}
+
+/// Why a complaint section has nothing to draw.
+fn complaints_missing(desk: Option<&ComplaintDesk>) -> &'static str {
+    if desk.is_some() {
+        "no complaint recorded by then."
+    } else {
+        "complaint figures come from the complaint desk, which is not part of this report yet."
+    }
+}
+
 /// The complaint desk: complaints per category as bars, the whole desk's
 /// figures and the churn background in the caption, a row per category.
 fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
@@ -763,10 +803,6 @@ fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
     let d = desk.unwrap_or(&empty);
     let a = &d.all;
     let window = crate::output::count(d.churn_window_days, "day");
-    let median = |g: &ComplaintGroup| {
-        g.median_hours_to_answer
-            .map_or_else(|| "-".to_owned(), |h| format!("{h:.1}"))
-    };
     let mut figures = format!(
         "{} ({} open, {} overdue); {} in time of those answered or overdue",
         crate::output::count(a.complaints, "complaint"),
@@ -791,16 +827,7 @@ fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
             name: "(all categories)".into(),
             ..a.clone()
         }))
-        .map(|g| {
-            vec![
-                g.name.clone(),
-                grouped(g.complaints),
-                grouped(g.overdue),
-                rate(g.in_time_rate),
-                median(g),
-                churned_after(g),
-            ]
-        })
+        .map(complaint_row)
         .collect();
     if d.by_category.is_empty() {
         rows.clear();
@@ -816,11 +843,7 @@ fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
             id: "complaints",
             title: "Complaints by category",
             caption,
-            missing: if desk.is_some() {
-                "no complaint recorded by then."
-            } else {
-                "complaint figures come from the complaint desk, which is not part of this report yet."
-            },
+            missing: complaints_missing(desk),
             chart: (!bars.is_empty()).then(|| {
                 hbar_chart(&bars, "complaints", |i| {
                     d.by_category.get(i).map(complaint_note).unwrap_or_default()
@@ -828,15 +851,51 @@ fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
             }),
             table: table(
                 "Complaints per category",
-                &[
-                    "category",
-                    "complaints",
-                    "overdue",
-                    "in time",
-                    "median h to answer",
-                    &format!("churned after (within {window})"),
-                ],
+                &complaint_head("category", &format!("churned after (within {window})")),
                 &rows,
+            ),
+        },
+    );
+}
+
+/// The desk month by month (is it improving?): complaints received per
+/// month as bars, a row per month with its overdue ones, in-time rate,
+/// median hours to answer and churned-after rate.
+fn complaint_month_section(body: &mut String, desk: Option<&ComplaintDesk>) {
+    let empty = ComplaintDesk::default();
+    let d = desk.unwrap_or(&empty);
+    let window = crate::output::count(d.churn_window_days, "day");
+    let months = match d.by_month.as_slice() {
+        [only] => format!("only {} had complaints", only.name),
+        all => format!(
+            "the last {} months with complaints, oldest first; months without one are left out",
+            all.len()
+        ),
+    };
+    let caption = format!(
+        "Complaints received per month ({months}); the table gives each month's overdue ones, in-time rate and median hours to answer, and the share followed by a churn within {window} (n/a until a complaint's {window} have passed)."
+    );
+    let bars: Vec<(String, u64)> = d
+        .by_month
+        .iter()
+        .map(|g| (shortened(&g.name, 12), g.complaints))
+        .collect();
+    section_html(
+        body,
+        Section {
+            id: "complaints-by-month",
+            title: "Complaints by month",
+            caption,
+            missing: if desk.is_some() && d.all.complaints > 0 {
+                "the complaint desk gave no figures by month."
+            } else {
+                complaints_missing(desk)
+            },
+            chart: (!bars.is_empty()).then(|| vbar_chart(&bars, "month received", "complaints")),
+            table: table(
+                "Complaints per month received",
+                &complaint_head("month", &format!("churned after (within {window})")),
+                &d.by_month.iter().map(complaint_row).collect::<Vec<_>>(),
             ),
         },
     );
@@ -1091,6 +1150,7 @@ pub fn render(data: &ReportData) -> String {
     );
 
     complaint_section(&mut body, data.complaints.as_ref());
+    complaint_month_section(&mut body, data.complaints.as_ref());
 
     if !data.notes.is_empty() {
         body.push_str("<section id=\"notes\"><h2>Notes</h2><ul>");
@@ -1137,6 +1197,7 @@ pub fn render(data: &ReportData) -> String {
          <li><a href=\"#churn-risk\">Churn risk</a></li>\
          <li><a href=\"#backtest-lift\">Backtest lift</a></li>\
          <li><a href=\"#complaints\">Complaints</a></li>\
+         <li><a href=\"#complaints-by-month\">Complaints by month</a></li>\
          </ul></nav>\n</header>\n<main>\n",
     );
     page.push_str(&body);
@@ -1209,6 +1270,7 @@ mod tests {
                 ..group("", 12)
             },
             by_category: vec![group("billing", 8), group("delivery", 4)],
+            by_month: vec![group("2025-05", 5), group("2025-06", 7)],
             churn_window_days: 180,
             churn_in_window_without_complaint: Some(0.064),
         });
@@ -1219,8 +1281,8 @@ mod tests {
     #[test]
     fn every_section_draws_a_chart() {
         let html = render(&full());
-        assert_eq!(html.matches("<figure").count(), 8, "{html}");
-        assert_eq!(html.matches("<svg").count(), 8);
+        assert_eq!(html.matches("<figure").count(), 9, "{html}");
+        assert_eq!(html.matches("<svg").count(), 9);
         assert!(!html.contains("Not available yet"));
         assert!(html.contains("Test &lt;report&gt;"));
         assert!(html.contains("a note &amp; more"));
@@ -1236,8 +1298,13 @@ mod tests {
     fn empty_sections_say_not_available() {
         let html = render(&ReportData::new("Empty", "2025-06-30T00:00:00Z"));
         assert_eq!(html.matches("<figure").count(), 0);
-        assert_eq!(html.matches("Not available yet").count(), 8);
-        assert!(html.contains("complaint desk, which is not part of this report yet"));
+        assert_eq!(html.matches("Not available yet").count(), 9);
+        assert_eq!(
+            html.matches("complaint desk, which is not part of this report yet")
+                .count(),
+            2,
+            "both complaint sections say why"
+        );
         // Computed, but nothing to show: says so in its own words.
         let mut d = ReportData::new("Empty", "2025-06-30T00:00:00Z");
         d.complaints = Some(ComplaintDesk {
@@ -1245,11 +1312,116 @@ mod tests {
             ..ComplaintDesk::default()
         });
         let html = render(&d);
-        assert!(
-            html.contains("Not available yet: no complaint recorded by then."),
+        assert_eq!(
+            html.matches("Not available yet: no complaint recorded by then.")
+                .count(),
+            2,
             "{html}"
         );
+        assert!(html.contains("<section id=\"complaints-by-month\"><h2>Complaints by month</h2><p class=\"na\">Not available yet: no complaint recorded by then.</p></section>"), "{html}");
         assert!(!html.contains("Complaints per category</caption>"));
+        assert!(!html.contains("Complaints per month received</caption>"));
+    }
+
+    /// The section by month: a bar per month, oldest first, right after the
+    /// section by category; a row per month in the page's percent style.
+    #[test]
+    fn complaints_by_month_draws_a_bar_and_a_row_per_month() {
+        let mut d = ReportData::new("Months", "2025-06-30T00:00:00Z");
+        let month = |name: &str, complaints: u64, in_time: f64| ComplaintGroup {
+            name: name.into(),
+            complaints,
+            open: 1,
+            overdue: 1,
+            in_time_rate: Some(in_time),
+            median_hours_to_answer: Some(14.25),
+            churn_observed: complaints - 1,
+            churned_after: 1,
+        };
+        d.complaints = Some(ComplaintDesk {
+            all: month("", 24, 0.5),
+            by_category: vec![month("billing", 24, 0.5)],
+            by_month: vec![
+                month("2025-04", 9, 0.592),
+                month("2025-05", 2, 1.0),
+                month("<b>", 13, 0.25),
+            ],
+            churn_window_days: 180,
+            churn_in_window_without_complaint: None,
+        });
+        let html = render(&d);
+        let by_category = html
+            .find("<section id=\"complaints\">")
+            .expect("by category");
+        let start = html
+            .find("<section id=\"complaints-by-month\">")
+            .expect("by month");
+        assert!(by_category < start, "after the section by category");
+        let end = start + html[start..].find("</section>").expect("closed");
+        let section = &html[start..end];
+        assert!(
+            html[by_category..start].matches("</section>").count() == 1,
+            "right after the section by category"
+        );
+        assert!(section.contains("<h2>Complaints by month</h2>"));
+        assert_eq!(section.matches("<svg").count(), 1, "{section}");
+        // One bar per month (every rectangle but the white background),
+        // oldest first: their heights follow 9 : 2 : 13.
+        let heights: Vec<f64> = section
+            .split("<rect")
+            .skip(1)
+            .filter(|r| !r.contains("fill=\"#FFFFFF\""))
+            .map(|r| {
+                let h = r.split("height=\"").nth(1).expect("a height");
+                h[..h.find('"').expect("quoted")].parse().expect("a number")
+            })
+            .collect();
+        assert_eq!(heights.len(), 3, "{section}");
+        for (h, n) in heights.iter().zip([9.0, 2.0, 13.0]) {
+            assert!((h - heights[2] * n / 13.0).abs() <= 1.5, "{heights:?}");
+        }
+        // The y axis (its title turned on its side) counts complaints.
+        let y_title = section
+            .split("<text")
+            .find(|t| t.contains("rotate(270"))
+            .and_then(|t| t.split('>').nth(1))
+            .and_then(|t| t.split('<').next())
+            .map(str::trim);
+        assert_eq!(y_title, Some("complaints"), "{section}");
+        assert!(section.contains(
+            "Complaints received per month (the last 3 months with complaints, oldest first;"
+        ));
+        assert!(section.contains(
+            "<tr><th scope=\"row\">2025-04</th><td>9</td><td>1</td><td>59.2%</td><td>14.2</td><td>12.5% (1 of 8)</td></tr>"
+        ), "{section}");
+        assert!(
+            section.contains("<th scope=\"row\">2025-05</th><td>2</td><td>1</td><td>100.0%</td>")
+        );
+        assert!(section.contains("<th scope=\"col\">churned after (within 180 days)</th>"));
+        // Names are text, in the chart and in the table.
+        assert!(!section.contains("<b>"), "{section}");
+        assert_eq!(section.matches("&lt;b&gt;").count(), 2, "{section}");
+        assert!(
+            html.contains("<a href=\"#complaints-by-month\">"),
+            "in the nav"
+        );
+        assert!(!section.contains("Not available yet"));
+
+        // One month: named; figures for all but none by month: not "no
+        // complaint".
+        if let Some(c) = d.complaints.as_mut() {
+            c.by_month.truncate(1);
+        }
+        assert!(render(&d).contains("Complaints received per month (only 2025-04 had complaints);"));
+        if let Some(c) = d.complaints.as_mut() {
+            c.by_month.clear();
+        }
+        let html = render(&d);
+        assert!(
+            html.contains("Not available yet: the complaint desk gave no figures by month."),
+            "{html}"
+        );
+        assert!(!html.contains("no complaint recorded by then"));
     }
 
     #[test]
