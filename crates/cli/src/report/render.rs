@@ -211,8 +211,14 @@ fn hbar_chart(
 }
 
 /// Vertical bars per category with the value above each bar, counting
-/// `y_desc` (`customers`).
-fn vbar_chart(bars: &[(String, u64)], x_desc: &str, y_desc: &str) -> Result<String, String> {
+/// `y_desc` (`customers`), bar `i` filled with `fill(i)`: a colour per
+/// category ([`colour`]), one colour for a time series.
+fn vbar_chart(
+    bars: &[(String, u64)],
+    x_desc: &str,
+    y_desc: &str,
+    fill: &dyn Fn(usize) -> RGBColor,
+) -> Result<String, String> {
     let n = bars.len();
     let max = bars.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let labels: Vec<String> = bars.iter().map(|(l, _)| l.clone()).collect();
@@ -246,7 +252,7 @@ fn vbar_chart(bars: &[(String, u64)], x_desc: &str, y_desc: &str) -> Result<Stri
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
             Rectangle::new(
                 [(slot(i, 0.15), 0.0), (slot(i, 0.85), *v as f64)],
-                colour(i).filled(),
+                fill(i).filled(),
             )
         }))?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
@@ -891,7 +897,8 @@ fn complaint_month_section(body: &mut String, desk: Option<&ComplaintDesk>) {
             } else {
                 complaints_missing(desk)
             },
-            chart: (!bars.is_empty()).then(|| vbar_chart(&bars, "month received", "complaints")),
+            chart: (!bars.is_empty())
+                .then(|| vbar_chart(&bars, "month received", "complaints", &|_| colour(0))),
             table: table(
                 "Complaints per month received",
                 &complaint_head("month", &format!("churned after (within {window})")),
@@ -1054,7 +1061,7 @@ pub fn render(data: &ReportData) -> String {
                 grouped(data.loyalty_tiers.iter().map(|(_, v)| *v).sum())
             ),
             missing: "loyalty tiers come from the loyalty projection, which is not part of this report yet.",
-            chart: (!data.loyalty_tiers.is_empty()).then(|| vbar_chart(&data.loyalty_tiers, "tier", "customers")),
+            chart: (!data.loyalty_tiers.is_empty()).then(|| vbar_chart(&data.loyalty_tiers, "tier", "customers", &colour)),
             table: table("Customers per tier", &["tier", "customers", "share"], &share_rows(&data.loyalty_tiers)),
         },
     );
@@ -1377,6 +1384,15 @@ mod tests {
             })
             .collect();
         assert_eq!(heights.len(), 3, "{section}");
+        // A time series: every bar in one colour (the palette's first), not
+        // a colour per category.
+        let fills: Vec<&str> = section
+            .split("<rect")
+            .skip(1)
+            .filter(|r| !r.contains("fill=\"#FFFFFF\""))
+            .filter_map(|r| r.split("fill=\"").nth(1).and_then(|f| f.split('"').next()))
+            .collect();
+        assert_eq!(fills, ["#0072B2"; 3], "{section}");
         for (h, n) in heights.iter().zip([9.0, 2.0, 13.0]) {
             assert!((h - heights[2] * n / 13.0).abs() <= 1.5, "{heights:?}");
         }
