@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use clientele_core::projection::{fold, fold_key, AsOf, Projector};
+use clientele_core::projection::{fold, AsOf, Projector};
 use clientele_core::{CustomerId, RecordedEvent, Store};
 
 use crate::desk::{ComplaintStatus, Desk, DeskReport};
@@ -105,7 +105,7 @@ impl Complaints {
     /// projection: for a store opened read-only (another process writes to
     /// it) whose projection was never built there. One pass over the log,
     /// read without decrypting personal data; it holds the complaints and
-    /// churns in the view, and one event per customer, in memory. Equal to
+    /// churns in the view, and one time per customer, in memory. Equal to
     /// [`Complaints::desk`].
     ///
     /// # Errors
@@ -117,9 +117,9 @@ impl Complaints {
     ) -> Result<DeskReport> {
         let at = at.into();
         let mut desk = Desk::new(policy, at)?;
-        // Per customer: the events the fold reads, and their first event.
-        let mut books: BTreeMap<CustomerId, (Vec<RecordedEvent>, Option<RecordedEvent>)> =
-            BTreeMap::new();
+        // Per customer: the events the fold reads, and the time (µs) of
+        // their first event of any kind.
+        let mut books: BTreeMap<CustomerId, (Vec<RecordedEvent>, i64)> = BTreeMap::new();
         for event in store.public_only().read_all(1)? {
             let event = event?;
             if event.occurred_at > at.occurred
@@ -127,21 +127,18 @@ impl Complaints {
             {
                 continue;
             }
-            let (read, first) = books.entry(event.customer_id).or_default();
-            if first
-                .as_ref()
-                .is_none_or(|f| fold_key(&event) < fold_key(f))
-            {
-                *first = Some(event.clone());
-            }
+            let micros = event.occurred_at.timestamp_micros();
+            let (read, first) = books
+                .entry(event.customer_id)
+                .or_insert((Vec::new(), micros));
+            *first = (*first).min(micros);
             if ComplaintBook::reads(&event) {
                 read.push(event);
             }
         }
         for (customer, (read, first)) in books {
-            // The first event may be one of those read: fold it once.
-            let first = first.filter(|f| !ComplaintBook::reads(f));
-            let book: ComplaintBook = fold(&ComplaintProjection, read.iter().chain(&first));
+            let mut book: ComplaintBook = fold(&ComplaintProjection, read.iter());
+            book.saw_event_at(first);
             desk.add(customer, &book);
         }
         Ok(desk.finish())

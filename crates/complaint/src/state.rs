@@ -167,9 +167,16 @@ impl ComplaintBook {
         self.churns.get(i).is_some_and(|&t| t <= until)
     }
 
+    /// Notes an event of the customer at `at` (µs) that [`ComplaintBook::reads`]
+    /// leaves out: all a book keeps of it is the time of the first one.
+    pub(crate) fn saw_event_at(&mut self, at: i64) {
+        self.first_event = Some(self.first_event.map_or(at, |t| t.min(at)));
+    }
+
     /// Whether folding `event` does more than note the customer's first
-    /// event: complaints and churns. A book folded from these and the
-    /// customer's first event equals one folded from all their events.
+    /// event: complaints and churns. A book folded from these, with the
+    /// time of the customer's first event noted, equals one folded from all
+    /// their events.
     pub fn reads(event: &RecordedEvent) -> bool {
         matches!(
             event.payload,
@@ -180,7 +187,7 @@ impl ComplaintBook {
     /// Folds one event (business-time order).
     pub fn apply(&mut self, event: &RecordedEvent) {
         let at = event.occurred_at.timestamp_micros();
-        self.first_event = Some(self.first_event.map_or(at, |t| t.min(at)));
+        self.saw_event_at(at);
         match &event.payload {
             EventPayload::Complaint(c) => {
                 let i = match self
