@@ -15,9 +15,11 @@
 //! * [`ComplaintStatus`]: one complaint as of a time — step, deadline,
 //!   [`Reply`] (overdue, waiting, late, in time), hours to answer.
 //! * [`Desk`] / [`DeskReport`]: the work queue and the figures (reply times,
-//!   the share answered in time, by category and owner, complaint rate,
-//!   churn after complaints), built in one pass over the population.
-//! * [`Complaints`]: the projection kept in the store, with its queries.
+//!   the share answered in time, by category, owner and month of receipt,
+//!   complaint rate, churn after complaints), built in one pass over the
+//!   population.
+//! * [`Complaints`]: the projection kept in the store (caught up, followed
+//!   live, or read straight from the log), with its queries.
 //!
 //! Rules and defaults: `docs/complaints.md`.
 //!
