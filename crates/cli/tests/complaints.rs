@@ -67,29 +67,29 @@ fn list_lines(text: &str) -> Vec<&str> {
 }
 
 /// The desk counts what the demo counts on its own from the raw log
-/// (`log_stats`, as of the history's last second): complaints; open = not
-/// yet resolved = waiting + overdue; answered after 24 h = late; open past
-/// 24 h = overdue.
+/// (`log_stats`, as of the history's last second): complaints; unanswered
+/// (not yet resolved) = waiting + overdue; answered after 24 h = late;
+/// unanswered past 24 h = overdue.
 #[test]
 fn the_desk_agrees_with_the_demo_count() {
     let (s, db, demo) = demo();
     let stats = &demo["stats"];
-    let (complaints, open, late, overdue) = (
+    let (complaints, unanswered, late, overdue) = (
         n(&stats["complaints"]),
-        n(&stats["open_complaints"]),
+        n(&stats["unanswered_complaints"]),
         n(&stats["answered_after_24h"]),
         n(&stats["unanswered_after_24h"]),
     );
     // The demo must give the desk something to do, or this proves little.
     assert!(
-        complaints > 20 && open > 1 && late > 1 && overdue > 1,
+        complaints > 20 && unanswered > 1 && late > 1 && overdue > 1,
         "{stats}"
     );
 
     let r = desk(&s, &db, &["--all", "--as-of", "2025-06-30", "--limit", "0"]);
     let all = &r["all"];
     assert_eq!(n(&all["complaints"]), complaints, "{all}");
-    assert_eq!(n(&all["waiting"]) + n(&all["overdue"]), open, "{all}");
+    assert_eq!(n(&all["waiting"]) + n(&all["overdue"]), unanswered, "{all}");
     assert_eq!(n(&all["late"]), late, "{all}");
     assert_eq!(n(&all["overdue"]), overdue, "{all}");
     assert_eq!(n(&r["customers"]), n(&stats["customers"]));

@@ -237,7 +237,8 @@ impl Default for RenewalRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplaintRule {
-    /// Points per open complaint. Default `20` (one tier's width: an
+    /// Points per unanswered complaint (no `resolved`-or-later step yet;
+    /// "open" in the field's name). Default `20` (one tier's width: an
     /// unanswered complaint costs a tier).
     pub open_penalty: f64,
     /// Points per resolved but not recovered complaint. Default `5`.

@@ -289,7 +289,7 @@ pub(crate) fn complaint_penalty(
         }
     }
     let detail = format!(
-        "{open} open, {recovered} recovered (quick resolution and feedback ≥ {}), {unrecovered} resolved without recovery",
+        "{open} unanswered, {recovered} recovered (quick resolution and feedback ≥ {}), {unrecovered} resolved without recovery",
         rule.recovery_min_feedback
     );
     (finite_or_zero(penalty).max(0.0), detail)

@@ -126,7 +126,7 @@ pub fn sections() -> Vec<Box<dyn CustomerSection>> {
     ]
 }
 
-/// Counts by kind, first and last event, open complaints.
+/// Counts by kind, first and last event, unanswered complaints.
 pub struct ActivitySection;
 
 impl CustomerSection for ActivitySection {
@@ -153,7 +153,7 @@ impl CustomerSection for ActivitySection {
                 entry.0 = entry.0.max(c.step);
             }
         }
-        let open: Vec<&str> = complaints
+        let unanswered: Vec<&str> = complaints
             .iter()
             .filter(|(_, (step, _))| !step.is_resolved())
             .map(|(id, _)| *id)
@@ -175,13 +175,13 @@ impl CustomerSection for ActivitySection {
         );
         if !complaints.is_empty() {
             lines.push(format!(
-                "complaints: {} ({} open{})",
+                "complaints: {} ({} unanswered{})",
                 thousands(complaints.len()),
-                thousands(open.len()),
-                if open.is_empty() {
+                thousands(unanswered.len()),
+                if unanswered.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", open.join(", "))
+                    format!(": {}", unanswered.join(", "))
                 }
             ));
         }
@@ -193,7 +193,7 @@ impl CustomerSection for ActivitySection {
                 "days_since_last_event": days,
                 "by_kind": by_kind,
                 "complaints": complaints.len(),
-                "open_complaints": open,
+                "unanswered_complaints": unanswered,
             }),
             lines,
         }))

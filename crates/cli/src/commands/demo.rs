@@ -117,11 +117,11 @@ pub struct LogStats {
     pub late_payments: u64,
     /// Complaints (distinct complaint ids per customer).
     pub complaints: u64,
-    /// Complaints not yet resolved.
-    pub open_complaints: u64,
+    /// Complaints not yet answered (no `resolved`-or-later step).
+    pub unanswered_complaints: u64,
     /// Complaints resolved more than 24 h after they were received (000 L574).
     pub answered_after_24h: u64,
-    /// Open complaints received more than 24 h before the end of the history.
+    /// Unanswered complaints received more than 24 h before the end of the history.
     pub unanswered_after_24h: u64,
     /// Referrals naming a customer.
     pub referrals: u64,
@@ -222,12 +222,12 @@ pub fn log_stats(store: &Store, as_of: DateTime<Utc>) -> CliResult<LogStats> {
         match (received, resolved) {
             (Some(r), Some(s)) if *s - *r > Duration::hours(24) => stats.answered_after_24h += 1,
             (Some(r), None) => {
-                stats.open_complaints += 1;
+                stats.unanswered_complaints += 1;
                 if as_of - *r > Duration::hours(24) {
                     stats.unanswered_after_24h += 1;
                 }
             }
-            (None, None) => stats.open_complaints += 1,
+            (None, None) => stats.unanswered_complaints += 1,
             _ => {}
         }
     }
@@ -337,9 +337,9 @@ impl Render for DemoReport {
         );
         let _ = writeln!(
             out,
-            "  complaints: {} — {} open, {} answered after the 24 h rule, {} open past 24 h",
+            "  complaints: {} — {} unanswered, {} answered after the 24 h rule, {} unanswered past 24 h",
             thousands(s.complaints),
-            thousands(s.open_complaints),
+            thousands(s.unanswered_complaints),
             thousands(s.answered_after_24h),
             thousands(s.unanswered_after_24h)
         );
