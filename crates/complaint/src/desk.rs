@@ -511,6 +511,31 @@ impl Desk {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The median and the 90th percentile lie within the values, in
+        /// order, and do not depend on the order the values come in.
+        #[test]
+        fn spread_is_ordered_and_order_free(
+            mut values in proptest::collection::vec(-1e6f64..1e6, 1..60),
+            rotate in 0usize..60,
+        ) {
+            let s = Spread::of(values.clone()).expect("values");
+            let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            proptest::prop_assert!(lo <= s.median && s.median <= s.p90 && s.p90 <= hi, "{:?}", s);
+            proptest::prop_assert_eq!(s.count as usize, values.len());
+            // At least 90 % of the values lie at or below the p90, and
+            // fewer below any smaller value among them.
+            let n = values.len();
+            let at_or_below = values.iter().filter(|&&v| v <= s.p90).count();
+            proptest::prop_assert!(10 * at_or_below >= 9 * n, "{} of {}", at_or_below, n);
+            let strictly_below = values.iter().filter(|&&v| v < s.p90).count();
+            proptest::prop_assert!(10 * strictly_below < 9 * n, "{} of {}", strictly_below, n);
+            let k = rotate % n;
+            values.rotate_left(k);
+            proptest::prop_assert_eq!(Spread::of(values), Some(s));
+        }
+    }
+
     #[test]
     fn spread_uses_the_middle_and_the_nearest_rank() {
         let s = Spread::of(vec![5.0, 1.0, 3.0]).unwrap();
