@@ -7,7 +7,7 @@
 //! which catches up incrementally on each lookup. Every identifier a customer
 //! ever had stays findable (a changed phone number still finds them).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use clientele_core::event::ErasureScope;
 use clientele_core::projection::{Projection, Projector};
@@ -290,12 +290,44 @@ pub fn external_id(index: &Projector<Identifiers>, customer: CustomerId) -> CliR
         .state(customer)
         .map_err(|e| CliError::from_core(e, "the identifier index"))?;
     Ok(terms
-        .and_then(|terms| {
-            terms
-                .iter()
-                .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
-        })
+        .map(|terms| external_id_in(&terms))
         .unwrap_or_default())
+}
+
+/// The external id among a customer's identifier terms (empty when none).
+fn external_id_in(terms: &BTreeSet<String>) -> String {
+    terms
+        .iter()
+        .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The external ids of `customers` (empty when none or erased): from the
+/// identifier index, or — on a store opened read-only, where the index
+/// cannot be kept — from their streams.
+pub fn external_ids_of(
+    store: &Store,
+    customers: &BTreeSet<CustomerId>,
+) -> CliResult<BTreeMap<CustomerId, String>> {
+    let mut out = BTreeMap::new();
+    if customers.is_empty() {
+        return Ok(out);
+    }
+    if !store.is_read_only() {
+        let index = external_ids(store)?;
+        for &c in customers {
+            out.insert(c, external_id(&index, c)?);
+        }
+        return Ok(out);
+    }
+    for &c in customers {
+        let events = store
+            .read_stream(c)
+            .map_err(|e| CliError::from_core(e, "reading the customer's stream"))?;
+        let terms = clientele_core::projection::fold(&Identifiers::default(), events.iter());
+        out.insert(c, external_id_in(&terms));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 //! and how often churn follows a complaint; and the Complaints section of
 //! the customer view.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::{DateTime, Utc};
 use clientele_complaint::{
     ComplaintBook, ComplaintError, ComplaintPolicy, ComplaintProjection, ComplaintStatus,
@@ -17,7 +15,7 @@ use serde::Serialize;
 use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
 use crate::commands::{known_at_arg, time_arg, Context, OpenMode};
 use crate::error::{CliError, CliResult};
-use crate::identity::{self, Identifiers};
+use crate::identity;
 use crate::output::{columns, count, thousands, timestamp, CommandOutput, Render};
 
 const EXAMPLES: &str = "\
@@ -551,37 +549,6 @@ pub fn desk_from_log(store: &Store, policy: ComplaintPolicy, at: AsOf) -> CliRes
     Complaints::desk_from_log(store, policy, at).map_err(complaint_error("the complaint desk"))
 }
 
-/// External ids of `customers`: from the identifier index, or — on a store
-/// opened read-only, where the index cannot be kept — from their streams.
-fn external_ids_of(
-    store: &Store,
-    customers: &BTreeSet<CustomerId>,
-) -> CliResult<BTreeMap<CustomerId, String>> {
-    let mut out = BTreeMap::new();
-    if customers.is_empty() {
-        return Ok(out);
-    }
-    if !store.is_read_only() {
-        let index = identity::external_ids(store)?;
-        for &c in customers {
-            out.insert(c, identity::external_id(&index, c)?);
-        }
-        return Ok(out);
-    }
-    for &c in customers {
-        let events = store
-            .read_stream(c)
-            .map_err(|e| CliError::from_core(e, "reading the customer's stream"))?;
-        let terms = fold(&Identifiers::default(), events.iter());
-        let ext = terms
-            .iter()
-            .find_map(|t| t.strip_prefix("ext:").map(str::to_owned))
-            .unwrap_or_default();
-        out.insert(c, ext);
-    }
-    Ok(out)
-}
-
 /// Runs `complaints`.
 pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
     let as_of = time_arg("as-of", args.as_of.as_deref())?;
@@ -661,7 +628,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         args.limit.min(matched)
     };
     let chosen: Vec<ComplaintStatus> = chosen.into_iter().take(shown).collect();
-    let ids = external_ids_of(&store, &chosen.iter().map(|s| s.customer).collect())?;
+    let ids = identity::external_ids_of(&store, &chosen.iter().map(|s| s.customer).collect())?;
     let listed = chosen
         .into_iter()
         .map(|status| ListedComplaint {
