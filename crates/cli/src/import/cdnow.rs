@@ -303,16 +303,26 @@ impl CdnowSource {
                 ));
                 continue;
             }
-            let event = purchase_event(&ctx.source, &customer, date, day.cds, day.dollars);
-            items.push((
-                day.first_line,
-                Ok(ParsedEvent {
+            let mut event = purchase_event(&ctx.source, &customer, date, day.cds, day.dollars);
+            // The day's total is checked (and normalised, as the store will
+            // store it) too: each line passing does not make the sum pass.
+            let item = match ctx.policy.check(&mut event, ctx.now) {
+                Ok(()) => Ok(ParsedEvent {
                     line: day.first_line,
                     customer: CustomerId::from_external(&ctx.source, &customer),
                     external_id: Some(customer),
                     event,
                 }),
-            ));
+                Err(e) => Err(ReadError::Line(LineError::field(
+                    day.first_line,
+                    &e.field,
+                    format!(
+                        "customer {customer} on {date}, the day's total of {} line(s): {}",
+                        day.lines, e.reason
+                    ),
+                ))),
+            };
+            items.push((day.first_line, item));
         }
         items.sort_by_key(|(line, _)| *line);
         Self {
@@ -427,6 +437,26 @@ mod tests {
         let again = collect(" 1 0007 19970101 1 0.10\n 1 0007 19970101 2 0.20\n");
         let Ok(same) = &again[0] else { panic!() };
         assert_eq!(same.event.event_id, first.event.event_id);
+    }
+
+    /// Found by the fuzz crate's `import_cdnow` contract: a whole-dollar
+    /// day (`1`) was yielded as 1 with scale 0, while the store keeps it as
+    /// 1.00 (validation normalises to the currency's cents). The importer
+    /// now yields the event as the store will hold it.
+    #[test]
+    fn a_days_total_is_yielded_as_the_store_keeps_it() {
+        let items = collect("1 0009 19970802 1 1\n1 0009 19970803 2 10.5\n");
+        let amounts: Vec<(i64, u8)> = items
+            .iter()
+            .map(|item| match item {
+                Ok(ParsedEvent { event, .. }) => match &event.payload {
+                    EventPayload::Purchase(p) => (p.amount.units(), p.amount.scale()),
+                    other => panic!("{other:?}"),
+                },
+                Err(e) => panic!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(amounts, [(100, 2), (1050, 2)]);
     }
 
     /// Found by tests/import_properties.rs: chrono took a 7-digit date
