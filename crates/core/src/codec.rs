@@ -856,6 +856,65 @@ pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<Vec<u8>, String> {
     postcard::to_allocvec(metadata).map_err(|e| e.to_string())
 }
 
+/// The record decoder's contract on any stored bytes, for the fuzz target
+/// (`crates/fuzz`) and the property test below: parsing and both decoders
+/// return (never panic); the in-place decoder returns exactly what the
+/// owned decoder returns, error messages included; and bytes whose CRC does
+/// not match are refused by `parse`. Panics when the contract is broken.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check_record(position: u64, record: &[u8]) {
+    if let Ok(raw) = RawRecord::parse(position, record) {
+        let owned = raw.decode(position, &locked);
+        let mut out = blank_event();
+        let mut buffers = DecodeBuffers::default();
+        let in_place = raw
+            .decode_into(position, &locked, &mut out, &mut buffers)
+            .map(|micros| {
+                assert_eq!(micros, out.occurred_at.timestamp_micros());
+                out.clone()
+            });
+        match (&owned, &in_place) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            _ => panic!("decoders disagree: {owned:?} vs {in_place:?}"),
+        }
+        if let Ok(event) = &owned {
+            // What decodes can be exported: its JSON form reads back the same.
+            let json = serde_json::to_string(event).map_err(|e| e.to_string());
+            let back = json
+                .as_deref()
+                .map(|j| serde_json::from_str::<RecordedEvent>(j).map_err(|e| e.to_string()));
+            assert_eq!(back, Ok(Ok(event.clone())), "JSON: {json:?}");
+        }
+    }
+    let crc_matches = record
+        .len()
+        .checked_sub(HASH_LEN + CRC_LEN)
+        .is_some_and(|split| {
+            let stored = u32::from_be_bytes([
+                record[split],
+                record[split + 1],
+                record[split + 2],
+                record[split + 3],
+            ]);
+            crc32fast::hash(&record[..split]) == stored
+        });
+    if !crc_matches {
+        assert!(RawRecord::parse(position, record).is_err());
+    }
+}
+
+/// `body` made into stored bytes: its CRC, then a chain hash of zeros (the
+/// decoders do not read the hash; `verify` does).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn seal_body(body: &[u8]) -> Vec<u8> {
+    let mut record = Vec::with_capacity(body.len() + CRC_LEN + HASH_LEN);
+    record.extend_from_slice(body);
+    record.extend_from_slice(&crc32fast::hash(body).to_be_bytes());
+    record.extend_from_slice(&[0; HASH_LEN]);
+    record
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -1208,32 +1267,9 @@ mod tests {
             noise in proptest::collection::vec(any::<u8>(), 0..160),
             position in 1u64..1_000,
         ) {
-            if let Ok(raw) = RawRecord::parse(position, &record) {
-                let owned = raw.decode(position, &locked);
-                let mut out = blank_event();
-                let mut buffers = DecodeBuffers::default();
-                let in_place = raw
-                    .decode_into(position, &locked, &mut out, &mut buffers)
-                    .map(|micros| {
-                        assert_eq!(micros, out.occurred_at.timestamp_micros());
-                        out.clone()
-                    });
-                match (&owned, &in_place) {
-                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
-                    (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
-                    _ => prop_assert!(false, "decoders disagree: {:?} vs {:?}", owned, in_place),
-                }
-            }
-            if let Some(split) = noise.len().checked_sub(HASH_LEN + CRC_LEN) {
-                let stored = u32::from_be_bytes([
-                    noise[split], noise[split + 1], noise[split + 2], noise[split + 3],
-                ]);
-                if crc32fast::hash(&noise[..split]) != stored {
-                    prop_assert!(RawRecord::parse(position, &noise).is_err());
-                }
-            } else {
-                prop_assert!(RawRecord::parse(position, &noise).is_err());
-            }
+            check_record(position, &record);
+            check_record(position, &noise);
+            check_record(position, &seal_body(&noise));
         }
     }
 

@@ -43,6 +43,9 @@ pub(crate) mod codec;
 pub mod envelope;
 pub mod error;
 pub mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod json;
 pub mod money;
