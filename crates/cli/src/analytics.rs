@@ -11,7 +11,7 @@ use clientele_core::projection::{fold, AsOf, Projector};
 use clientele_core::Store;
 use clientele_lifecycle::{Lifecycle, LifecyclePolicy, Stage};
 use clientele_loyalty::{Loyalty, LoyaltyPolicy};
-use clientele_value::{historic_value, TimeUnit, Value};
+use clientele_value::{historic_value, RfmCurrency, TimeUnit, Value};
 
 use crate::commands::customer::{CustomerSection, SectionInput, SectionOutput};
 use crate::commands::lifecycle::{
@@ -196,17 +196,13 @@ impl Analytics {
                     .tier_counts(at)
                     .map_err(|e| failed("loyalty tiers", e))?;
                 let mut segments: Option<BTreeMap<String, u64>> = None;
-                if let Some(currency) = self
+                let overview = self
                     .value
-                    .dominant_currency()
-                    .map_err(|e| failed("value", e))?
-                {
+                    .overview(at, RfmCurrency::Dominant)
+                    .map_err(|e| failed("RFM", e))?;
+                if overview.rfm_currency.is_some() {
                     let counts = segments.get_or_insert_with(BTreeMap::new);
-                    for (_, s) in self
-                        .value
-                        .rfm(at, &currency)
-                        .map_err(|e| failed("RFM", e))?
-                    {
+                    for (_, s) in &overview.rfm {
                         *counts.entry(json_name(&s.segment)).or_default() += 1;
                     }
                 }
@@ -480,11 +476,16 @@ impl CustomerSection for ValueRiskSection {
             return Ok(None);
         }
         let state = fold(&clientele_value::ValueProjection, input.events.iter());
-        let currency = analytics
-            .value
-            .dominant_currency()
-            .map_err(|e| failed("value", e))?
-            .unwrap_or_else(|| "CNY".into());
+        // The customer's own main currency by the view's time; for one who
+        // has not bought yet, the population's then.
+        let currency = match state.main_currency(input.as_of) {
+            Some(currency) => currency.to_owned(),
+            None => analytics
+                .value
+                .dominant_currency(input.at())
+                .map_err(|e| failed("value", e))?
+                .unwrap_or_else(|| "CNY".into()),
+        };
         let history = historic_value(&state, &currency, input.as_of);
         // Two population reads — the churn model's and, for a paying
         // subscriber, the subscribers' model's — side by side: each replays
@@ -707,17 +708,11 @@ impl Analytics {
                     .desk(ComplaintPolicy::default(), at)
                     .map_err(|e| failed("complaints", e))
             });
-            let value = (|| {
-                let currency = a
-                    .value
-                    .dominant_currency()
-                    .map_err(|e| failed("value", e))?;
-                let overview = a
-                    .value
-                    .overview(at, currency.as_deref())
-                    .map_err(|e| failed("revenue and RFM", e))?;
-                Ok::<_, CliError>((currency, overview))
-            })();
+            let value = a
+                .value
+                .overview(at, RfmCurrency::Dominant)
+                .map(|overview| (overview.rfm_currency.clone(), overview))
+                .map_err(|e| failed("revenue and RFM", e));
             Ok::<_, CliError>((
                 joined(stages, "stages")?,
                 joined(tiers, "loyalty")?,

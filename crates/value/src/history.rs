@@ -255,6 +255,51 @@ impl ValueState {
             .filter(move |(_, p)| self.is_bill(p, day))
     }
 
+    /// Gross spend per currency by day `day` (purchases and bills, before
+    /// refunds), in minor units, in currency order.
+    pub fn gross_until(&self, day: i64) -> BTreeMap<&str, i128> {
+        let mut out: BTreeMap<&str, i128> = BTreeMap::new();
+        for d in self.days.range(..=day).map(|(_, d)| d) {
+            for (currency, amount) in d.spend.iter() {
+                *out.entry(currency).or_default() += i128::from(amount);
+            }
+        }
+        for (_, p) in self.bills_until(day) {
+            *out.entry(p.currency.as_str()).or_default() += i128::from(p.amount);
+        }
+        out
+    }
+
+    /// The currency this customer spent most in by `as_of` (purchases and
+    /// bills; None: neither yet). Of equal totals, the last in currency
+    /// order.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use clientele_core::projection::fold;
+    /// use clientele_core::{event::Purchase, CustomerId, NewEvent, Store, ExpectedVersion};
+    /// use clientele_value::ValueProjection;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let store = Store::open(dir.path())?;
+    /// let customer = CustomerId::new_random();
+    /// let t = |d| Utc.with_ymd_and_hms(2024, 1, d, 12, 0, 0).unwrap();
+    /// store.append(customer, ExpectedVersion::Any, vec![
+    ///     NewEvent::new(t(1), Purchase::new("A-1", "10.00".parse()?, "USD".parse()?)),
+    ///     NewEvent::new(t(5), Purchase::new("A-2", "500.00".parse()?, "CNY".parse()?)),
+    /// ])?;
+    /// let state = fold(&ValueProjection, &store.read_stream(customer)?);
+    /// assert_eq!(state.main_currency(t(2)), Some("USD"));
+    /// assert_eq!(state.main_currency(t(6)), Some("CNY"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn main_currency(&self, as_of: DateTime<Utc>) -> Option<&str> {
+        self.gross_until(day_number(as_of))
+            .into_iter()
+            .max_by_key(|(_, amount)| *amount)
+            .map(|(currency, _)| currency)
+    }
+
     /// Purchase history (total spend per day in `currency`) up to `as_of`, for the models.
     pub fn purchase_history(&self, currency: &str, as_of: DateTime<Utc>) -> PurchaseHistory {
         let mut h = PurchaseHistory::new();

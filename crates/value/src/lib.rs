@@ -63,5 +63,5 @@ pub use model::{
     SpendObservation, TransactionModel,
 };
 pub use rfm::{rfm, RfmInput, RfmScore, RfmSegment};
-pub use service::{ModelFits, SubscriptionFits, Value, ValueOverview};
+pub use service::{ModelFits, RfmCurrency, SubscriptionFits, Value, ValueOverview};
 pub use stats::{CustomerSummary, DayNumber, PurchaseHistory, TimeUnit};

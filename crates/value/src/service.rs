@@ -159,71 +159,82 @@ impl Value {
         self.projector.for_each_state_in(at, f)
     }
 
-    /// The currency with the most revenue (purchases and bills) over the
-    /// population (None: no purchase and no bill).
-    pub fn dominant_currency(&self) -> Result<Option<String>, ServiceError> {
-        let mut totals: BTreeMap<String, i64> = BTreeMap::new();
-        let mut add = |currency: &str, amount: i64| {
-            let total = totals.entry(currency.to_owned()).or_default();
-            *total = total
-                .checked_add(amount)
-                .ok_or(crate::ValueError::Overflow("population revenue"))?;
-            Ok::<_, ServiceError>(())
-        };
-        self.projector.for_each_state(|_, s| {
-            for d in s.days.values() {
-                for (c, a) in d.spend.iter() {
-                    add(c, a)?;
-                }
-            }
-            for (_, p) in s.bills_until(i64::MAX) {
-                add(&p.currency, p.amount)?;
-            }
-            Ok::<_, ServiceError>(())
+    /// The currency with the most gross revenue (purchases and bills, before
+    /// refunds) over the population as of `at` (None: no purchase and no
+    /// bill by then). A past view names the currency of its own time, not
+    /// today's. Of equal totals, the last in currency order.
+    pub fn dominant_currency(&self, at: impl Into<AsOf>) -> Result<Option<String>, ServiceError> {
+        let at = at.into();
+        let today = day_number(at.occurred);
+        let mut totals: BTreeMap<String, i128> = BTreeMap::new();
+        self.for_each_state_as_of(at, |_, state| {
+            add_gross(&mut totals, &state, today);
+            Ok(())
         })?;
-        Ok(totals.into_iter().max_by_key(|(_, a)| *a).map(|(c, _)| c))
+        Ok(dominant(&totals))
     }
 
     /// Net revenue (revenue − refunds) of the whole population as of `as_of`,
     /// in minor units, per currency: the sum of every customer's
     /// [`historic_value`] net in each currency they bought in.
     pub fn revenue(&self, at: impl Into<AsOf>) -> Result<BTreeMap<String, i64>, ServiceError> {
-        Ok(self.overview(at, None)?.revenue)
+        Ok(self.overview(at, RfmCurrency::Skip)?.revenue)
     }
 
-    /// [`Value::revenue`] and, if `rfm_currency` is given, [`Value::rfm`] in
-    /// that currency, from one pass over the population's states.
+    /// [`Value::revenue`], the dominant currency ([`Value::dominant_currency`])
+    /// and, as `rfm` asks, [`Value::rfm`] in a currency, from one pass over
+    /// the population's states.
     pub fn overview(
         &self,
         at: impl Into<AsOf>,
-        rfm_currency: Option<&str>,
+        rfm_in: RfmCurrency<'_>,
     ) -> Result<ValueOverview, ServiceError> {
         let at = at.into();
         let as_of = at.occurred;
         let today = day_number(as_of);
         let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
-        let mut customers = Vec::new();
-        let mut inputs = Vec::new();
+        let mut gross: BTreeMap<String, i128> = BTreeMap::new();
+        // With `Dominant`, every currency's inputs until the pass names it.
+        let mut inputs: BTreeMap<String, (Vec<CustomerId>, Vec<RfmInput>)> = BTreeMap::new();
         self.for_each_state_as_of(at, |customer, state| {
             let currencies = currencies(&state, today);
-            for currency in currencies {
-                let total = revenue.entry(currency.to_owned()).or_default();
+            for currency in &currencies {
+                let total = revenue.entry((*currency).to_owned()).or_default();
                 *total = total
                     .checked_add(historic_value(&state, currency, as_of).net)
                     .ok_or(crate::ValueError::Overflow("population revenue"))?;
             }
-            if let Some(currency) = rfm_currency {
+            add_gross(&mut gross, &state, today);
+            let scored: Vec<&str> = match rfm_in {
+                RfmCurrency::Skip => Vec::new(),
+                RfmCurrency::Given(currency) => vec![currency],
+                RfmCurrency::Dominant => currencies.into_iter().collect(),
+            };
+            for currency in scored {
                 let h = historic_value(&state, currency, as_of);
                 if let Some(input) = rfm_input(&h, today, as_of) {
+                    let (customers, rows) = inputs.entry(currency.to_owned()).or_default();
                     customers.push(customer);
-                    inputs.push(input);
+                    rows.push(input);
                 }
             }
             Ok(())
         })?;
+        let dominant_currency = dominant(&gross);
+        let rfm_currency = match rfm_in {
+            RfmCurrency::Skip => None,
+            RfmCurrency::Given(currency) => Some(currency.to_owned()),
+            RfmCurrency::Dominant => dominant_currency.clone(),
+        };
+        let rfm_scores = match rfm_currency.as_ref().and_then(|c| inputs.remove(c)) {
+            Some((customers, rows)) => customers.into_iter().zip(rfm(&rows)).collect(),
+            None => Vec::new(),
+        };
         Ok(ValueOverview {
             revenue,
-            rfm: customers.into_iter().zip(rfm(&inputs)).collect(),
+            dominant_currency,
+            rfm_currency,
+            rfm: rfm_scores,
         })
     }
 
@@ -365,8 +376,45 @@ impl Value {
 pub struct ValueOverview {
     /// Net revenue per currency, in minor units ([`Value::revenue`]).
     pub revenue: BTreeMap<String, i64>,
-    /// RFM scores in the currency asked for (empty if none was).
+    /// The currency with the most gross revenue as of the view
+    /// ([`Value::dominant_currency`]).
+    pub dominant_currency: Option<String>,
+    /// The currency the RFM scores are in (None: none were asked for, or
+    /// `Dominant` and nothing was bought).
+    pub rfm_currency: Option<String>,
+    /// RFM scores in `rfm_currency`, in customer-id order.
     pub rfm: Vec<(CustomerId, RfmScore)>,
+}
+
+/// Which currency [`Value::overview`] scores RFM in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RfmCurrency<'a> {
+    /// No RFM scores.
+    Skip,
+    /// This currency.
+    Given(&'a str),
+    /// The view's dominant currency, found in the same pass.
+    Dominant,
+}
+
+/// Adds `state`'s gross spend by day `today` to `totals`.
+fn add_gross(totals: &mut BTreeMap<String, i128>, state: &ValueState, today: i64) {
+    for (currency, amount) in state.gross_until(today) {
+        match totals.get_mut(currency) {
+            Some(total) => *total += amount,
+            None => {
+                totals.insert(currency.to_owned(), amount);
+            }
+        }
+    }
+}
+
+/// The currency with the largest total (of equal ones, the last).
+fn dominant(totals: &BTreeMap<String, i128>) -> Option<String> {
+    totals
+        .iter()
+        .max_by_key(|(_, amount)| **amount)
+        .map(|(currency, _)| currency.clone())
 }
 
 /// The currencies of a customer's purchases and bills by day `today`.

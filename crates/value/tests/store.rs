@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 use clientele_core::{CustomerId, Store};
-use clientele_value::{historic_value, RfmSegment, TimeUnit, Value};
+use clientele_value::{historic_value, RfmCurrency, RfmSegment, TimeUnit, Value};
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -146,9 +146,95 @@ fn population_value_as_known_at_a_recorded_time() {
 
     let everything = AsOf::known_at(as_of, Utc::now());
     assert_eq!(
-        value.overview(everything, Some("EUR")).unwrap(),
-        value.overview(as_of, Some("EUR")).unwrap()
+        value
+            .overview(everything, RfmCurrency::Given("EUR"))
+            .unwrap(),
+        value.overview(as_of, RfmCurrency::Given("EUR")).unwrap()
     );
+}
+
+/// The dominant currency is the view's own: a store that sold in USD until
+/// June and in CNY after names USD for a view of May, also as known at a
+/// recorded time, and scores RFM in it; a view of now names CNY.
+#[test]
+fn the_dominant_currency_of_a_past_view_is_its_own() {
+    use clientele_core::event::Purchase;
+    use clientele_core::projection::AsOf;
+    use clientele_core::{ExpectedVersion, NewEvent};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let day = |m: u32, d: u32| Utc.with_ymd_and_hms(2024, m, d, 12, 0, 0).unwrap();
+    let buy = |at, order: &str, amount: &str, currency: &str| {
+        NewEvent::new(
+            at,
+            Purchase::new(order, amount.parse().unwrap(), currency.parse().unwrap()),
+        )
+    };
+    let (a, b) = (
+        CustomerId::from_external("fx", "a"),
+        CustomerId::from_external("fx", "b"),
+    );
+    store
+        .append(
+            a,
+            ExpectedVersion::Any,
+            vec![
+                buy(day(3, 1), "A-1", "30.00", "USD"),
+                buy(day(4, 1), "A-2", "20.00", "USD"),
+                buy(day(7, 1), "A-3", "9000.00", "CNY"),
+            ],
+        )
+        .unwrap();
+    store
+        .append(
+            b,
+            ExpectedVersion::Any,
+            vec![buy(day(5, 1), "B-1", "40.00", "CNY")],
+        )
+        .unwrap();
+    let mut value = Value::open(&store).unwrap();
+    value.catch_up().unwrap();
+
+    let may = day(5, 20);
+    assert_eq!(
+        value.dominant_currency(may).unwrap().as_deref(),
+        Some("USD")
+    );
+    let may_as_known_now = AsOf::known_at(may, Utc::now());
+    assert_eq!(
+        value
+            .dominant_currency(may_as_known_now)
+            .unwrap()
+            .as_deref(),
+        Some("USD")
+    );
+    assert_eq!(
+        value.dominant_currency(day(12, 31)).unwrap().as_deref(),
+        Some("CNY")
+    );
+    assert_eq!(value.dominant_currency(day(1, 1)).unwrap(), None);
+
+    let overview = value.overview(may, RfmCurrency::Dominant).unwrap();
+    assert_eq!(overview.dominant_currency.as_deref(), Some("USD"));
+    assert_eq!(overview.rfm_currency.as_deref(), Some("USD"));
+    assert_eq!(overview.rfm, value.rfm(may, "USD").unwrap());
+    assert_eq!(overview.rfm.len(), 1, "only customer a had bought in USD");
+    let given = value.overview(may, RfmCurrency::Given("CNY")).unwrap();
+    assert_eq!(given.rfm, value.rfm(may, "CNY").unwrap());
+    assert_eq!(given.dominant_currency.as_deref(), Some("USD"));
+    let skipped = value.overview(may, RfmCurrency::Skip).unwrap();
+    assert_eq!((skipped.rfm_currency, skipped.rfm.len()), (None, 0));
+    assert_eq!(skipped.revenue, overview.revenue);
+
+    // One customer's main currency, by the view's time.
+    let state = clientele_core::projection::fold(
+        &clientele_value::ValueProjection,
+        &store.read_stream(a).unwrap(),
+    );
+    assert_eq!(state.main_currency(may), Some("USD"));
+    assert_eq!(state.main_currency(day(7, 2)), Some("CNY"));
+    assert_eq!(state.main_currency(day(2, 1)), None);
 }
 
 /// Subscribers through the event log: Fader & Hardie's (2007) "regular"

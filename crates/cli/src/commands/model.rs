@@ -19,7 +19,7 @@ Fits BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007), Pareto/N
 every customer's purchases up to --as-of (the calibration end). Same-day purchases
 are one transaction; frequency = repeat transactions, recency = first to last
 purchase, T = first purchase to --as-of, in --unit. Spend is in the currency with the
-most revenue unless --currency is given.
+most revenue by --as-of unless --currency is given.
 
 Where customers pay bills (payments that settle no order: a subscriber's monthly
 bill), it also fits the shifted-beta-geometric retention model (Fader & Hardie
@@ -272,15 +272,19 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
     value
         .catch_up()
         .map_err(error("updating the value projection"))?;
+    let at = clientele_core::projection::AsOf {
+        occurred: as_of,
+        known_at,
+    };
     let currency = match &args.currency {
         Some(c) => c.to_ascii_uppercase(),
         None => value
-            .dominant_currency()
+            .dominant_currency(at)
             .map_err(error("reading revenue"))?
             .ok_or_else(|| {
                 CliError::input(
-                    "no purchases in the store",
-                    "import purchases first (`clientele import`)",
+                    "no purchases in the store by --as-of",
+                    "import purchases first (`clientele import`), or pick a later --as-of",
                 )
             })?,
     };
@@ -295,20 +299,8 @@ pub fn run(ctx: &Context, command: &ModelCommand) -> CliResult<CommandOutput> {
         Unit::Weeks => TimeUnit::Weeks,
     };
     let fits: ModelFits = value
-        .fit(
-            clientele_core::projection::AsOf {
-                occurred: as_of,
-                known_at,
-            },
-            &currency,
-            unit,
-            minor,
-        )
+        .fit(at, &currency, unit, minor)
         .map_err(error("fitting the models"))?;
-    let at = clientele_core::projection::AsOf {
-        occurred: as_of,
-        known_at,
-    };
     let subs = value
         .fit_subscriptions(at, &currency, args.lapse_days)
         .map_err(error("fitting the subscribers' model"))?;
