@@ -388,6 +388,14 @@ impl WarningJob {
         }
         let mut report = self.evaluate(&mut meta, as_of)?;
         report.delivered = self.deliver(sink)?;
+        tracing::info!(
+            as_of = %as_of,
+            visited = report.visited,
+            due = report.due,
+            raised = report.raised,
+            delivered = report.delivered,
+            "warning job ran"
+        );
         Ok(report)
     }
 
@@ -704,7 +712,13 @@ impl WarningJob {
                     .map_err(|e| Error::Sink(format!("job task failed: {e}")))?;
                     self = job;
                     sink = s;
-                    reports.push(report?);
+                    match report {
+                        Ok(report) => reports.push(report),
+                        Err(e) => {
+                            tracing::error!(as_of = %as_of, error = %e, "warning job failed: the schedule stops");
+                            return Err(e);
+                        }
+                    }
                 }
             }
         }

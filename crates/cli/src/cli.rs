@@ -65,6 +65,13 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Diagnostics on stderr: warnings by default (e.g. a stored state that
+    /// no longer decodes); -v adds projection rebuilds, verifications and
+    /// warning-job runs, -vv every catch-up, -vvv everything.
+    /// $CLIENTELE_LOG (e.g. `clientele_core=debug`) overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

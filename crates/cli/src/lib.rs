@@ -89,12 +89,39 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_error(e, json_requested),
     };
+    diagnostics(cli.verbose);
     let output = Output::detect(cli.json);
     let outcome = run(&cli, output);
     match output.emit(cli.command.name(), outcome) {
         Some(e) => e.kind.code(),
         None => ExitCode::Ok.code(),
     }
+}
+
+/// Sends the library's diagnostics (`tracing` events) to stderr, at the
+/// level `-v` asks for, or as `$CLIENTELE_LOG` filters them. A process that
+/// has a subscriber already (a test calling [`main_with_args`] twice) keeps
+/// it.
+fn diagnostics(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = match std::env::var("CLIENTELE_LOG") {
+        Ok(spec) => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: CLIENTELE_LOG={spec:?} is not a filter ({e}); using {level}");
+            EnvFilter::new(level)
+        }),
+        Err(_) => EnvFilter::new(level),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// Help and version go to stdout (exit 0); argument errors become the two-line

@@ -436,6 +436,87 @@ fn tamper(db: &Path, position: u64) {
     raw.flush_cf(&cf).expect("flush");
 }
 
+/// Overwrites every stored state of `projection` with bytes that do not
+/// decode.
+fn garble_states(db: &Path, projection: &str) -> usize {
+    let options = rocksdb::Options::default();
+    let names = rocksdb::DB::list_cf(&options, db).expect("list column families");
+    let raw = rocksdb::DB::open_cf(&options, db, &names).expect("open raw");
+    let cf = raw
+        .cf_handle("projections")
+        .expect("projections column family");
+    // A state's key: the projection's name, 0xff, tag 0, the customer id.
+    let mut prefix = projection.as_bytes().to_vec();
+    prefix.extend_from_slice(&[0xff, 0]);
+    let keys: Vec<Box<[u8]>> = raw
+        .prefix_iterator_cf(&cf, &prefix)
+        .map(|item| item.expect("read").0)
+        .take_while(|key| key.starts_with(&prefix))
+        .collect();
+    for key in &keys {
+        raw.put_cf(&cf, key, [0xde, 0xad]).expect("write");
+    }
+    raw.flush_cf(&cf).expect("flush");
+    keys.len()
+}
+
+/// The library's diagnostics reach stderr: warnings always, rebuilds with
+/// -v, nothing more by default; a stored state that no longer decodes is
+/// refolded from the log (same answer) and named in a warning.
+#[test]
+fn diagnostics_go_to_stderr_by_level() {
+    let s = Sandbox::new();
+    let db = s.db("db");
+    let file = s.write(
+        "e.jsonl",
+        &GOOD_AND_BAD
+            .replace("1e3", "5")
+            .replace(",\"mood\":\"sad\"", ""),
+    );
+    let o = s.run(&["--db", &db, "import", &file, "--format", "jsonl"]);
+    assert_eq!(o.status.code(), Some(0));
+
+    let quiet = s.run(&["--db", &db, "stats", "--as-of", "2030-01-01"]);
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!stderr.contains("INFO"), "{stderr}");
+    let before = String::from_utf8_lossy(&quiet.stdout).into_owned();
+
+    let verbose = s.run(&["--db", &db, "-v", "rebuild", "lifecycle"]);
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert!(
+        stderr.contains("projection built from zero")
+            && stderr.contains("projection=\"lifecycle\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
+    let debug = s.run(&["--db", &db, "-vv", "stats"]);
+    assert!(String::from_utf8_lossy(&debug.stderr).contains("DEBUG"));
+
+    assert!(garble_states(&s.path("db"), "lifecycle") > 0);
+    let refolded = s.run(&["--db", &db, "stats", "--as-of", "2030-01-01"]);
+    let stderr = String::from_utf8_lossy(&refolded.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("a stored state does not decode"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("projection=\"lifecycle\""), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&refolded.stdout), before);
+
+    // $CLIENTELE_LOG overrides the level: debug events without -v.
+    let filtered = std::process::Command::new(env!("CARGO_BIN_EXE_clientele"))
+        .args(["--db", &db, "stats"])
+        .env("HOME", s.home())
+        .env("CLIENTELE_MASTER_KEY", common::KEY)
+        .env("CLIENTELE_LOG", "clientele_core=debug")
+        .output()
+        .expect("run clientele");
+    let stderr = String::from_utf8_lossy(&filtered.stderr);
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("store opened"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn verify_names_the_tampered_position() {
     let s = Sandbox::new();

@@ -677,11 +677,32 @@ impl<P: Projection> Projector<P> {
             state_bytes: 256,
             scan: (SCAN_SHARE, SCAN_BUDGET),
         };
-        match stored.as_deref().and_then(decode_meta) {
-            Some((position, version)) if version == projector.projection.version() => {
-                projector.position = position
+        let version = projector.projection.version();
+        match stored.as_deref().map(decode_meta) {
+            Some(Some((position, stored))) if stored == version => projector.position = position,
+            Some(Some((_, stored))) => {
+                tracing::info!(
+                    projection = projector.projection.name(),
+                    stored_version = stored,
+                    version,
+                    "projection version changed: rebuilding from zero"
+                );
+                projector.reset()?;
             }
-            _ => projector.reset()?,
+            Some(None) => {
+                tracing::warn!(
+                    projection = projector.projection.name(),
+                    "projection checkpoint does not decode: rebuilding from zero"
+                );
+                projector.reset()?;
+            }
+            None => {
+                tracing::debug!(
+                    projection = projector.projection.name(),
+                    "no stored projection: building from zero"
+                );
+                projector.reset()?;
+            }
         }
         Ok(projector)
     }
@@ -748,9 +769,29 @@ impl<P: Projection> Projector<P> {
     /// be wrong on retry: a failed commit has already taken index changes
     /// and snapshots out of memory into its batch.
     pub fn catch_up(&mut self) -> Result<u64> {
+        let from = self.position;
+        let started = std::time::Instant::now();
         let result = self.fold_to_head();
-        if result.is_err() {
-            self.discard_uncommitted();
+        match &result {
+            Ok(to) if *to > from => {
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                let (projection, events) = (self.projection.name(), to - from);
+                if from == 0 {
+                    tracing::info!(projection, events, elapsed_ms, "projection built from zero");
+                } else {
+                    tracing::debug!(projection, from, to, events, elapsed_ms, "caught up");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(
+                    projection = self.projection.name(),
+                    from,
+                    error = %e,
+                    "catch-up failed: what it folded since the last commit is dropped"
+                );
+                self.discard_uncommitted();
+            }
         }
         result
     }
@@ -820,7 +861,13 @@ impl<P: Projection> Projector<P> {
     /// each burst of events. On error, as [`Projector::catch_up`].
     pub async fn follow(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<u64> {
         let result = self.tail(stop).await;
-        if result.is_err() {
+        if let Err(e) = &result {
+            tracing::warn!(
+                projection = self.projection.name(),
+                position = self.position,
+                error = %e,
+                "following the log failed: what it folded since the last commit is dropped"
+            );
             self.discard_uncommitted();
         }
         result
@@ -879,11 +926,26 @@ impl<P: Projection> Projector<P> {
         for ((_, customer), value) in missing.into_iter().zip(values) {
             // A state that no longer decodes is refolded when its event is
             // folded, as without the prefetch.
-            if let Some(entry) = value?.and_then(|bytes| decode_entry(&self.projection, &bytes)) {
+            if let Some(entry) = value?.and_then(|bytes| self.entry_of(&customer, &bytes)) {
                 self.entries.put_clean(customer, entry);
             }
         }
         Ok(())
+    }
+
+    /// A stored entry of `customer`'s, decoded; None (and a warning: the
+    /// caller refolds the customer from the log) when it no longer decodes.
+    fn entry_of(&self, customer: &CustomerId, bytes: &[u8]) -> Option<Entry<P::State>> {
+        let entry = decode_entry(&self.projection, bytes);
+        if entry.is_none() {
+            tracing::warn!(
+                projection = self.projection.name(),
+                customer = %customer,
+                bytes = bytes.len(),
+                "a stored state does not decode: refolding the customer from the log"
+            );
+        }
+        entry
     }
 
     fn load(&self, customer: &CustomerId) -> Result<Option<Entry<P::State>>> {
@@ -895,7 +957,7 @@ impl<P: Projection> Projector<P> {
                 .get_pinned_cf(cf, state_key(self.projection.name(), customer))?
             {
                 // A state that no longer decodes is refolded, never an error.
-                Some(bytes) => decode_entry(&self.projection, &bytes),
+                Some(bytes) => self.entry_of(customer, &bytes),
                 None => None,
             },
         )
@@ -1328,7 +1390,7 @@ impl<P: Projection> Projector<P> {
         &self,
         mut f: impl FnMut(CustomerId, Option<Entry<P::State>>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        self.stored_bytes(|customer, bytes| f(customer, decode_entry(&self.projection, bytes)))
+        self.stored_bytes(|customer, bytes| f(customer, self.entry_of(&customer, bytes)))
     }
 
     /// Calls `f` with every stored entry's bytes in customer-id order.
@@ -1744,7 +1806,7 @@ impl<P: Projection> Projector<P> {
                 .store
                 .db()
                 .get_pinned_cf(cf, &key)?
-                .and_then(|v| decode_entry(&self.projection, &v)),
+                .and_then(|v| self.entry_of(&customer, &v)),
             None => None,
         })
     }

@@ -28,7 +28,8 @@ pub fn clientele(home: &Path, args: &[&str], key: Option<&str>) -> Output {
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env_remove("CLIENTELE_DB")
-        .env_remove("CLIENTELE_MASTER_KEY");
+        .env_remove("CLIENTELE_MASTER_KEY")
+        .env_remove("CLIENTELE_LOG");
     if let Some(key) = key {
         cmd.env("CLIENTELE_MASTER_KEY", key);
     }

@@ -310,8 +310,14 @@ impl Store {
         };
         // An erasure whose physical purge was interrupted (crash) is finished now.
         if store.inner.db.get(keys::KEY_PURGE_PENDING)?.is_some() {
+            tracing::info!(path = %store.inner.path.display(), "finishing an interrupted purge of erased data");
             store.purge()?;
         }
+        tracing::debug!(
+            path = %store.inner.path.display(),
+            head = store.head(),
+            "store opened"
+        );
         Ok(store)
     }
 
@@ -766,6 +772,11 @@ impl Store {
     pub fn backup(&self, dir: impl AsRef<Path>) -> Result<()> {
         let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?;
         checkpoint.create_checkpoint(dir.as_ref())?;
+        tracing::info!(
+            dir = %dir.as_ref().display(),
+            head = self.head(),
+            "backup written"
+        );
         Ok(())
     }
 

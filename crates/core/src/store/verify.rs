@@ -31,6 +31,20 @@ impl Store {
     /// record, and that the stream and event-id indexes agree with the
     /// records. Fails naming the first bad position.
     pub fn verify(&self) -> Result<VerifyReport> {
+        let result = self.verify_log();
+        match &result {
+            Ok(report) => tracing::info!(
+                events = report.events,
+                streams = report.streams,
+                "log verified"
+            ),
+            Err(e) => tracing::error!(error = %e, "log verification failed"),
+        }
+        result
+    }
+
+    /// [`Store::verify`]'s work.
+    fn verify_log(&self) -> Result<VerifyReport> {
         let db = self.db();
         let events = self.cf(keys::CF_EVENTS)?;
         let streams = self.cf(keys::CF_STREAMS)?;
