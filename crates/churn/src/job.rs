@@ -689,41 +689,65 @@ impl WarningJob {
     }
 
     /// Runs every `every` (as of the clock's now) until `stop` resolves.
+    ///
+    /// A run that fails (the sink refused a warning, a store error) does not
+    /// end the schedule: it is logged (a `tracing` error), kept in
+    /// [`ScheduleReport::failed`], and the next tick runs again. That run
+    /// finishes the failed one first if it was cut off between chunks, and
+    /// the warnings the sink did not take wait in the outbox, so nothing is
+    /// lost and nothing is raised twice.
+    ///
+    /// # Errors
+    /// Only if the job itself is lost: the blocking task it ran on panicked.
     pub async fn schedule(
         mut self,
         every: std::time::Duration,
         clock: std::sync::Arc<dyn clientele_core::Clock>,
         mut sink: Box<dyn WarningSink>,
         stop: impl std::future::Future<Output = ()>,
-    ) -> Result<Vec<RunReport>> {
+    ) -> Result<ScheduleReport> {
         let mut ticker = tokio::time::interval(every);
-        let mut reports = Vec::new();
+        let mut report = ScheduleReport::default();
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
                 _ = ticker.tick() => {
                     let as_of = clock.now();
-                    let (job, s, report) = tokio::task::spawn_blocking(move || {
-                        let report = self.run(as_of, sink.as_mut());
-                        (self, sink, report)
+                    let (job, s, run) = tokio::task::spawn_blocking(move || {
+                        let run = self.run(as_of, sink.as_mut());
+                        (self, sink, run)
                     })
                     .await
                     .map_err(|e| Error::Sink(format!("job task failed: {e}")))?;
                     self = job;
                     sink = s;
-                    match report {
-                        Ok(report) => reports.push(report),
+                    match run {
+                        Ok(run) => report.runs.push(run),
                         Err(e) => {
-                            tracing::error!(as_of = %as_of, error = %e, "warning job failed: the schedule stops");
-                            return Err(e);
+                            tracing::error!(
+                                as_of = %as_of,
+                                error = %e,
+                                "warning job run failed: retrying at the next tick"
+                            );
+                            report.failed.push((as_of, e));
                         }
                     }
                 }
             }
         }
-        Ok(reports)
+        Ok(report)
     }
+}
+
+/// What [`WarningJob::schedule`] did until it was stopped.
+#[derive(Debug, Default)]
+pub struct ScheduleReport {
+    /// The runs that completed, in order.
+    pub runs: Vec<RunReport>,
+    /// The runs that failed, with their as-of, in order (each was retried
+    /// at the next tick).
+    pub failed: Vec<(DateTime<Utc>, Error)>,
 }
 
 /// A customer's risk over future times with no new events, for the search of

@@ -21,7 +21,9 @@ pub mod state;
 pub mod warning;
 
 pub use backtest::{backtest, BacktestReport};
-pub use job::{CallbackSink, ChannelSink, JsonlSink, RunReport, WarningJob, WarningSink};
+pub use job::{
+    CallbackSink, ChannelSink, JsonlSink, RunReport, ScheduleReport, WarningJob, WarningSink,
+};
 pub use risk::{ModelContext, Reason, RiskPolicy, RiskScore, Signals};
 pub use state::{ChurnProjection, ChurnState};
 pub use warning::{Severity, Warning, WarningKind, WarningPolicy};

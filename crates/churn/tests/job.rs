@@ -842,3 +842,92 @@ fn an_invalid_policy_is_refused_naming_the_field() {
         })
     ));
 }
+
+/// Fails its first delivery ("the mail server is down"), then takes every
+/// warning; stops the schedule once a batch went through.
+struct FlakySink {
+    calls: usize,
+    taken: std::sync::Arc<std::sync::Mutex<Vec<uuid::Uuid>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl clientele_churn::WarningSink for FlakySink {
+    fn deliver(&mut self, warning: &Warning) -> Result<(), String> {
+        self.calls += 1;
+        if self.calls == 1 {
+            return Err("the mail server is down".to_owned());
+        }
+        self.taken.lock().unwrap().push(warning.id);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if !self.taken.lock().unwrap().is_empty() {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scheduled job outlives a failed run: the failure is reported, the next
+/// tick delivers what the sink refused, and every stored warning is
+/// delivered exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_survives_a_failed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    population(&store, 300);
+    let mut scheduled = job(&store);
+    scheduled.refit(day(210)).unwrap();
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let sink = FlakySink {
+        calls: 0,
+        taken: taken.clone(),
+        stop: Some(stop_tx),
+    };
+    let clock = std::sync::Arc::new(clientele_core::ManualClock::new(day(210)));
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        scheduled.schedule(
+            std::time::Duration::from_millis(10),
+            clock,
+            Box::new(sink),
+            async {
+                let _ = stop_rx.await;
+            },
+        ),
+    )
+    .await
+    .expect("the schedule stops once a batch is delivered")
+    .unwrap();
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    let (as_of, error) = &report.failed[0];
+    assert_eq!(*as_of, day(210));
+    assert!(
+        error.to_string().contains("the mail server is down"),
+        "{error}"
+    );
+    assert!(!report.runs.is_empty());
+    assert_eq!(report.runs[0].raised, 0, "the failed run had raised them");
+
+    // What the stop left in the outbox goes to another sink; each once.
+    let after = job(&store);
+    let (mut sink, seen) = collect();
+    after.deliver(&mut sink).unwrap();
+    let mut delivered = taken.lock().unwrap().clone();
+    delivered.extend(seen.lock().unwrap().iter().map(|w| w.id));
+    delivered.sort();
+    let stored: Vec<uuid::Uuid> = after
+        .warnings(day(0), day(1000))
+        .unwrap()
+        .iter()
+        .map(|w| w.id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(stored.len() > 2, "{} warnings", stored.len());
+    assert_eq!(delivered, stored);
+}
