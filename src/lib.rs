@@ -60,6 +60,16 @@
 //! assert!(score.score > 0.0 && score.score <= 100.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Diagnostics
+//!
+//! The crates report what an operator should know — a projection rebuilt
+//! from zero, a stored state that no longer decodes and is refolded, a
+//! failed catch-up, a warning-job run — as [`tracing`](https://docs.rs/tracing)
+//! events, which cost a level check until the program installs a subscriber
+//! (for example `tracing_subscriber::fmt().init()`). The events and their
+//! fields are listed in `docs/architecture.md` ("Diagnostics"); none carries
+//! personal data.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
