@@ -19,6 +19,43 @@ use serde::Serialize;
 
 use crate::error::CliError;
 
+/// The progress bar drawn last, which diagnostics clear before they print
+/// (see [`Diagnostics`]).
+static DRAWN: std::sync::Mutex<Option<indicatif::WeakProgressBar>> = std::sync::Mutex::new(None);
+
+/// Where the library's diagnostics (`tracing` events) go: stderr, with the
+/// progress bar being drawn (if any) cleared while a line is printed and
+/// drawn again below it, so that the two never share a line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Diagnostics;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Diagnostics {
+    type Writer = Diagnostics;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        Diagnostics
+    }
+}
+
+impl Write for Diagnostics {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = DRAWN
+            .lock()
+            .ok()
+            .and_then(|drawn| drawn.as_ref().and_then(indicatif::WeakProgressBar::upgrade));
+        let print = || std::io::stderr().lock().write_all(buf);
+        match bar {
+            Some(bar) => bar.suspend(print)?,
+            None => print()?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// What a command produced: a JSON value and the same for people.
 #[derive(Debug, Clone)]
 pub struct CommandOutput {
@@ -95,6 +132,9 @@ impl Output {
         bar.set_style(style);
         bar.set_message(what.to_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
+        if let Ok(mut drawn) = DRAWN.lock() {
+            *drawn = Some(bar.downgrade());
+        }
         bar
     }
 
