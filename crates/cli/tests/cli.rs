@@ -436,6 +436,17 @@ fn tamper(db: &Path, position: u64) {
     raw.flush_cf(&cf).expect("flush");
 }
 
+/// [`GOOD_AND_BAD`] with its bad lines mended (seven events that import
+/// cleanly), written to the sandbox; returns its path.
+fn mended_file(s: &Sandbox) -> String {
+    s.write(
+        "e.jsonl",
+        &GOOD_AND_BAD
+            .replace("1e3", "5")
+            .replace(",\"mood\":\"sad\"", ""),
+    )
+}
+
 /// Overwrites every stored state of `projection` with bytes that do not
 /// decode.
 fn garble_states(db: &Path, projection: &str) -> usize {
@@ -467,12 +478,7 @@ fn garble_states(db: &Path, projection: &str) -> usize {
 fn diagnostics_go_to_stderr_by_level() {
     let s = Sandbox::new();
     let db = s.db("db");
-    let file = s.write(
-        "e.jsonl",
-        &GOOD_AND_BAD
-            .replace("1e3", "5")
-            .replace(",\"mood\":\"sad\"", ""),
-    );
+    let file = mended_file(&s);
     let o = s.run(&["--db", &db, "import", &file, "--format", "jsonl"]);
     assert_eq!(o.status.code(), Some(0));
 
@@ -521,12 +527,7 @@ fn diagnostics_go_to_stderr_by_level() {
 fn verify_names_the_tampered_position() {
     let s = Sandbox::new();
     let db = s.db("db");
-    let file = s.write(
-        "e.jsonl",
-        &GOOD_AND_BAD
-            .replace("1e3", "5")
-            .replace(",\"mood\":\"sad\"", ""),
-    );
+    let file = mended_file(&s);
     let (code, _, stderr) = s.json(&["--db", &db, "import", &file, "--format", "jsonl"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(verify_events(&s, &db), 7);
