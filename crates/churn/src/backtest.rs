@@ -197,7 +197,9 @@ pub fn backtest(
 }
 
 /// Scores frozen states and compares with outcomes (the pure part of
-/// [`backtest`]; `known_at` and `data_end` are left `None`).
+/// [`backtest`]; `known_at` and `data_end` are left `None`). States and
+/// outcomes are paired by position; if one slice is longer, its extra
+/// entries are left out of every figure.
 pub fn evaluate(
     frozen: &[ChurnState],
     outcomes: &[bool],
@@ -205,6 +207,8 @@ pub fn evaluate(
     as_of: DateTime<Utc>,
     horizon_days: i64,
 ) -> BacktestReport {
+    let paired = frozen.len().min(outcomes.len());
+    let (frozen, outcomes) = (&frozen[..paired], &outcomes[..paired]);
     let model = ModelContext::fitted(frozen, as_of, horizon_days);
     let mut risk = Vec::with_capacity(frozen.len());
     let mut single: BTreeMap<&str, Vec<f64>> = BTreeMap::new();

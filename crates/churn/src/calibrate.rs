@@ -28,13 +28,29 @@ pub const BEHAVIOURAL: [&str; 4] = ["model", "expected", "recency", "frequency"]
 
 /// Maximum-likelihood logistic regression (Newton's method, small ridge on
 /// the weights, not the intercept). Returns `[intercept, w…]`.
+///
+/// Rows and labels are paired by position (extra ones of the longer slice
+/// are left out); a row with a feature that is not finite is left out; a
+/// `ridge` that is negative or not finite counts as 0. The weights are
+/// always finite: without a ridge, on separable data, Newton's method stops
+/// after its iteration limit at a large finite weight.
 pub fn fit_logistic<const N: usize>(x: &[[f64; N]], y: &[bool], ridge: f64) -> Vec<f64> {
     let d = N + 1;
+    let ridge = if ridge.is_finite() && ridge > 0.0 {
+        ridge
+    } else {
+        0.0
+    };
+    let rows: Vec<(&[f64; N], bool)> = x
+        .iter()
+        .zip(y.iter().copied())
+        .filter(|(xi, _)| xi.iter().all(|v| v.is_finite()))
+        .collect();
     let mut w = vec![0.0; d];
     for _ in 0..50 {
         let mut grad = vec![0.0; d];
         let mut hess = vec![vec![0.0; d]; d];
-        for (xi, &yi) in x.iter().zip(y) {
+        for &(xi, yi) in &rows {
             let row: Vec<f64> = std::iter::once(1.0).chain(xi.iter().copied()).collect();
             let z: f64 = row.iter().zip(&w).map(|(a, b)| a * b).sum();
             let p = 1.0 / (1.0 + (-z).exp());
@@ -51,10 +67,12 @@ pub fn fit_logistic<const N: usize>(x: &[[f64; N]], y: &[bool], ridge: f64) -> V
             hess[i][i] += ridge;
         }
         let Some(step) = solve(hess, grad) else { break };
-        let size: f64 = step.iter().map(|s| s.abs()).sum();
-        for (wi, si) in w.iter_mut().zip(&step) {
-            *wi += si;
+        let next: Vec<f64> = w.iter().zip(&step).map(|(wi, si)| wi + si).collect();
+        if !next.iter().all(|v| v.is_finite()) {
+            break;
         }
+        w = next;
+        let size: f64 = step.iter().map(|s| s.abs()).sum();
         if size < 1e-10 {
             break;
         }
@@ -134,15 +152,31 @@ pub fn calibrate(
 }
 
 impl RiskPolicy {
-    /// This policy with the behavioural weights of a calibration.
-    pub fn with_calibration(mut self, c: &Calibration) -> Self {
-        if let [bias, model, expected, recency, frequency] = c.weights[..] {
-            self.bias = bias;
-            self.w_model = model;
-            self.w_expected = expected;
-            self.w_recency = recency;
-            self.w_frequency = frequency;
-        }
-        self
+    /// This policy with the behavioural weights of a calibration: the bias
+    /// and the model, expected, recency and frequency weights; the other
+    /// fields are kept.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidPolicy`] naming `calibration.weights` when the
+    /// calibration does not hold exactly those five weights (e.g. a
+    /// hand-edited file), or the field of a weight that is not finite.
+    pub fn with_calibration(mut self, c: &Calibration) -> crate::Result<Self> {
+        let [bias, model, expected, recency, frequency] = c.weights[..] else {
+            return crate::invalid(
+                "calibration.weights",
+                &format!(
+                    "{} weights; a calibration holds 5: intercept, {}",
+                    c.weights.len(),
+                    BEHAVIOURAL.join(", ")
+                ),
+            );
+        };
+        self.bias = bias;
+        self.w_model = model;
+        self.w_expected = expected;
+        self.w_recency = recency;
+        self.w_frequency = frequency;
+        self.validate()?;
+        Ok(self)
     }
 }

@@ -175,9 +175,11 @@ impl ChurnState {
         self.renewal_due.filter(|&due| due > last_purchase)
     }
 
-    /// The purchase rhythm up to `day` (inclusive), with gaps floored at
-    /// `min_gap` days; None before any purchase. Both the risk's signals and
-    /// the win-back horizon read the rhythm from here.
+    /// The purchase rhythm up to `day` (inclusive): the mean gap between
+    /// purchase days, first to last, floored at `min_gap` days (the floor
+    /// applies to the mean, not to each gap; one purchase has the floor as
+    /// its gap); None before any purchase. Both the risk's signals and the
+    /// win-back horizon read the rhythm from here.
     pub fn rhythm_until(&self, day: i32, min_gap: f64) -> Option<Rhythm> {
         let mut days = self.purchase_days.range(..=day).map(|(d, _)| *d);
         let first = days.next()?;
