@@ -314,6 +314,174 @@ mod tests {
         }
     }
 
+    /// µs of `minute` in [`event`]'s time scale.
+    fn micros(minute: i64) -> i64 {
+        (1_700_000_000 + minute * 60) * 1_000_000
+    }
+
+    fn with_payload(minute: i64, payload: EventPayload) -> RecordedEvent {
+        let mut e = event(minute, ComplaintStep::Received);
+        e.payload = payload;
+        e
+    }
+
+    fn churn(minute: i64) -> RecordedEvent {
+        with_payload(
+            minute,
+            clientele_core::event::Churn {
+                reason: "moved".into(),
+                voluntary: true,
+            }
+            .into(),
+        )
+    }
+
+    #[test]
+    fn churned_between_is_open_after_and_closed_until() {
+        let mut book = ComplaintBook::default();
+        assert!(!book.churned_between(i64::MIN, i64::MAX), "no churn yet");
+        // Folded out of order: kept ascending.
+        book.apply(&churn(20));
+        book.apply(&churn(10));
+        assert_eq!(book.churns(), [micros(10), micros(20)]);
+        let (ten, twenty) = (micros(10), micros(20));
+        // `after` is excluded: a churn exactly at `after` is not in (after, until].
+        assert!(!book.churned_between(ten, twenty - 1));
+        assert!(!book.churned_between(twenty, i64::MAX));
+        // `until` is included.
+        assert!(book.churned_between(ten - 1, ten));
+        assert!(book.churned_between(ten, twenty));
+        assert!(book.churned_between(twenty - 1, twenty));
+        // Before, between and after the churns: none.
+        assert!(!book.churned_between(i64::MIN, ten - 1));
+        assert!(!book.churned_between(ten, ten + 1));
+        // An empty or reversed window holds nothing.
+        assert!(!book.churned_between(ten, ten));
+        assert!(!book.churned_between(twenty, ten));
+        // A window around both.
+        assert!(book.churned_between(i64::MIN, i64::MAX));
+    }
+
+    /// Every kind of event, with whether a book reads it (a `match` without
+    /// a wildcard: a new kind must be placed here).
+    fn every_kind() -> Vec<(EventPayload, bool)> {
+        use clientele_core::event::*;
+        let payloads: Vec<EventPayload> = vec![
+            Contact::new(Channel::Phone, Direction::Inbound, Purpose::Care).into(),
+            Purchase::new("A-1", "1.00".parse().unwrap(), "CNY".parse().unwrap()).into(),
+            Refund {
+                order_id: "A-1".into(),
+                amount: "1.00".parse().unwrap(),
+                currency: "CNY".parse().unwrap(),
+                reason: None,
+            }
+            .into(),
+            Cancellation {
+                order_id: "A-1".into(),
+                reason: None,
+            }
+            .into(),
+            Payment {
+                reference: "BILL-1".into(),
+                amount: "58.00".parse().unwrap(),
+                currency: "CNY".parse().unwrap(),
+                due_date: None,
+                late: true,
+            }
+            .into(),
+            Complaint::new("K-1", ComplaintStep::Received).into(),
+            Referral {
+                referred: Referred::Prospect("a friend".into()),
+                channel: None,
+            }
+            .into(),
+            Churn {
+                reason: "price".into(),
+                voluntary: false,
+            }
+            .into(),
+            Reactivation {
+                campaign: None,
+                channel: None,
+            }
+            .into(),
+            Profile::default().into(),
+            EventPayload::Erasure(Erasure {
+                scope: ErasureScope::Customer,
+                reason: "request".into(),
+            }),
+        ];
+        payloads
+            .into_iter()
+            .map(|p| {
+                let read = match &p {
+                    EventPayload::Complaint(_) | EventPayload::Churn(_) => true,
+                    EventPayload::Contact(_)
+                    | EventPayload::Purchase(_)
+                    | EventPayload::Refund(_)
+                    | EventPayload::Cancellation(_)
+                    | EventPayload::Payment(_)
+                    | EventPayload::Referral(_)
+                    | EventPayload::Reactivation(_)
+                    | EventPayload::Profile(_)
+                    | EventPayload::Erasure(_) => false,
+                };
+                (p, read)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_complaints_and_churns_only() {
+        let kinds = every_kind();
+        assert_eq!(kinds.len(), 11, "one of each kind");
+        for (payload, read) in kinds {
+            let kind = payload.kind();
+            assert_eq!(
+                ComplaintBook::reads(&with_payload(0, payload)),
+                read,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_book_of_the_read_events_and_the_first_time_equals_the_full_fold() {
+        // The documented contract of `reads`: fold what it reads, note the
+        // first event's time of the rest, and the book is the same.
+        let mut events: Vec<RecordedEvent> = every_kind()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p, _))| with_payload(100 + i as i64, p))
+            .collect();
+        // The earliest event is one the book does not read.
+        events.push(with_payload(
+            1,
+            clientele_core::event::Reactivation {
+                campaign: None,
+                channel: None,
+            }
+            .into(),
+        ));
+        events.push(event(200, ComplaintStep::Resolved));
+        events.push(churn(300));
+        events.sort_by_key(clientele_core::projection::fold_key);
+        let mut full = ComplaintBook::default();
+        let mut sparse = ComplaintBook::default();
+        for e in &events {
+            full.apply(e);
+            if ComplaintBook::reads(e) {
+                sparse.apply(e);
+            } else {
+                sparse.saw_event_at(e.occurred_at.timestamp_micros());
+            }
+        }
+        assert_eq!(sparse, full);
+        assert_eq!(full.first_event(), Some(micros(1)));
+        assert_eq!(full.churns(), [micros(107), micros(300)]);
+        assert_eq!(full.complaints().len(), 2, "K-1 and C");
+    }
+
     #[test]
     fn without_a_received_step_the_clock_runs_from_the_first_step() {
         // Books may be folded from logs the store's own checks did not guard

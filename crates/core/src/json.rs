@@ -124,6 +124,88 @@ mod tests {
     }
 
     #[test]
+    fn decimal_literal_returns_a_number_s_digits_unchanged() {
+        // The literal text is handed back as is: trailing zeros, and so the
+        // scale, survive (12.340 has scale 3, not 2).
+        for raw in ["12.340", "0", "-0.5", "165.35", "0.30", "007", "-12"] {
+            assert_eq!(decimal_literal(raw), Ok(Some(raw)), "{raw}");
+        }
+        let d: crate::Decimal = decimal_literal("12.340").unwrap().unwrap().parse().unwrap();
+        assert_eq!((d.units(), d.scale()), (12_340, 3));
+    }
+
+    #[test]
+    fn decimal_literal_refuses_exponent_notation() {
+        for raw in ["1e3", "1E3", "-2.5e-1", "12.5E+2", "0e0"] {
+            let reason = decimal_literal(raw).unwrap_err();
+            assert!(reason.contains("exponent notation"), "{raw}: {reason}");
+            assert!(reason.contains(raw), "the reason names the text: {reason}");
+        }
+    }
+
+    #[test]
+    fn decimal_literal_leaves_other_values_to_the_field_type() {
+        // Not a number: `None`, whatever is inside (a string holding an
+        // exponent is judged later, by the decimal parser).
+        for raw in [
+            r#""12.50""#,
+            r#""1e3""#,
+            "null",
+            "true",
+            "false",
+            "[1]",
+            r#"{"a":1}"#,
+            "NaN",
+            "Infinity",
+        ] {
+            assert_eq!(decimal_literal(raw), Ok(None), "{raw}");
+        }
+    }
+
+    #[test]
+    fn decimal_literal_does_not_judge_the_range() {
+        // Range is the decimal parser's business: decimal_literal passes
+        // the digits through, and deserializing the event then fails.
+        let huge = "99999999999999999999"; // > i64::MAX (≈ 9.22 × 10^18)
+        assert_eq!(decimal_literal(huge), Ok(Some(huge)));
+        let too_fine = "0.0000000000000000001"; // 19 places > MAX_SCALE (18)
+        assert_eq!(decimal_literal(too_fine), Ok(Some(too_fine)));
+        for amount in [huge, too_fine] {
+            let text = format!(
+                r#"{{"kind":"purchase","order_id":"A","amount":{amount},"currency":"CNY"}}"#
+            );
+            let e = from_str::<crate::EventPayload>(&text).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{amount}: {e}");
+        }
+    }
+
+    #[test]
+    fn decimal_fields_through_from_str() {
+        let purchase = |amount: &str| {
+            from_str::<crate::EventPayload>(&format!(
+                r#"{{"kind":"purchase","order_id":"A","amount":{amount},"currency":"CNY"}}"#
+            ))
+        };
+        let crate::EventPayload::Purchase(p) = purchase("12.340").unwrap() else {
+            panic!("a purchase")
+        };
+        assert_eq!((p.amount.units(), p.amount.scale()), (12_340, 3));
+        // A JSON string is read the same way.
+        let crate::EventPayload::Purchase(p) = purchase(r#""12.340""#).unwrap() else {
+            panic!("a purchase")
+        };
+        assert_eq!((p.amount.units(), p.amount.scale()), (12_340, 3));
+        let e = purchase("1.2e1").unwrap_err();
+        assert!(
+            e.to_string().contains("field `amount`: exponent notation"),
+            "{e}"
+        );
+        // NaN is not JSON at all; a string holding an exponent is not a decimal.
+        assert!(purchase("NaN").is_err());
+        assert!(purchase(r#""1e3""#).is_err());
+    }
+
+    #[test]
     fn a_key_given_twice_is_an_error() {
         let text =
             r#"{"kind":"purchase","order_id":"A","amount":"1.00","currency":"CNY","order_id":"B"}"#;

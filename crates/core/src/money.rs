@@ -572,6 +572,109 @@ mod tests {
         ));
     }
 
+    fn dec(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn rescale_up_appends_zeros_exactly() {
+        // 1.5 = 15 × 10^-1; three places: 15 × 10^2 = 1500 × 10^-3.
+        assert_eq!(dec("1.5").rescale(3), Decimal::new(1500, 3));
+        assert_eq!(dec("1.5").rescale(3).unwrap().to_string(), "1.500");
+        // Same scale: unchanged.
+        assert_eq!(dec("1.50").rescale(2), Some(dec("1.50")));
+        // An integer to MAX_SCALE: 7 × 10^18 fits in i64 (max ≈ 9.22 × 10^18).
+        assert_eq!(
+            dec("7").rescale(MAX_SCALE),
+            Decimal::new(7_000_000_000_000_000_000, 18)
+        );
+        // Zero rescales anywhere.
+        assert_eq!(dec("0").rescale(MAX_SCALE), Decimal::new(0, MAX_SCALE));
+    }
+
+    #[test]
+    fn rescale_down_only_when_exact() {
+        // 1.50 = 150 × 10^-2; 150 / 10 = 15 with no remainder: 1.5.
+        assert_eq!(dec("1.50").rescale(1), Some(dec("1.5")));
+        // 2.000 → 0 places: 2000 % 1000 = 0, 2000 / 1000 = 2.
+        assert_eq!(dec("2.000").rescale(0), Decimal::new(2, 0));
+        // 1.500 → 0 places: 1500 % 1000 = 500, inexact; but 1.500 → 1 place is 1.5.
+        assert_eq!(dec("1.500").rescale(0), None);
+        assert_eq!(dec("1.500").rescale(1), Decimal::new(15, 1));
+        // 1.55 = 155 × 10^-2; 155 % 10 = 5: dropping a place would round.
+        assert_eq!(dec("1.55").rescale(1), None);
+        // 0.000000000000000001 (1 × 10^-18) is not a whole number.
+        assert_eq!(dec("0.000000000000000001").rescale(0), None);
+    }
+
+    #[test]
+    fn rescale_keeps_the_sign() {
+        // -12.50 = -1250 × 10^-2.
+        assert_eq!(dec("-12.50").rescale(1), Decimal::new(-125, 1));
+        assert_eq!(dec("-12.50").rescale(4), Decimal::new(-125_000, 4));
+        // -1.55: -155 % 10 = -5 ≠ 0, inexact in the negative direction too.
+        assert_eq!(dec("-1.55").rescale(1), None);
+        assert!(dec("-12.50").rescale(4).unwrap().is_negative());
+    }
+
+    #[test]
+    fn rescale_refuses_a_scale_above_the_max() {
+        assert_eq!(dec("1").rescale(MAX_SCALE + 1), None);
+        assert_eq!(dec("1").rescale(u8::MAX), None);
+        // Even when the value would not change (scale 18 already, no digits to add).
+        let tiny = Decimal::new(1, MAX_SCALE).unwrap();
+        assert_eq!(tiny.rescale(MAX_SCALE), Some(tiny));
+        assert_eq!(tiny.rescale(MAX_SCALE + 1), None);
+    }
+
+    #[test]
+    fn rescale_refuses_overflow() {
+        // i64::MAX × 10 does not fit.
+        assert_eq!(Decimal::new(i64::MAX, 0).unwrap().rescale(1), None);
+        assert_eq!(Decimal::new(i64::MIN, 0).unwrap().rescale(1), None);
+        // 10 × 10^18 = 10^19 > i64::MAX.
+        assert_eq!(dec("10").rescale(MAX_SCALE), None);
+        // Scaling down divides, so it cannot overflow; i64::MIN
+        // (-9223372036854775808) ends in 8, so dropping a place is inexact.
+        assert_eq!(Decimal::new(i64::MIN, 1).unwrap().rescale(0), None);
+        // The extremes at their own scale are unchanged.
+        assert_eq!(
+            Decimal::new(i64::MIN, 0).unwrap().rescale(0),
+            Decimal::new(i64::MIN, 0)
+        );
+    }
+
+    #[test]
+    fn rescale_agrees_with_parsing_the_padded_text() {
+        // Up-scaling then printing gives the text with zeros appended.
+        for (text, scale, want) in [
+            ("0.3", 2, "0.30"),
+            ("-0.05", 4, "-0.0500"),
+            ("165", 2, "165.00"),
+            ("12.340", 2, "12.34"),
+        ] {
+            let got = dec(text).rescale(scale).unwrap();
+            assert_eq!(got.to_string(), want, "{text} to {scale}");
+            assert_eq!(got, dec(want));
+        }
+    }
+
+    #[test]
+    fn to_f64_is_units_over_ten_to_the_scale() {
+        assert_eq!(dec("12.50").to_f64(), 12.5);
+        assert_eq!(dec("-0.05").to_f64(), -0.05);
+        assert_eq!(dec("0").to_f64(), 0.0);
+        assert_eq!(dec("165").to_f64(), 165.0);
+        // The scale is honoured, not just the units: 1250 × 10^-2 vs 1250 × 10^-3.
+        assert_eq!(Decimal::new(1250, 3).unwrap().to_f64(), 1.25);
+        // Approximate at the extremes, as documented: i64::MAX (≈ 9.223e18)
+        // at scale 18 is about 9.223372036854776.
+        let big = Decimal::new(i64::MAX, MAX_SCALE).unwrap().to_f64();
+        assert!((big - 9.223_372_036_854_776).abs() < 1e-12, "{big}");
+        // Equal values at different scales give the same f64.
+        assert_eq!(dec("1.5").to_f64(), dec("1.500").to_f64());
+    }
+
     proptest::proptest! {
         #[test]
         fn decimal_display_parse_round_trip(units in proptest::prelude::any::<i64>(), scale in 0u8..=18) {

@@ -877,6 +877,151 @@ mod bill_tests {
         assert!(!subscription(&state, "CNY", at(200), 90).unwrap().lapsed);
     }
 
+    fn refund(order: &str, cents: i64, currency: Currency) -> EventPayload {
+        clientele_core::event::Refund {
+            order_id: order.into(),
+            amount: rust_decimal(cents),
+            currency,
+            reason: None,
+        }
+        .into()
+    }
+
+    /// The day number of [`at`]`(0)`: 2024-01-01 is 19,723 days after 1970-01-01.
+    const BASE: i64 = 19_723;
+
+    #[test]
+    fn the_base_day_is_what_day_number_gives() {
+        assert_eq!(day_number(at(0)), BASE);
+        assert_eq!(day_number(at(10)), BASE + 10);
+    }
+
+    #[test]
+    fn order_day_is_the_first_day_an_order_was_bought() {
+        let state = fold(&[
+            event(5, 0, purchase("O-1", 100, Currency::CNY)),
+            event(3, 1, purchase("O-1", 100, Currency::CNY)), // the same order again, earlier
+            event(7, 2, purchase("O-2", 100, Currency::CNY)),
+        ]);
+        assert_eq!(state.order_day(reference_key("O-1")), Some(BASE + 3));
+        assert_eq!(state.order_day(reference_key("O-2")), Some(BASE + 7));
+        assert_eq!(state.order_day(reference_key("O-3")), None);
+        // Payments do not make orders.
+        let paid = fold(&[event(1, 0, payment("O-9", 100, Currency::CNY))]);
+        assert_eq!(paid.order_day(reference_key("O-9")), None);
+    }
+
+    #[test]
+    fn a_payment_is_a_bill_until_its_order_s_day() {
+        let state = fold(&[
+            event(0, 0, payment("O-7", 4_200, Currency::CNY)),
+            event(10, 1, purchase("O-7", 4_200, Currency::CNY)),
+            event(2, 2, payment("BILL-1", 5_800, Currency::CNY)),
+        ]);
+        let prepayment = &state.payments[&BASE][0];
+        assert_eq!(prepayment.reference, reference_key("O-7"));
+        assert!(
+            state.is_bill(prepayment, BASE + 9),
+            "the order is not bought yet"
+        );
+        assert!(
+            !state.is_bill(prepayment, BASE + 10),
+            "bought that day: it settles it"
+        );
+        assert!(!state.is_bill(prepayment, BASE + 11));
+        // A reference no order carries is a bill whenever asked.
+        let bill = &state.payments[&(BASE + 2)][0];
+        for day in [BASE - 1, BASE + 2, BASE + 10, i64::MAX] {
+            assert!(state.is_bill(bill, day), "{day}");
+        }
+    }
+
+    #[test]
+    fn bills_until_lists_the_bills_by_then_judged_as_of_then() {
+        let state = fold(&[
+            event(0, 0, payment("O-7", 4_200, Currency::CNY)), // paid before ordering
+            event(2, 1, payment("BILL-1", 5_800, Currency::CNY)),
+            event(10, 2, purchase("O-7", 4_200, Currency::CNY)),
+            event(12, 3, payment("BILL-2", 99, Currency::USD)),
+            event(12, 4, payment("O-7", 1, Currency::CNY)), // settles O-7 too
+        ]);
+        let bills = |day: i64| -> Vec<(i64, i64)> {
+            state
+                .bills_until(day)
+                .map(|(d, p)| (d - BASE, p.amount))
+                .collect()
+        };
+        assert_eq!(bills(BASE - 1), Vec::<(i64, i64)>::new());
+        assert_eq!(bills(BASE), [(0, 4_200)]);
+        assert_eq!(bills(BASE + 5), [(0, 4_200), (2, 5_800)]);
+        // As of day 10 the day-0 payment settles the order bought that day.
+        assert_eq!(bills(BASE + 10), [(2, 5_800)]);
+        // Payments after the day are left out; the day itself is in.
+        assert_eq!(bills(BASE + 11), [(2, 5_800)]);
+        assert_eq!(bills(BASE + 12), [(2, 5_800), (12, 99)]);
+    }
+
+    #[test]
+    fn gross_until_adds_purchases_and_bills_per_currency() {
+        let state = fold(&[
+            event(1, 0, purchase("A-1", 16_500, Currency::CNY)),
+            event(1, 1, purchase("A-2", 1_250, Currency::USD)),
+            event(2, 2, payment("A-1", 16_500, Currency::CNY)), // settles A-1: not counted again
+            event(4, 3, payment("BILL-1", 5_800, Currency::CNY)), // a bill
+            event(9, 4, purchase("A-3", 3_000, Currency::CNY)),
+            event(12, 5, refund("A-1", 6_500, Currency::CNY)), // refunds are ignored
+            event(20, 6, purchase("A-4", 100, Currency::CNY)),
+            event(20, 7, payment("BILL-2", 99, Currency::USD)),
+        ]);
+        let gross = |day: i64| -> Vec<(String, i128)> {
+            state
+                .gross_until(day)
+                .into_iter()
+                .map(|(c, a)| (c.to_owned(), a))
+                .collect()
+        };
+        let pair = |c: &str, a: i128| (c.to_owned(), a);
+        assert!(gross(BASE).is_empty());
+        assert_eq!(gross(BASE + 1), [pair("CNY", 16_500), pair("USD", 1_250)]);
+        // + the bill on day 4; the settlement on day 2 adds nothing.
+        assert_eq!(gross(BASE + 4), [pair("CNY", 22_300), pair("USD", 1_250)]);
+        // 16,500 + 5,800 + 3,000 = 25,300; the refund on day 12 changes nothing.
+        assert_eq!(gross(BASE + 12), [pair("CNY", 25_300), pair("USD", 1_250)]);
+        assert_eq!(gross(BASE + 19), [pair("CNY", 25_300), pair("USD", 1_250)]);
+        assert_eq!(gross(BASE + 20), [pair("CNY", 25_400), pair("USD", 1_349)]);
+    }
+
+    #[test]
+    fn a_prepayment_is_counted_once_in_gross() {
+        let state = fold(&[
+            event(0, 0, payment("O-9", 4_200, Currency::CNY)),
+            event(10, 1, purchase("O-9", 4_200, Currency::CNY)),
+        ]);
+        // As a bill until the order is bought, then as the purchase: never both.
+        assert_eq!(state.gross_until(BASE + 5).get("CNY"), Some(&4_200));
+        assert_eq!(state.gross_until(BASE + 10).get("CNY"), Some(&4_200));
+        assert_eq!(state.gross_until(BASE + 30).get("CNY"), Some(&4_200));
+    }
+
+    #[test]
+    fn gross_does_not_overflow_i64() {
+        // Two purchases of i64::MAX minor units each on different days: the
+        // per-day totals fit, their sum needs the i128.
+        let mut state = ValueState::default();
+        for d in [0, 1] {
+            state
+                .days
+                .entry(BASE + d)
+                .or_default()
+                .spend
+                .add("CNY", i64::MAX);
+        }
+        assert_eq!(
+            state.gross_until(BASE + 1).get("CNY"),
+            Some(&(2 * i128::from(i64::MAX)))
+        );
+    }
+
     #[derive(Debug, Clone)]
     enum Act {
         Buy {

@@ -302,6 +302,93 @@ mod tests {
     }
 
     #[test]
+    fn transaction_days_counts_distinct_days_at_any_time() {
+        let mut h = PurchaseHistory::new();
+        assert_eq!(h.transaction_days(), 0);
+        assert!(h.is_empty());
+        h.record(10, 100).unwrap();
+        h.record(10, 50).unwrap(); // same day: one transaction day
+        assert_eq!(h.transaction_days(), 1);
+        h.record(3, 0).unwrap(); // a zero-amount day is still a day
+        h.record(-5, -20).unwrap(); // before 1970, netted refund
+        h.record(10_000, 1).unwrap(); // far after any as-of
+        assert_eq!(h.transaction_days(), 4);
+        assert!(!h.is_empty());
+        // Unlike `as_of`, it does not stop at a calibration end: as of day 10
+        // there are 3 days, so frequency = 3 − 1 = 2.
+        assert_eq!(h.as_of(10, TimeUnit::Days).unwrap().unwrap().frequency, 2);
+    }
+
+    #[test]
+    fn merge_adds_the_other_history_day_by_day() {
+        let mut a = PurchaseHistory::new();
+        a.record(1, 100).unwrap();
+        a.record(5, 200).unwrap();
+        let mut b = PurchaseHistory::new();
+        b.record(5, 50).unwrap();
+        b.record(9, 10).unwrap();
+        let mut merged = a.clone();
+        merged.merge(&b).unwrap();
+        // Day 5 is one transaction of 200 + 50.
+        assert_eq!(
+            merged
+                .days
+                .iter()
+                .map(|(d, a)| (*d, *a))
+                .collect::<Vec<_>>(),
+            [(1, 100), (5, 250), (9, 10)]
+        );
+        assert_eq!(merged.transaction_days(), 3);
+        // As of day 9: x = 2 repeat days, first = 100, repeat = 250 + 10,
+        // t_x = 9 − 1 = 8 = T.
+        let s = merged.as_of(9, TimeUnit::Days).unwrap().unwrap();
+        assert_eq!(
+            (s.frequency, s.first_value_minor, s.repeat_value_minor),
+            (2, 100, 260)
+        );
+        assert_eq!((s.recency, s.t), (8.0, 8.0));
+        // The same as recording every purchase into one history, either way round.
+        let mut together = PurchaseHistory::new();
+        for (day, amount) in [(9, 10), (5, 50), (5, 200), (1, 100)] {
+            together.record(day, amount).unwrap();
+        }
+        assert_eq!(merged, together);
+        let mut other_way = b.clone();
+        other_way.merge(&a).unwrap();
+        assert_eq!(other_way, together);
+        // The other history is left as it was.
+        assert_eq!(b.transaction_days(), 2);
+    }
+
+    #[test]
+    fn merging_an_empty_history_changes_nothing() {
+        let mut a = PurchaseHistory::new();
+        a.record(1, 100).unwrap();
+        let before = a.clone();
+        a.merge(&PurchaseHistory::new()).unwrap();
+        assert_eq!(a, before);
+        let mut empty = PurchaseHistory::new();
+        empty.merge(&before).unwrap();
+        assert_eq!(empty, before);
+    }
+
+    #[test]
+    fn merge_overflow_is_an_error_and_the_failing_day_is_unchanged() {
+        let mut a = PurchaseHistory::new();
+        a.record(1, i64::MAX).unwrap();
+        let mut b = PurchaseHistory::new();
+        b.record(0, 7).unwrap();
+        b.record(1, 1).unwrap();
+        b.record(2, 3).unwrap();
+        assert!(matches!(a.merge(&b), Err(ValueError::Overflow(_))));
+        // As `record` promises, the day that overflowed keeps its total.
+        assert_eq!(a.days.get(&1), Some(&i64::MAX));
+        // "May be partially merged": each other day is either merged or untouched.
+        assert!(matches!(a.days.get(&0), None | Some(&7)));
+        assert!(matches!(a.days.get(&2), None | Some(&3)));
+    }
+
+    #[test]
     fn overflow_is_an_error_and_leaves_state() {
         let mut h = PurchaseHistory::new();
         h.record(1, i64::MAX).unwrap();
