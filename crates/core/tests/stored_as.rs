@@ -99,10 +99,9 @@ fn the_nil_customer_is_refused() {
 }
 
 /// The doc promises "an invalid one is `Error::Validation` naming its index
-/// in `events`"; the nil-customer check (`Store::prepare`) builds its error
-/// without `.at(index)`, so the index is `None`.
+/// in `events`"; the nil-customer check built its error without an index
+/// (found by this test).
 #[test]
-#[ignore = "bug: the nil-customer validation error of stored_as (and append_batch) carries no index"]
 fn the_nil_customer_error_names_its_index() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -113,6 +112,26 @@ fn the_nil_customer_error_names_its_index() {
         Err(Error::Validation(v)) => assert_eq!(v.index, Some(1)),
         other => panic!("{other:?}"),
     }
+    // append_batch names it the same way: index 1 of the whole batch.
+    let batch = vec![
+        (
+            CustomerId::new_random(),
+            ExpectedVersion::Any,
+            vec![purchase("A-1", "1.00", b"a1")],
+        ),
+        (
+            nil_customer(),
+            ExpectedVersion::Any,
+            vec![purchase("A-2", "2.00", b"a2")],
+        ),
+    ];
+    match store.append_batch(batch) {
+        Err(Error::Validation(v)) => {
+            assert_eq!((v.field.as_str(), v.index), ("customer_id", Some(1)))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.head(), 0, "nothing written");
 }
 
 #[test]
@@ -307,4 +326,29 @@ fn saving_a_checkpoint_on_a_read_only_store_is_refused() {
     ));
     assert_eq!(read_only.load_checkpoint("demo").unwrap(), Some(5));
     assert_eq!(read_only.load_checkpoint("new").unwrap(), None);
+}
+
+/// A checkpoint cannot take the name of a projection's checkpoint or of a
+/// keyspace entry (both live beside the named checkpoints): saving one
+/// would make the projection rebuild or corrupt the keyspace.
+#[test]
+fn reserved_checkpoint_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for name in ["projection:lifecycle", "projection:", "ks:churn.job"] {
+        match store.save_checkpoint(name, 7) {
+            Err(Error::Incompatible(reason)) => assert!(reason.contains(name), "{reason}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(
+            store.load_checkpoint(name),
+            Err(Error::Incompatible(_))
+        ));
+    }
+    // Names that merely contain the words are fine.
+    store.save_checkpoint("my projection:lifecycle", 7).unwrap();
+    assert_eq!(
+        store.load_checkpoint("my projection:lifecycle").unwrap(),
+        Some(7)
+    );
 }

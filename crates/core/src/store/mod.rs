@@ -486,7 +486,14 @@ impl Store {
         first_index: usize,
     ) -> Result<Vec<PreparedEvent>> {
         if customer.as_uuid().is_nil() {
-            return Err(ValidationError::new("customer_id", "must not be the nil UUID").into());
+            let error = ValidationError::new("customer_id", "must not be the nil UUID");
+            // Named at the customer's first event, as other errors are named.
+            let error = if events.is_empty() {
+                error
+            } else {
+                error.at(first_index)
+            };
+            return Err(error.into());
         }
         let now = self.inner.options.clock.now();
         let mut seen = std::collections::HashSet::with_capacity(events.len());
@@ -729,11 +736,17 @@ impl Store {
         )
     }
 
-    /// Saves a named checkpoint (e.g. a projection's last folded position).
+    /// Saves a named checkpoint (e.g. a consumer's last processed position).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Incompatible`] for a name the store
+    /// keeps for itself: starting with `projection:` (the projections'
+    /// checkpoints) or `ks:` (keyspaces), which saving would overwrite.
     pub fn save_checkpoint(&self, name: &str, position: u64) -> Result<()> {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
+        checkpoint_name(name)?;
         let cf = self.cf(keys::CF_CHECKPOINTS)?;
         let mut options = rocksdb::WriteOptions::default();
         options.set_sync(true);
@@ -756,8 +769,12 @@ impl Store {
         Ok(self.inner.db.get_cf(cf, key)?)
     }
 
-    /// Loads a named checkpoint.
+    /// Loads a named checkpoint (None: never saved).
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] for a name [`Store::save_checkpoint`] refuses.
     pub fn load_checkpoint(&self, name: &str) -> Result<Option<u64>> {
+        checkpoint_name(name)?;
         let cf = self.cf(keys::CF_CHECKPOINTS)?;
         Ok(self
             .inner
@@ -810,6 +827,18 @@ impl Store {
         )?;
         store.verify()?;
         Ok(store)
+    }
+}
+
+/// Refuses the checkpoint names under which the store keeps its own
+/// entries in the checkpoints column family.
+fn checkpoint_name(name: &str) -> Result<()> {
+    const RESERVED: [&str; 2] = ["projection:", "ks:"];
+    match RESERVED.iter().find(|prefix| name.starts_with(*prefix)) {
+        Some(prefix) => Err(Error::Incompatible(format!(
+            "checkpoint name {name:?}: names starting with {prefix:?} are the store's own"
+        ))),
+        None => Ok(()),
     }
 }
 
