@@ -77,7 +77,8 @@ impl Projection for Identifiers {
     fn version(&self) -> u64 {
         // 2: retention no longer clears the whole index (rebuilds indexes cleared by v1).
         // 3: terms in the lifecycle index's normal forms (`苏a-784rp` finds `苏A784RP`).
-        3
+        // 4: full-width forms read as ASCII (`１３８…` finds `138…`).
+        4
     }
 
     fn apply(&self, state: &mut Self::State, event: &RecordedEvent) {

@@ -47,27 +47,33 @@ impl IdentifierKind {
 
     /// The normal form of `value` for this kind; None if nothing is left.
     ///
+    /// Full-width forms, which a Chinese input method types in its
+    /// full-width mode (`１３８`, `Ａ`, `＠`), read as their ASCII letters,
+    /// digits and signs for every kind but `External` (another system's id,
+    /// kept as given, trimmed).
+    ///
     /// ```
     /// use clientele_lifecycle::IdentifierKind;
     /// assert_eq!(IdentifierKind::LicencePlate.normalise(" 京a-123·45 ").as_deref(), Some("京A12345"));
+    /// assert_eq!(IdentifierKind::LicencePlate.normalise("京Ａ－１２３４５").as_deref(), Some("京A12345"));
     /// assert_eq!(IdentifierKind::Phone.normalise("+86 138-0013-8000").as_deref(), Some("8613800138000"));
+    /// assert_eq!(IdentifierKind::Phone.normalise("１３８ ００１３ ８０００").as_deref(), Some("13800138000"));
     /// assert_eq!(IdentifierKind::Email.normalise(" Li.Lei@Example.COM").as_deref(), Some("li.lei@example.com"));
     /// assert_eq!(IdentifierKind::Phone.normalise("n/a"), None);
     /// ```
     pub fn normalise(self, value: &str) -> Option<String> {
+        let chars = || value.chars().map(half_width);
         let out: String = match self {
-            IdentifierKind::LicencePlate => value
-                .chars()
-                .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '·' | '.' | '•' | '_'))
+            IdentifierKind::LicencePlate => chars()
+                .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '·' | '・' | '.' | '•' | '_'))
                 .flat_map(char::to_uppercase)
                 .collect(),
-            IdentifierKind::PolicyNumber | IdentifierKind::NationalId => value
-                .chars()
+            IdentifierKind::PolicyNumber | IdentifierKind::NationalId => chars()
                 .filter(|c| !c.is_whitespace())
                 .flat_map(char::to_uppercase)
                 .collect(),
-            IdentifierKind::Phone => value.chars().filter(char::is_ascii_digit).collect(),
-            IdentifierKind::Email => value.trim().to_lowercase(),
+            IdentifierKind::Phone => chars().filter(char::is_ascii_digit).collect(),
+            IdentifierKind::Email => chars().collect::<String>().trim().to_lowercase(),
             IdentifierKind::External => value.trim().to_owned(),
         };
         // The index separates a term from the customer id with a 0 byte.
@@ -81,6 +87,17 @@ impl IdentifierKind {
         t.push_str(prefix);
         t.push_str(normalised);
         t
+    }
+}
+
+/// The ASCII character a full-width form stands for (`Ａ` → `A`, `１` →
+/// `1`, `＠` → `@`, the ideographic space → a space); any other character
+/// as it is.
+fn half_width(c: char) -> char {
+    match u32::from(c) {
+        0x3000 => ' ',
+        code @ 0xFF01..=0xFF5E => char::from_u32(code - 0xFEE0).unwrap_or(c),
+        _ => c,
     }
 }
 

@@ -15,7 +15,7 @@ pub const PROJECTION_NAME: &str = "lifecycle";
 /// Bumped whenever the fold, the state's shape or its stored encoding (see
 /// `crate::stored`) changes: together with the policy's version it forms the
 /// projection version, so either change rebuilds.
-const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/6";
+const STATE_FORMAT: &[u8] = b"clientele-lifecycle/state/7";
 
 /// The lifecycle-stage projection: a pure fold of one customer's events under
 /// a [`LifecyclePolicy`]. No clock is read: time-driven rules are applied by

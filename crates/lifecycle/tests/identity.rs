@@ -28,8 +28,32 @@ const TABLE: &[(IdentifierKind, &str, Option<&str>)] = &[
     (Phone, "+86 138-0013-8000", Some("8613800138000")),
     (Phone, "(010) 6552.9988 ext 12", Some("0106552998812")),
     (Phone, "n/a", None),
-    // Full-width digits are not ASCII digits: dropped, not converted.
-    (Phone, "１３８００１３８０００", None),
+    // Full-width forms (a Chinese input method's full-width mode) read as ASCII.
+    (Phone, "１３８００１３８０００", Some("13800138000")),
+    (
+        Phone,
+        "＋８６\u{3000}１３８－００１３－８０００",
+        Some("8613800138000"),
+    ),
+    (LicencePlate, "京Ａ－１２３４５", Some("京A12345")),
+    (LicencePlate, "苏ａ・７８４ｒｐ", Some("苏A784RP")),
+    (
+        PolicyNumber,
+        "ｐｄａａ２０２４０００１",
+        Some("PDAA20240001"),
+    ),
+    (
+        NationalId,
+        "１１０１０５１９４９１２３１００２ｘ",
+        Some("11010519491231002X"),
+    ),
+    (
+        Email,
+        "Ｌｉ．Ｌｅｉ＠Ｅｘａｍｐｌｅ．ＣＯＭ",
+        Some("li.lei@example.com"),
+    ),
+    // Another system's id is kept as given.
+    (External, "ＣＲＭ－４２", Some("ＣＲＭ－４２")),
     // E-mail: trimmed and lower-cased; inner spaces are kept.
     (Email, " Li.Lei@Example.COM", Some("li.lei@example.com")),
     (Email, "\tX@Y.CN\n", Some("x@y.cn")),
