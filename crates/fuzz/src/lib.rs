@@ -9,6 +9,7 @@
 //! | [`record`] | a stored log record | parsing and both payload decoders return, agree, and what decodes survives a JSON round trip |
 //! | [`stored_state`] | a stored projection state | every projection's decoder returns; what decodes re-encodes stably and every view of it returns sane figures |
 //! | [`import_jsonl`], [`import_csv`], [`import_cdnow`] | an import file | the importer ends; each error names a line it read; each event it yields passes the store's validation unchanged |
+//! | [`policies`] | a policy as JSON (a library user's configuration file) | it is refused, or once validated every fold and view under it returns, with figures in range |
 //!
 //! A panic inside clientele on such input breaks the library's first rule
 //! (bad input gets an error, never a crash), so every target runs the code
@@ -125,6 +126,182 @@ pub fn stored_state(data: &[u8]) {
             assert_eq!(report.all.complaints, report.complaints.len() as u64);
         }
     }
+}
+
+/// Policies as a library user loads them (JSON, e.g. from a configuration
+/// file). The first byte picks the policy — lifecycle, loyalty, points,
+/// risk, warning, complaint (mod 6) — the next 8 the view time (see
+/// [`view_time`]), and the rest is its JSON. A policy that deserialises must
+/// either be refused by its `validate` (or its projection's constructor),
+/// or fold and view two real customers' histories (a demo export: a
+/// complaint, a refund, payments; a churn and a win-back) at that time and
+/// a year on without a panic, with scores and risks in their ranges.
+pub fn policies(data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let (at, json) = view_time(rest);
+    let times = [at, at + chrono::Duration::days(365)];
+    match which % 6 {
+        0 => {
+            let Ok(policy) = serde_json::from_slice::<clientele_lifecycle::LifecyclePolicy>(json)
+            else {
+                return;
+            };
+            let Ok(projection) = clientele_lifecycle::LifecycleProjection::new(policy.clone())
+            else {
+                return;
+            };
+            for (customer, events) in histories() {
+                let state = clientele_core::projection::fold(&projection, events);
+                for t in times {
+                    let _ = state.view(&policy, *customer, t);
+                }
+                let _ = state.open_matters(&policy);
+            }
+        }
+        1 => {
+            let Ok(policy) = serde_json::from_slice::<clientele_loyalty::LoyaltyPolicy>(json)
+            else {
+                return;
+            };
+            let Ok(projection) = clientele_loyalty::LoyaltyProjection::new(policy) else {
+                return;
+            };
+            for (_, events) in histories() {
+                let state = clientele_core::projection::fold(&projection, events);
+                for t in times {
+                    let score = projection.score(&state, t, 1);
+                    assert!(
+                        (0.0..=100.0).contains(&score.score),
+                        "score {}",
+                        score.score
+                    );
+                    let _ = projection.points(&state, t);
+                }
+            }
+        }
+        2 => {
+            let Ok(policy) = serde_json::from_slice::<clientele_loyalty::PointsPolicy>(json) else {
+                return;
+            };
+            if policy.validate().is_err() {
+                return;
+            }
+            let loyalty = clientele_loyalty::LoyaltyProjection::new(
+                clientele_loyalty::LoyaltyPolicy::default(),
+            );
+            let Ok(loyalty) = loyalty else {
+                return;
+            };
+            for (_, events) in histories() {
+                let state = clientele_core::projection::fold(&loyalty, events);
+                for t in times {
+                    if let Err(e) = policy.balance(&state, t) {
+                        panic!("a validated points policy fails: {e}");
+                    }
+                }
+            }
+        }
+        3 | 4 => {
+            let (risk, warning) = if which % 6 == 3 {
+                let Ok(risk) = serde_json::from_slice::<clientele_churn::RiskPolicy>(json) else {
+                    return;
+                };
+                (risk, clientele_churn::WarningPolicy::default())
+            } else {
+                let Ok(warning) = serde_json::from_slice::<clientele_churn::WarningPolicy>(json)
+                else {
+                    return;
+                };
+                (clientele_churn::RiskPolicy::default(), warning)
+            };
+            if risk.validate().is_err() || warning.validate().is_err() {
+                return;
+            }
+            for (customer, events) in histories() {
+                let state =
+                    clientele_core::projection::fold(&clientele_churn::ChurnProjection, events);
+                let mut episodes = clientele_churn::warning::Episodes::default();
+                for t in times {
+                    let score = risk.score(&state, t, &clientele_churn::ModelContext::default());
+                    assert!((0.0..=1.0).contains(&score.risk), "risk {}", score.risk);
+                    let _ = warning.decide(*customer, &score, 1, t, &mut episodes);
+                }
+            }
+        }
+        _ => {
+            let Ok(policy) = serde_json::from_slice::<clientele_complaint::ComplaintPolicy>(json)
+            else {
+                return;
+            };
+            for t in times {
+                let Ok(mut desk) = clientele_complaint::Desk::new(policy.clone(), t) else {
+                    return;
+                };
+                for (customer, events) in histories() {
+                    let book = clientele_core::projection::fold(
+                        &clientele_complaint::ComplaintProjection,
+                        events,
+                    );
+                    desk.add(*customer, &book);
+                }
+                let report = desk.finish();
+                assert_eq!(report.all.complaints, report.complaints.len() as u64);
+            }
+        }
+    }
+}
+
+/// Two customers' histories from the committed JSON Lines seeds, as the
+/// log would hold them (positions and versions in order, recorded when
+/// they occurred), parsed once.
+fn histories() -> &'static [(CustomerId, Vec<clientele_core::RecordedEvent>)] {
+    static HISTORIES: std::sync::OnceLock<Vec<(CustomerId, Vec<clientele_core::RecordedEvent>)>> =
+        std::sync::OnceLock::new();
+    HISTORIES.get_or_init(|| {
+        let files: [&[u8]; 2] = [
+            include_bytes!("../seeds/import_jsonl/customer_with_complaint.jsonl"),
+            include_bytes!("../seeds/import_jsonl/churn_and_win_back.jsonl"),
+        ];
+        let mut position = 0;
+        let mut out: Vec<(CustomerId, Vec<clientele_core::RecordedEvent>)> = Vec::new();
+        // The demo's history runs to mid-2025: validated as of a later "now".
+        let ctx = RecordContext {
+            now: fixed_now() + chrono::Duration::days(3650),
+            ..context()
+        };
+        for file in files {
+            let mut source = JsonlSource::new(Cursor::new(file), ctx.clone());
+            while let Some(Ok(parsed)) = source.next_event() {
+                position += 1;
+                let events = match out.iter_mut().find(|(c, _)| *c == parsed.customer) {
+                    Some((_, events)) => events,
+                    None => {
+                        out.push((parsed.customer, Vec::new()));
+                        match out.last_mut() {
+                            Some((_, events)) => events,
+                            None => continue,
+                        }
+                    }
+                };
+                let event = parsed.event;
+                events.push(clientele_core::RecordedEvent {
+                    event_id: event.event_id,
+                    customer_id: parsed.customer,
+                    version: events.len() as u64 + 1,
+                    position,
+                    occurred_at: event.occurred_at,
+                    recorded_at: event.occurred_at,
+                    schema_version: clientele_core::schema::CURRENT_SCHEMA_VERSION,
+                    metadata: event.metadata,
+                    payload: event.payload,
+                    personal_data: clientele_core::privacy::PersonalData::Available,
+                });
+            }
+        }
+        out
+    })
 }
 
 /// The view time encoded in the first 8 bytes of `data` (big-endian seconds,
@@ -299,6 +476,35 @@ mod tests {
         replay("import_jsonl", import_jsonl);
         replay("import_csv", import_csv);
         replay("import_cdnow", import_cdnow);
+        replay("policies", policies);
+    }
+
+    /// The policy seeds are the default policies (so that the fuzzer starts
+    /// from valid ones), and the fixed histories are both there.
+    #[test]
+    fn policy_seeds_are_the_defaults_and_histories_load() {
+        assert_eq!(histories().len(), 2);
+        assert!(histories().iter().all(|(_, events)| events.len() > 10));
+        let seeds = seeds("policies");
+        assert_eq!(seeds.len(), 6);
+        for (name, bytes) in &seeds {
+            let json = &bytes[9..];
+            let valid = match bytes[0] % 6 {
+                0 => serde_json::from_slice::<clientele_lifecycle::LifecyclePolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+                1 => serde_json::from_slice::<clientele_loyalty::LoyaltyPolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+                2 => serde_json::from_slice::<clientele_loyalty::PointsPolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+                3 => serde_json::from_slice::<clientele_churn::RiskPolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+                4 => serde_json::from_slice::<clientele_churn::WarningPolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+                _ => serde_json::from_slice::<clientele_complaint::ComplaintPolicy>(json)
+                    .is_ok_and(|p| p == Default::default()),
+            };
+            assert!(valid, "{name}");
+        }
     }
 
     /// A seed with some of its bytes replaced, cut or repeated.
@@ -329,6 +535,78 @@ mod tests {
             })
     }
 
+    /// JSON pointers to the numbers and nulls (unset options) in `value`.
+    fn number_slots(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Number(_) | serde_json::Value::Null => out.push(at),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    number_slots(item, format!("{at}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, field) in fields {
+                    number_slots(field, format!("{at}/{key}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A number as JSON: an integer when it is one (so that integer fields
+    /// take it), else a float (NaN and infinities become null).
+    fn json_number(v: f64) -> serde_json::Value {
+        if v.fract() == 0.0 && v.abs() < 9.2e18 {
+            serde_json::Value::from(v as i64)
+        } else if v.fract() == 0.0 && (0.0..1.8e19).contains(&v) {
+            serde_json::Value::from(v as u64)
+        } else {
+            serde_json::Value::from(v)
+        }
+    }
+
+    /// A default policy (a `policies` seed) with a few of its numbers, or
+    /// unset options, replaced by extreme or odd values: what a hand-edited
+    /// configuration file may hold.
+    fn odd_policy() -> impl Strategy<Value = Vec<u8>> {
+        let seeds: Vec<Vec<u8>> = seeds("policies").into_iter().map(|(_, b)| b).collect();
+        let odd = prop_oneof![
+            Just(0.0),
+            Just(-1.0),
+            Just(1.0),
+            Just(0.5),
+            Just(1e-300),
+            Just(1e308),
+            Just(-1e308),
+            Just(9.0e18),
+            Just(1.8e19),
+            Just(f64::from(u32::MAX)),
+            any::<i32>().prop_map(f64::from),
+            (0.0..1e6f64),
+        ];
+        (
+            proptest::sample::select(seeds),
+            proptest::collection::vec((any::<prop::sample::Index>(), odd), 1..4),
+        )
+            .prop_map(|(seed, edits)| {
+                let (head, json) = seed.split_at(9);
+                let mut value: serde_json::Value = serde_json::from_slice(json).expect("seed JSON");
+                let mut slots = Vec::new();
+                number_slots(&value, String::new(), &mut slots);
+                for (at, v) in edits {
+                    if slots.is_empty() {
+                        break;
+                    }
+                    if let Some(slot) = value.pointer_mut(&slots[at.index(slots.len())]) {
+                        *slot = json_number(v);
+                    }
+                }
+                let mut bytes = head.to_vec();
+                bytes.extend(serde_json::to_vec(&value).expect("JSON"));
+                bytes
+            })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -355,6 +633,16 @@ mod tests {
         #[test]
         fn cdnow_imports(bytes in mutated("import_cdnow")) {
             import_cdnow(&bytes);
+        }
+
+        #[test]
+        fn policy_files(bytes in mutated("policies")) {
+            policies(&bytes);
+        }
+
+        #[test]
+        fn policies_with_odd_numbers(bytes in odd_policy()) {
+            policies(&bytes);
         }
 
         #[test]

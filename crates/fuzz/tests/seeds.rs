@@ -118,3 +118,45 @@ fn regenerate_binary_seeds() {
         }
     }
 }
+
+/// `seeds/policies/`: each default policy as JSON, after its selector byte
+/// and a view time (2025-01-01), as the `policies` target reads them.
+#[test]
+#[ignore = "writes the committed seeds; run by hand after a policy change"]
+fn regenerate_policy_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/policies");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let at: i64 = 1_735_689_600;
+    let policies: [(&str, serde_json::Value); 6] = [
+        (
+            "lifecycle",
+            serde_json::to_value(clientele_lifecycle::LifecyclePolicy::default()).expect("json"),
+        ),
+        (
+            "loyalty",
+            serde_json::to_value(clientele_loyalty::LoyaltyPolicy::default()).expect("json"),
+        ),
+        (
+            "points",
+            serde_json::to_value(clientele_loyalty::PointsPolicy::default()).expect("json"),
+        ),
+        (
+            "risk",
+            serde_json::to_value(clientele_churn::RiskPolicy::default()).expect("json"),
+        ),
+        (
+            "warning",
+            serde_json::to_value(clientele_churn::WarningPolicy::default()).expect("json"),
+        ),
+        (
+            "complaint",
+            serde_json::to_value(clientele_complaint::ComplaintPolicy::default()).expect("json"),
+        ),
+    ];
+    for (which, (name, json)) in policies.into_iter().enumerate() {
+        let mut bytes = vec![which as u8];
+        bytes.extend_from_slice(&at.to_be_bytes());
+        bytes.extend_from_slice(&serde_json::to_vec_pretty(&json).expect("json"));
+        std::fs::write(dir.join(format!("{name}.json")), bytes).expect("write seed");
+    }
+}
