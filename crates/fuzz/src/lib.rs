@@ -9,6 +9,7 @@
 //! | [`record`] | a stored log record | parsing and both payload decoders return, agree, and what decodes survives a JSON round trip |
 //! | [`stored_state`] | a stored projection state | every projection's decoder returns; what decodes re-encodes stably and every view of it returns sane figures |
 //! | [`import_jsonl`], [`import_csv`], [`import_cdnow`] | an import file | the importer ends; each error names a line it read; each event it yields passes the store's validation unchanged |
+//! | [`store_ops`] | appends, batches, retries, reused ids, invalid events | the store answers as a model of the log's rules does, a refused batch writes nothing, and the log, streams and versions end as the model's and verify |
 //! | [`policies`] | a policy as JSON (a library user's configuration file) | it is refused, or once validated every fold and view under it returns, with figures in range |
 //!
 //! A panic inside clientele on such input breaks the library's first rule
@@ -47,6 +48,9 @@ use clientele_cli::import::record::RecordContext;
 use clientele_cli::import::{EventSource, ReadError};
 use clientele_core::projection::Projection;
 use clientele_core::{CustomerId, ValidationPolicy};
+
+mod store;
+pub use store::store_ops;
 
 /// The record decoder: see `clientele_core`'s `codec::check_record`. The
 /// bytes are tried as they are (nearly always refused by the CRC) and as a
@@ -477,6 +481,7 @@ mod tests {
         replay("import_csv", import_csv);
         replay("import_cdnow", import_cdnow);
         replay("policies", policies);
+        replay("store_ops", store_ops);
     }
 
     /// The policy seeds are the default policies (so that the fuzzer starts
@@ -643,6 +648,11 @@ mod tests {
         #[test]
         fn policies_with_odd_numbers(bytes in odd_policy()) {
             policies(&bytes);
+        }
+
+        #[test]
+        fn store_operations(bytes in proptest::collection::vec(any::<u8>(), 0..160)) {
+            store_ops(&bytes);
         }
 
         #[test]
