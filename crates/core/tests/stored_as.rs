@@ -29,8 +29,9 @@ fn nil_customer() -> CustomerId {
     "00000000-0000-0000-0000-000000000000".parse().unwrap()
 }
 
-#[test]
-fn an_invalid_event_is_a_validation_error_at_its_index() {
+/// A new store where one customer (returned) bought order A-1 for `amount`
+/// EUR (event id `a1`); the directory must outlive the store.
+fn with_order_a1(amount: &str) -> (tempfile::TempDir, Store, CustomerId) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let c = CustomerId::new_random();
@@ -38,9 +39,15 @@ fn an_invalid_event_is_a_validation_error_at_its_index() {
         .append(
             c,
             ExpectedVersion::Any,
-            vec![purchase("A-1", "1.00", b"a1")],
+            vec![purchase("A-1", amount, b"a1")],
         )
         .unwrap();
+    (dir, store, c)
+}
+
+#[test]
+fn an_invalid_event_is_a_validation_error_at_its_index() {
+    let (_dir, store, c) = with_order_a1("1.00");
     // Third of three (index 2), after a stored and a new event.
     let err = store
         .stored_as(vec![
@@ -215,16 +222,7 @@ fn writes_nothing_even_for_a_batch_with_duplicates() {
 
 #[test]
 fn content_is_compared_after_normalisation_as_append_compares_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let c = CustomerId::new_random();
-    store
-        .append(
-            c,
-            ExpectedVersion::Any,
-            vec![purchase("A-1", "12.50", b"a1")],
-        )
-        .unwrap();
+    let (_dir, store, c) = with_order_a1("12.50");
     // Validation rescales amounts to the currency's minor unit (EUR: 2
     // places), so "12.5" is the stored "12.50": the same content.
     let checked = store
