@@ -105,6 +105,7 @@ pub fn stored_state(data: &[u8]) {
             let _ = clientele_value::historic_value(&state, currency, at);
             let _ = state.purchase_history(currency, at);
         }
+        let _ = state.main_currency(at);
     }
 
     if let Some(state) = round_trip(&clientele_churn::ChurnProjection, bytes) {
