@@ -155,12 +155,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "{} complaints; of the {} answered or past their deadline, {} answered in time",
-        desk.all.complaints,
-        desk.all.in_time + desk.all.late + desk.all.overdue,
-        desk.all.in_time
+        desk.figures.all.complaints,
+        desk.figures.all.in_time + desk.figures.all.late + desk.figures.all.overdue,
+        desk.figures.all.in_time
     );
-    assert_eq!(desk.all.in_time_rate, Some(1.0 / 3.0));
-    for owner in &desk.by_owner {
+    assert_eq!(desk.figures.all.in_time_rate, Some(1.0 / 3.0));
+    for owner in &desk.figures.by_owner {
         println!(
             "  {}: {} complaints, {} overdue",
             owner.key.as_deref().unwrap_or("-"),
@@ -168,13 +168,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             owner.overdue
         );
     }
-    assert_eq!(desk.by_owner[0].key.as_deref(), Some("刘洋"));
-    assert_eq!(desk.by_owner[0].overdue, 1);
+    assert_eq!(desk.figures.by_owner[0].key.as_deref(), Some("刘洋"));
+    assert_eq!(desk.figures.by_owner[0].overdue, 1);
 
     // Half a year on, every churn window has closed: which complaints did a
     // departure follow?
     let later = complaints.desk(policy, Utc.with_ymd_and_hms(2024, 12, 31, 0, 0, 0).unwrap())?;
-    for category in &later.by_category {
+    for category in &later.figures.by_category {
         println!(
             "  {}: churn followed {} of {}",
             category.key.as_deref().unwrap_or("-"),
@@ -183,11 +183,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let room = later
+        .figures
         .by_category
         .iter()
         .find(|f| f.key.as_deref() == Some("room"))
         .ok_or("no room complaints")?;
     assert_eq!((room.churned_after, room.churn_observed), (1, 2));
-    assert_eq!(later.complaint_rate, Some(1.0));
+    assert_eq!(later.figures.complaint_rate, Some(1.0));
     Ok(())
 }

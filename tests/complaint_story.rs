@@ -136,9 +136,9 @@ fn a_complaint_across_the_desk_the_lifecycle_and_the_warning_job() {
     // followed within its window.
     let later = t0() + Duration::days(200);
     let report = desk.desk(policy.clone(), later).unwrap();
-    let delivery = &report.by_category[0];
+    let delivery = &report.figures.by_category[0];
     assert_eq!(delivery.key.as_deref(), Some("delivery"));
     assert_eq!((delivery.churned_after, delivery.churn_observed), (1, 1));
-    assert_eq!(report.all.late, 1);
-    assert_eq!(report.all.open, 0);
+    assert_eq!(report.figures.all.late, 1);
+    assert_eq!(report.figures.all.open, 0);
 }

@@ -299,17 +299,18 @@ pub fn complaint_desk(desk: &DeskReport) -> ComplaintDesk {
     ComplaintDesk {
         all: ComplaintGroup {
             name: String::new(),
-            ..group(&desk.all)
+            ..group(&desk.figures.all)
         },
-        by_category: desk.by_category.iter().map(group).collect(),
+        by_category: desk.figures.by_category.iter().map(group).collect(),
         by_month: desk
+            .figures
             .by_month
             .iter()
-            .skip(desk.by_month.len().saturating_sub(COMPLAINT_MONTHS))
+            .skip(desk.figures.by_month.len().saturating_sub(COMPLAINT_MONTHS))
             .map(group)
             .collect(),
         churn_window_days: desk.policy.churn_window_days,
-        churn_in_window_without_complaint: desk.churn_in_window_without_complaint,
+        churn_in_window_without_complaint: desk.figures.churn_in_window_without_complaint,
     }
 }
 
@@ -753,13 +754,13 @@ impl Analytics {
             rfm_currency,
             revenue,
             customers: dist.total,
-            complaints: (desk.all.complaints > 0).then(|| ComplaintStats {
+            complaints: (desk.figures.all.complaints > 0).then(|| ComplaintStats {
                 reply_hours: desk.policy.reply_hours,
-                complaints: desk.all.complaints,
-                open: desk.all.open,
-                overdue: desk.all.overdue,
-                in_time_rate: desk.all.in_time_rate,
-                median_hours_to_answer: desk.all.hours_to_answer.map(|s| s.median),
+                complaints: desk.figures.all.complaints,
+                open: desk.figures.all.open,
+                overdue: desk.figures.all.overdue,
+                in_time_rate: desk.figures.all.in_time_rate,
+                median_hours_to_answer: desk.figures.all.hours_to_answer.map(|s| s.median),
             }),
         })
     }

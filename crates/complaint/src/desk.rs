@@ -299,6 +299,9 @@ pub struct StepCount {
 }
 
 /// The desk as of a time: every complaint's status, and the figures.
+///
+/// Serialised flat: the figures' fields sit beside `as_of`, `policy` and
+/// `complaints`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeskReport {
     /// The view's business time.
@@ -307,6 +310,18 @@ pub struct DeskReport {
     pub known_at: Option<DateTime<Utc>>,
     /// The policy applied.
     pub policy: ComplaintPolicy,
+    /// The figures over every complaint received by the view's time.
+    #[serde(flatten)]
+    pub figures: DeskFigures,
+    /// Every complaint received by the view's time, in the desk's order (see
+    /// [`DeskReport::queue`]).
+    pub complaints: Vec<ComplaintStatus>,
+}
+
+/// The desk's figures as of a time: everything a [`DeskReport`] says but
+/// the list of complaints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeskFigures {
     /// Customers with an event by the view's time.
     pub customers: u64,
     /// Of those, customers with a complaint.
@@ -339,9 +354,6 @@ pub struct DeskReport {
     /// whether the desk improves (持续改进, 003 L53 §6.3.4). Months without
     /// a complaint are left out.
     pub by_month: Vec<Figures>,
-    /// Every complaint received by the view's time, in the desk's order (see
-    /// [`DeskReport::queue`]).
-    pub complaints: Vec<ComplaintStatus>,
 }
 
 impl DeskReport {
@@ -365,7 +377,7 @@ impl DeskReport {
 /// let mut desk = Desk::new(ComplaintPolicy::default(), as_of)?;
 /// desk.add(CustomerId::new_random(), &Default::default()); // a customer without events
 /// let report = desk.finish();
-/// assert_eq!((report.customers, report.all.complaints), (0, 0));
+/// assert_eq!((report.figures.customers, report.figures.all.complaints), (0, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -483,9 +495,7 @@ impl Desk {
             .collect();
         let others = self.customers - self.complainants;
         let days = self.micros_at_risk as f64 / MICROS_PER_DAY;
-        DeskReport {
-            as_of: self.as_of,
-            known_at: self.known_at,
+        let figures = DeskFigures {
             customers: self.customers,
             complainants: self.complainants,
             complaint_rate: ratio(self.complainants, self.customers),
@@ -501,8 +511,13 @@ impl Desk {
             by_category,
             by_owner,
             by_month,
-            complaints: self.statuses,
+        };
+        DeskReport {
+            as_of: self.as_of,
+            known_at: self.known_at,
             policy: self.policy,
+            figures,
+            complaints: self.statuses,
         }
     }
 }

@@ -53,8 +53,8 @@
 //! // Li's was answered in 5 hours and waits to be archived.
 //! let queue: Vec<_> = desk.queue().map(|s| (s.complaint.as_str(), s.reply)).collect();
 //! assert_eq!(queue, [("C-2", Reply::Overdue), ("C-1", Reply::InTime)]);
-//! assert_eq!(desk.all.in_time_rate, Some(0.5));
-//! assert_eq!(desk.by_owner.len(), 2);
+//! assert_eq!(desk.figures.all.in_time_rate, Some(0.5));
+//! assert_eq!(desk.figures.by_owner.len(), 2);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
@@ -66,7 +66,7 @@ pub mod policy;
 pub mod service;
 pub mod state;
 
-pub use desk::{ComplaintStatus, Desk, DeskReport, Figures, Reply, Spread, StepCount};
+pub use desk::{ComplaintStatus, Desk, DeskFigures, DeskReport, Figures, Reply, Spread, StepCount};
 pub use error::{ComplaintError, Result};
 pub use policy::ComplaintPolicy;
 pub use service::Complaints;

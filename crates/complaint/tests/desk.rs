@@ -221,31 +221,37 @@ fn churn_after_a_complaint_counts_once_its_window_has_closed() {
     let c = open(&store);
     // Day 25: L churned after its complaint, but the windows are still open.
     let desk = c.desk(policy.clone(), t0() + Duration::days(25)).unwrap();
-    assert_eq!(desk.all.churn_observed, 0);
-    assert_eq!(desk.all.churned_after_rate, None);
+    assert_eq!(desk.figures.all.churn_observed, 0);
+    assert_eq!(desk.figures.all.churned_after_rate, None);
     let l = desk.complaints.iter().find(|s| s.complaint == "L").unwrap();
     assert!(l.churned_after && !l.churn_window_closed);
     // Day 60: both windows closed; one of two complaints was followed by churn.
     let desk = c.desk(policy, t0() + Duration::days(60)).unwrap();
-    assert_eq!((desk.all.churn_observed, desk.all.churned_after), (2, 1));
-    assert_eq!(desk.all.churned_after_rate, Some(0.5));
-    assert_eq!((desk.customers, desk.complainants), (3, 2));
-    assert_eq!(desk.complaint_rate, Some(2.0 / 3.0));
-    assert_eq!(desk.churned_without_complaint, 1);
-    assert_eq!(desk.churn_rate_without_complaint, Some(1.0));
+    assert_eq!(
+        (
+            desk.figures.all.churn_observed,
+            desk.figures.all.churned_after
+        ),
+        (2, 1)
+    );
+    assert_eq!(desk.figures.all.churned_after_rate, Some(0.5));
+    assert_eq!((desk.figures.customers, desk.figures.complainants), (3, 2));
+    assert_eq!(desk.figures.complaint_rate, Some(2.0 / 3.0));
+    assert_eq!(desk.figures.churned_without_complaint, 1);
+    assert_eq!(desk.figures.churn_rate_without_complaint, Some(1.0));
     // The background: one churn over 11 days at risk (from the purchase a
     // day before t0 to the churn on day 10), as a chance within 30 days.
-    assert_eq!(desk.days_at_risk_without_complaint, 11.0);
+    assert_eq!(desk.figures.days_at_risk_without_complaint, 11.0);
     let expected = 1.0 - (-30.0f64 / 11.0).exp();
-    let got = desk.churn_in_window_without_complaint.unwrap();
+    let got = desk.figures.churn_in_window_without_complaint.unwrap();
     assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
     // Before the churn, the customer is at risk up to the view.
     let early = c
         .desk(ComplaintPolicy::default(), t0() + Duration::days(4))
         .unwrap();
-    assert_eq!(early.churned_without_complaint, 0);
-    assert_eq!(early.days_at_risk_without_complaint, 5.0);
-    assert_eq!(early.churn_in_window_without_complaint, Some(0.0));
+    assert_eq!(early.figures.churned_without_complaint, 0);
+    assert_eq!(early.figures.days_at_risk_without_complaint, 5.0);
+    assert_eq!(early.figures.churn_in_window_without_complaint, Some(0.0));
 }
 
 #[test]
@@ -279,15 +285,20 @@ fn figures_by_step_category_and_owner() {
     let desk = open(&store)
         .desk(ComplaintPolicy::default(), at(48 * 60))
         .unwrap();
-    assert_eq!(desk.all.complaints, 3);
+    assert_eq!(desk.figures.all.complaints, 3);
     assert_eq!(
-        (desk.all.overdue, desk.all.late, desk.all.in_time),
+        (
+            desk.figures.all.overdue,
+            desk.figures.all.late,
+            desk.figures.all.in_time
+        ),
         (1, 1, 1)
     );
-    assert_eq!(desk.all.in_time_rate, Some(1.0 / 3.0));
-    let spread = desk.all.hours_to_answer.unwrap();
+    assert_eq!(desk.figures.all.in_time_rate, Some(1.0 / 3.0));
+    let spread = desk.figures.all.hours_to_answer.unwrap();
     assert_eq!((spread.count, spread.median, spread.p90), (2, 16.0, 30.0));
     let steps: Vec<(ComplaintStep, u64)> = desk
+        .figures
         .by_step
         .iter()
         .map(|s| (s.step, s.complaints))
@@ -296,10 +307,11 @@ fn figures_by_step_category_and_owner() {
         steps,
         [(ComplaintStep::Received, 1), (ComplaintStep::Resolved, 2)]
     );
-    let billing = &desk.by_category[0];
+    let billing = &desk.figures.by_category[0];
     assert_eq!(billing.key.as_deref(), Some("billing"));
     assert_eq!((billing.complaints, billing.in_time_rate), (2, Some(0.5)));
     let owners: Vec<(Option<&str>, u64, u64)> = desk
+        .figures
         .by_owner
         .iter()
         .map(|f| (f.key.as_deref(), f.complaints, f.overdue))
@@ -344,7 +356,7 @@ fn known_at_leaves_out_steps_recorded_later() {
     // The desk as known then, from the projection and from the log.
     let then = AsOf::known_at(view, before);
     let desk = c.desk(policy.clone(), then).unwrap();
-    assert_eq!((desk.all.overdue, desk.known_at), (1, Some(before)));
+    assert_eq!((desk.figures.all.overdue, desk.known_at), (1, Some(before)));
     assert_eq!(
         Complaints::desk_from_log(&store, policy, then).unwrap(),
         desk
@@ -497,19 +509,19 @@ proptest! {
         prop_assert_eq!(got, model(&acts, &customers, as_of));
         // Every figure is a count over the statuses.
         let count = |r: Reply| desk.complaints.iter().filter(|s| s.reply == r).count() as u64;
-        prop_assert_eq!(desk.all.overdue, count(Reply::Overdue));
-        prop_assert_eq!(desk.all.waiting, count(Reply::Waiting));
-        prop_assert_eq!(desk.all.late + desk.all.in_time, count(Reply::Late) + count(Reply::InTime));
-        prop_assert_eq!(desk.all.open, desk.all.waiting + desk.all.overdue + desk.all.answered_open);
-        prop_assert_eq!(desk.by_step.iter().map(|s| s.complaints).sum::<u64>(), desk.all.complaints);
-        prop_assert_eq!(desk.by_owner.iter().map(|f| f.complaints).sum::<u64>(), desk.all.complaints);
-        prop_assert_eq!(desk.by_month.iter().map(|f| f.complaints).sum::<u64>(), desk.all.complaints);
-        prop_assert!(desk.by_month.windows(2).all(|w| w[0].key < w[1].key), "months in order");
+        prop_assert_eq!(desk.figures.all.overdue, count(Reply::Overdue));
+        prop_assert_eq!(desk.figures.all.waiting, count(Reply::Waiting));
+        prop_assert_eq!(desk.figures.all.late + desk.figures.all.in_time, count(Reply::Late) + count(Reply::InTime));
+        prop_assert_eq!(desk.figures.all.open, desk.figures.all.waiting + desk.figures.all.overdue + desk.figures.all.answered_open);
+        prop_assert_eq!(desk.figures.by_step.iter().map(|s| s.complaints).sum::<u64>(), desk.figures.all.complaints);
+        prop_assert_eq!(desk.figures.by_owner.iter().map(|f| f.complaints).sum::<u64>(), desk.figures.all.complaints);
+        prop_assert_eq!(desk.figures.by_month.iter().map(|f| f.complaints).sum::<u64>(), desk.figures.all.complaints);
+        prop_assert!(desk.figures.by_month.windows(2).all(|w| w[0].key < w[1].key), "months in order");
         // The queue holds exactly the unsettled ones, overdue before waiting before answered.
         let rank = |r: Reply| match r { Reply::Overdue => 0, Reply::Waiting => 1, _ => 2 };
         let queue: Vec<u8> = desk.queue().map(|s| rank(s.reply)).collect();
         prop_assert!(queue.windows(2).all(|w| w[0] <= w[1]), "{:?}", queue);
-        prop_assert_eq!(queue.len() as u64, desk.all.open);
+        prop_assert_eq!(queue.len() as u64, desk.figures.all.open);
         // A rebuild from zero gives the same desk.
         let mut rebuilt = Complaints::open(&store).unwrap();
         rebuilt.rebuild().unwrap();
@@ -553,6 +565,7 @@ fn figures_by_month_of_receipt() {
         .desk(ComplaintPolicy::default(), feb + Duration::days(10))
         .unwrap();
     let months: Vec<(Option<&str>, u64, u64, Option<f64>)> = desk
+        .figures
         .by_month
         .iter()
         .map(|f| (f.key.as_deref(), f.complaints, f.overdue, f.in_time_rate))

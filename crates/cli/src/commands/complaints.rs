@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use clientele_complaint::{
     ComplaintBook, ComplaintError, ComplaintPolicy, ComplaintProjection, ComplaintStatus,
-    Complaints, DeskReport, Figures, Reply, StepCount,
+    Complaints, DeskFigures, DeskReport, Figures, Reply,
 };
 use clientele_core::projection::{fold, AsOf};
 use clientele_core::{CustomerId, Store};
@@ -182,30 +182,9 @@ pub struct ComplaintsOutput {
     pub known_at: Option<String>,
     /// The policy applied.
     pub policy: ComplaintPolicy,
-    /// Customers with an event by the view's time.
-    pub customers: u64,
-    /// Of those, customers with a complaint.
-    pub complainants: u64,
-    /// `complainants ÷ customers`.
-    pub complaint_rate: Option<f64>,
-    /// Customers without a complaint who churned explicitly by the view's time.
-    pub churned_without_complaint: u64,
-    /// `churned_without_complaint ÷ (customers − complainants)`.
-    pub churn_rate_without_complaint: Option<f64>,
-    /// Days those customers were at risk (first event to first churn, or to the view).
-    pub days_at_risk_without_complaint: f64,
-    /// Their chance of a churn within the churn window, at their rate per day at risk.
-    pub churn_in_window_without_complaint: Option<f64>,
-    /// Every complaint.
-    pub all: Figures,
-    /// By furthest step, in workflow order.
-    pub by_step: Vec<StepCount>,
-    /// By category, most complaints first.
-    pub by_category: Vec<Figures>,
-    /// By accountable owner, most complaints first.
-    pub by_owner: Vec<Figures>,
-    /// By calendar month of receipt, oldest first.
-    pub by_month: Vec<Figures>,
+    /// The desk's figures (serialised beside the other fields).
+    #[serde(flatten)]
+    pub figures: DeskFigures,
     /// What narrowed the list.
     pub filters: ListFilters,
     /// Complaints that passed the filters, before `--limit`.
@@ -380,30 +359,30 @@ impl Render for ComplaintsOutput {
                 .unwrap_or_default(),
             policy_words(&self.policy)
         ));
-        let a = &self.all;
+        let a = &self.figures.all;
         if a.complaints == 0 {
             out.push_str(&format!(
                 "\nno complaint by then ({})\n",
-                count(self.customers, "customer")
+                count(self.figures.customers, "customer")
             ));
         } else {
             out.push_str(&format!(
                 "\n{} from {}: complaint rate {} of {}\n",
                 count(a.complaints, "complaint"),
-                count(self.complainants, "customer"),
-                percent(self.complaint_rate),
-                count(self.customers, "customer")
+                count(self.figures.complainants, "customer"),
+                percent(self.figures.complaint_rate),
+                count(self.figures.customers, "customer")
             ));
         }
         // Over the same window as the complaints' rate: the chance of a
         // churn within it at the customers' own churn rate per day at risk.
         let background = format!(
             "customers without a complaint: {} within {} ({} of {} churned, over {} customer-years at risk)",
-            percent(self.churn_in_window_without_complaint),
+            percent(self.figures.churn_in_window_without_complaint),
             count(self.policy.churn_window_days, "day"),
-            thousands(self.churned_without_complaint),
-            thousands(self.customers.saturating_sub(self.complainants)),
-            thousands((self.days_at_risk_without_complaint / 365.25).round() as u64)
+            thousands(self.figures.churned_without_complaint),
+            thousands(self.figures.customers.saturating_sub(self.figures.complainants)),
+            thousands((self.figures.days_at_risk_without_complaint / 365.25).round() as u64)
         );
         if a.complaints > 0 {
             out.push_str(&format!(
@@ -442,19 +421,20 @@ impl Render for ComplaintsOutput {
                 ));
             }
             let steps: Vec<String> = self
+                .figures
                 .by_step
                 .iter()
                 .map(|s| format!("{} {}", s.step, thousands(s.complaints)))
                 .collect();
             out.push_str(&format!("  by furthest step: {}\n", steps.join(", ")));
-            figures_table(out, "category", &self.by_category);
-            figures_table(out, "owner", &self.by_owner);
+            figures_table(out, "category", &self.figures.by_category);
+            figures_table(out, "owner", &self.figures.by_owner);
             // The last year of months with complaints: is the desk improving?
-            let recent = self.by_month.len().saturating_sub(MONTHS_SHOWN);
+            let recent = self.figures.by_month.len().saturating_sub(MONTHS_SHOWN);
             figures_table(
                 out,
                 "month received",
-                self.by_month.get(recent..).unwrap_or_default(),
+                self.figures.by_month.get(recent..).unwrap_or_default(),
             );
             out.push_str(&format!(
                 "\nchurn: {} of complaints were followed by a churn within {} ({} of {} whose {} have passed); {background}\n",
@@ -589,18 +569,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         as_of,
         known_at: _,
         policy,
-        customers,
-        complainants,
-        complaint_rate,
-        churned_without_complaint,
-        churn_rate_without_complaint,
-        days_at_risk_without_complaint,
-        churn_in_window_without_complaint,
-        all,
-        by_step,
-        by_category,
-        by_owner,
-        by_month,
+        figures,
         complaints,
     } = report;
     let chosen: Vec<ComplaintStatus> = complaints
@@ -640,18 +609,7 @@ pub fn run(ctx: &Context, args: &Args) -> CliResult<CommandOutput> {
         as_of,
         known_at: known_at.map(timestamp),
         policy,
-        customers,
-        complainants,
-        complaint_rate,
-        churned_without_complaint,
-        churn_rate_without_complaint,
-        days_at_risk_without_complaint,
-        churn_in_window_without_complaint,
-        all,
-        by_step,
-        by_category,
-        by_owner,
-        by_month,
+        figures,
         filters: ListFilters {
             all: args.all,
             overdue: args.overdue,
@@ -840,20 +798,26 @@ mod tests {
         }
         let late =
             desk_from_log(&store, policy.clone(), AsOf::from(t0 + Duration::days(400))).unwrap();
-        assert_eq!((late.customers, late.complainants), (3, 2));
+        assert_eq!((late.figures.customers, late.figures.complainants), (3, 2));
         let replies: Vec<Reply> = late.complaints.iter().map(|s| s.reply).collect();
         assert_eq!(replies, [Reply::Overdue, Reply::Late]);
         // Wang churned 20 days after the complaint; Zhao, without one, did not.
-        assert_eq!((late.all.churned_after, late.all.churn_observed), (1, 2));
-        assert_eq!(late.churned_without_complaint, 0);
+        assert_eq!(
+            (
+                late.figures.all.churned_after,
+                late.figures.all.churn_observed
+            ),
+            (1, 2)
+        );
+        assert_eq!(late.figures.churned_without_complaint, 0);
         let then = desk_from_log(&store, policy, known).unwrap();
-        assert_eq!((then.customers, then.complainants), (2, 2));
+        assert_eq!((then.figures.customers, then.figures.complainants), (2, 2));
         let early = desk_from_log(
             &store,
             ComplaintPolicy::default(),
             AsOf::from(t0 + Duration::hours(10)),
         )
         .unwrap();
-        assert_eq!(early.all.waiting, 2);
+        assert_eq!(early.figures.all.waiting, 2);
     }
 }
