@@ -498,13 +498,18 @@ fn diagnostics_go_to_stderr_by_level() {
     let debug = s.run(&["--db", &db, "-vv", "stats"]);
     assert!(String::from_utf8_lossy(&debug.stderr).contains("DEBUG"));
 
-    assert!(garble_states(&s.path("db"), "lifecycle") > 0);
+    let garbled = garble_states(&s.path("db"), "lifecycle");
+    assert!(garbled > 0);
     let refolded = s.run(&["--db", &db, "stats", "--as-of", "2030-01-01"]);
     let stderr = String::from_utf8_lossy(&refolded.stderr);
+    // One warning for the population walk, with the count.
     assert!(
-        stderr.contains("WARN") && stderr.contains("a stored state does not decode"),
+        stderr.contains("WARN")
+            && stderr.contains("stored states do not decode")
+            && stderr.contains(&format!("states={garbled}")),
         "{stderr}"
     );
+    assert_eq!(stderr.matches("do not decode").count(), 1, "{stderr}");
     assert!(stderr.contains("projection=\"lifecycle\""), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&refolded.stdout), before);
 

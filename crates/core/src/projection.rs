@@ -1390,7 +1390,24 @@ impl<P: Projection> Projector<P> {
         &self,
         mut f: impl FnMut(CustomerId, Option<Entry<P::State>>) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        self.stored_bytes(|customer, bytes| f(customer, self.entry_of(&customer, bytes)))
+        // One warning for the walk, not one per state: a walk reads them all.
+        let mut undecodable: Option<(CustomerId, u64)> = None;
+        let result = self.stored_bytes(|customer, bytes| {
+            let entry = decode_entry(&self.projection, bytes);
+            if entry.is_none() {
+                undecodable.get_or_insert((customer, 0)).1 += 1;
+            }
+            f(customer, entry)
+        });
+        if let Some((first, states)) = undecodable {
+            tracing::warn!(
+                projection = self.projection.name(),
+                states,
+                first = %first,
+                "stored states do not decode: refolding those customers from the log"
+            );
+        }
+        result
     }
 
     /// Calls `f` with every stored entry's bytes in customer-id order.
