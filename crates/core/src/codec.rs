@@ -309,6 +309,7 @@ impl<'a> RawRecord<'a> {
         };
         let mut payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
             .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
+        finite_numbers(&payload).map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
         let personal_data = match &self.sealed {
             None => PersonalData::None,
             Some(sealed) => {
@@ -373,6 +374,8 @@ impl RawRecord<'_> {
             out.payload = schema::decode_payload(self.kind, self.schema_version, self.payload)
                 .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
         }
+        finite_numbers(&out.payload)
+            .map_err(|e| malformed(format!("{} payload: {e}", self.kind)))?;
         out.occurred_at = buffers
             .time(0, self.occurred_micros)
             .ok_or_else(|| malformed("occurred_at out of range".into()))?;
@@ -404,6 +407,20 @@ impl RawRecord<'_> {
         self.decode_into(position, unseal, &mut out, &mut DecodeBuffers::default())?;
         Ok(out)
     }
+}
+
+/// The payload's floating-point fields are finite, as validation made them
+/// when the event was appended: a record that says otherwise is malformed
+/// (NaN would also compare unequal to itself and poison every figure).
+fn finite_numbers(payload: &EventPayload) -> Result<(), String> {
+    if let EventPayload::Contact(c) = payload {
+        for (field, value) in [("perceived", c.perceived), ("expected", c.expected)] {
+            if value.is_some_and(|v| !v.is_finite()) {
+                return Err(format!("{field} is not a finite number"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Payloads kept between [`RawRecord::decode_into`] calls, one per kind (by
