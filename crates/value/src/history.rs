@@ -17,7 +17,7 @@ pub fn day_number(t: DateTime<Utc>) -> i64 {
 }
 
 fn date_of(day: i64) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::days(day))
+    NaiveDate::from_ymd_opt(1970, 1, 1)?.checked_add_signed(chrono::Duration::try_days(day)?)
 }
 
 /// Amounts in minor units by key (a currency code, or
