@@ -604,6 +604,10 @@ impl Store {
     /// idempotent repeat) or [`StoredAs::Conflict`] (the id is taken by other
     /// content). Each event is validated as an append validates it; an
     /// invalid one is [`Error::Validation`] naming its index in `events`.
+    /// Each is judged against the log alone: what an append checks against
+    /// the stream (the order of a complaint's steps) or within its batch (an
+    /// id given twice) is not checked here — an id given twice in `events`
+    /// is judged twice, where one append of both would be refused.
     ///
     /// It lets a caller check a stream of events too big to hold in memory
     /// before writing any of it (the CLI's `import --strict`). Appends that
