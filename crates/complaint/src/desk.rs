@@ -123,9 +123,9 @@ impl ComplaintStatus {
         let answered = record.answered_at(policy, now);
         let settled = record.settled_at(policy, now);
         let (reply, past) = match (answered, deadline) {
-            (Some(a), Some(d)) if a > d => (Reply::Late, Some(a - d)),
+            (Some(a), Some(d)) if a > d => (Reply::Late, Some(a.saturating_sub(d))),
             (Some(_), _) => (Reply::InTime, None),
-            (None, Some(d)) if now > d => (Reply::Overdue, Some(now - d)),
+            (None, Some(d)) if now > d => (Reply::Overdue, Some(now.saturating_sub(d))),
             (None, _) => (Reply::Waiting, None),
         };
         let window_end = received.saturating_add(policy.churn_window_micros());
@@ -136,11 +136,11 @@ impl ComplaintStatus {
             received_at: time(received),
             deadline: deadline.map(time),
             answered_at: answered.map(time),
-            hours_to_answer: answered.map(|a| (a - received) as f64 / MICROS_PER_HOUR),
+            hours_to_answer: answered.map(|a| a.saturating_sub(received) as f64 / MICROS_PER_HOUR),
             reply,
             hours_past_deadline: past.map(|p| p as f64 / MICROS_PER_HOUR),
             settled_at: settled.map(time),
-            days_to_settle: settled.map(|s| (s - received) as f64 / MICROS_PER_DAY),
+            days_to_settle: settled.map(|s| s.saturating_sub(received) as f64 / MICROS_PER_DAY),
             category: record.category.clone(),
             severity: record.severity.clone(),
             owner: record.owner.clone(),
