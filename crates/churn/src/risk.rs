@@ -341,8 +341,11 @@ impl RiskPolicy {
                 s.open_complaints += 1;
             }
             let late = match answered {
-                Some(a) => a - c.received_at > sla && now - a < 90 * 86_400_000_000,
-                None => now - c.received_at > sla,
+                Some(a) => {
+                    a.saturating_sub(c.received_at) > sla
+                        && now.saturating_sub(a) < 90 * 86_400_000_000
+                }
+                None => now.saturating_sub(c.received_at) > sla,
             };
             if late {
                 s.sla_breaches += 1;

@@ -381,7 +381,7 @@ impl WarningPolicy {
     ) -> Vec<Warning> {
         let now = as_of.timestamp_micros();
         let window = self.cap_window_days * 86_400_000_000;
-        episodes.raised.retain(|t| now - t < window);
+        episodes.raised.retain(|t| now.saturating_sub(*t) < window);
         let mut out = Vec::new();
         for (kind, severity, active) in self.kinds(score) {
             let open = episodes.open.iter().position(|(k, _, _)| *k == kind);

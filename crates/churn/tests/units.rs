@@ -724,3 +724,37 @@ fn one_purchase_has_the_floor_as_its_rhythm_and_none_has_no_rhythm() {
     assert_eq!(s.rhythm_until(D0 + 6, 30.0), None);
     assert_eq!(ChurnState::default().rhythm_until(D0, 30.0), None);
 }
+
+/// A stored state is read as it is: complaint times and warning episodes at
+/// the ends of the µs range (a corrupt or hostile store) give a score and a
+/// decision, not an overflow.
+#[test]
+fn extreme_stored_times_do_not_overflow() {
+    let mut state = ChurnState::default();
+    for (id, received_at, answered_at) in [
+        ("far-past", i64::MIN + 1, None),
+        ("answered-far-later", i64::MIN + 1, Some(i64::MAX - 1)),
+        ("answered-long-ago", -1, Some(i64::MIN + 1)),
+    ] {
+        state.complaints.insert(
+            id.to_owned(),
+            clientele_churn::state::ComplaintTrack {
+                received_at,
+                answered_at,
+                archived: false,
+                feedback: None,
+            },
+        );
+    }
+    let score = RiskPolicy::default().score(&state, as_of(), &ModelContext::default());
+    assert!((0.0..=1.0).contains(&score.risk), "{}", score.risk);
+    // Received at the start of time, unanswered: past the reply rule.
+    assert!(score.signals.sla_breaches >= 1);
+
+    let mut episodes = clientele_churn::warning::Episodes::default();
+    episodes.raised.push(i64::MIN + 1);
+    let customer = clientele_core::CustomerId::from_external("units", "extreme");
+    let _ = WarningPolicy::default().decide(customer, &score, 1, as_of(), &mut episodes);
+    // A raise at the start of time is outside any cap window.
+    assert!(!episodes.raised.contains(&(i64::MIN + 1)));
+}
