@@ -317,7 +317,7 @@ impl RiskPolicy {
         let n = rhythm.map_or(0, |r| r.purchases as usize);
         let mut s = Signals {
             transactions: n as u32,
-            days_since_last_purchase: rhythm.map(|r| f64::from(as_of_day - r.last)),
+            days_since_last_purchase: rhythm.map(|r| f64::from(as_of_day) - f64::from(r.last)),
             typical_gap_days: rhythm.map(|r| r.typical_gap),
             ..Signals::default()
         };
@@ -383,21 +383,22 @@ impl RiskPolicy {
         if let Some(due) = rhythm.and_then(|r| state.cover_after(r.last)) {
             s.cover_until = date_of_day(due);
             s.cover_cancelled = state.cover_cancelled;
-            s.days_since_cover_ended = (as_of_day > due).then(|| f64::from(as_of_day - due - 1));
+            s.days_since_cover_ended =
+                (as_of_day > due).then(|| f64::from(as_of_day) - f64::from(due) - 1.0);
         }
         if let Some(due) = state.renewal_due {
-            let days = i64::from(due - as_of_day);
+            let days = i64::from(due) - i64::from(as_of_day);
             if (0..=self.renewal_lead_days).contains(&days) {
                 let intent = state.intent.filter(|(_, t)| *t <= now).map(|(i, _)| i);
                 s.renewal_due = Some((days, intent));
             }
         }
         if let Some(paid) = state.last_payment_until(as_of_day) {
-            s.days_since_last_payment = Some(f64::from(as_of_day - paid));
+            s.days_since_last_payment = Some(f64::from(as_of_day) - f64::from(paid));
         }
         s.longest_silence_days = state.longest_silence_until(as_of_day).map(f64::from);
         if let Some(billed) = state.last_bill_until(as_of_day) {
-            let days = f64::from(as_of_day - billed);
+            let days = f64::from(as_of_day) - f64::from(billed);
             s.days_since_last_bill = Some(days);
             s.paying = days <= self.paying_within_days;
         }

@@ -185,7 +185,7 @@ impl ChurnState {
         let first = days.next()?;
         let (purchases, last) = days.fold((1u32, first), |(n, _), d| (n + 1, d));
         let mean = if purchases > 1 {
-            f64::from(last - first) / f64::from(purchases - 1)
+            (f64::from(last) - f64::from(first)) / f64::from(purchases - 1)
         } else {
             0.0
         };
@@ -227,16 +227,18 @@ impl ChurnState {
             .next_back()
             .map(|(d, _)| *d)?;
         let last = bought.max(self.last_reactivation_until(day).unwrap_or(bought));
-        let mut previous = last;
-        let mut longest = 0;
+        // In i64: stored days may sit at the ends of i32.
+        let mut previous = i64::from(last);
+        let mut longest = 0i64;
         // `(last, day]`, empty when they are the same day (a reversed range
         // would panic).
         let after = (last < day).then(|| self.payment_days.range(last + 1..=day));
         for (&paid, _) in after.into_iter().flatten() {
-            longest = longest.max(paid - previous);
-            previous = paid;
+            longest = longest.max(i64::from(paid) - previous);
+            previous = i64::from(paid);
         }
-        Some(longest.max(day - previous))
+        let longest = longest.max(i64::from(day) - previous);
+        Some(i32::try_from(longest).unwrap_or(i32::MAX))
     }
 
     /// The day of the last reactivation (a win-back) on or before `day`.
