@@ -781,16 +781,19 @@ fn complaint_row(g: &ComplaintGroup) -> Vec<String> {
     ]
 }
 
-/// The head of a complaint table whose rows name `what` (`category`).
-fn complaint_head<'a>(what: &'a str, churned: &'a str) -> [&'a str; 6] {
-    [
+/// A complaint table whose rows (from `complaint_row`) name `what`
+/// (`category`), with the churn window (`180 days`) in the last heading.
+fn complaint_table(caption: &str, what: &str, window: &str, rows: &[Vec<String>]) -> String {
+    let churned = format!("churned after (within {window})");
+    let head = [
         what,
         "complaints",
         "overdue",
         "in time",
         "median h to answer",
-        churned,
-    ]
+        &churned,
+    ];
+    table(caption, &head, rows)
 }
 
 /// Why a complaint section has nothing to draw.
@@ -855,11 +858,7 @@ fn complaint_section(body: &mut String, desk: Option<&ComplaintDesk>) {
                     d.by_category.get(i).map(complaint_note).unwrap_or_default()
                 })
             }),
-            table: table(
-                "Complaints per category",
-                &complaint_head("category", &format!("churned after (within {window})")),
-                &rows,
-            ),
+            table: complaint_table("Complaints per category", "category", &window, &rows),
         },
     );
 }
@@ -899,9 +898,10 @@ fn complaint_month_section(body: &mut String, desk: Option<&ComplaintDesk>) {
             },
             chart: (!bars.is_empty())
                 .then(|| vbar_chart(&bars, "month received", "complaints", &|_| colour(0))),
-            table: table(
+            table: complaint_table(
                 "Complaints per month received",
-                &complaint_head("month", &format!("churned after (within {window})")),
+                "month",
+                &window,
                 &d.by_month.iter().map(complaint_row).collect::<Vec<_>>(),
             ),
         },
